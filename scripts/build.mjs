@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Build steps that `npm start` and `npm test` need, each skipped when its outputs are newer than
+// its inputs: contracts → src/contracts/generated (ABIs + bytecode), engine WASM kernels.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const steps = ['scripts/build-contracts.mjs', 'scripts/build-wasm.mjs'];
+for (const step of steps) {
+  if (!existsSync(step)) continue;
+  const r = spawnSync(process.execPath, [step, ...process.argv.slice(2)], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`build step ${step} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+}
