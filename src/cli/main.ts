@@ -1,0 +1,40 @@
+/**
+ * The `openledger` command. Each command lives in commands/<name>.ts and is added here with one
+ * line. Errors print their message and hint and exit 1; --verbose prints stacks.
+ */
+import { Command, CommanderError } from 'commander';
+import { OpenLedgerError } from '../util/errors.ts';
+import { VERSION } from '../version.ts';
+import { upCommand } from './commands/up.ts';
+import { statusCommands } from './commands/status.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('openledger')
+    .description('OpenLedger node: datanets, Model Factory, OpenLoRA serving and Proof of Attribution on an EVM ledger')
+    .version(VERSION)
+    .option('--verbose', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  upCommand(program);
+  statusCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    if (e instanceof OpenLedgerError) {
+      console.error(`error: ${e.fullMessage}`);
+    } else {
+      console.error(`error: ${(e as Error).message ?? e}`);
+    }
+    if (program.opts().verbose) console.error((e as Error).stack);
+    process.exitCode = 1;
+  }
+}

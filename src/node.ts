@@ -1,0 +1,143 @@
+/**
+ * The node: one process that owns the data dir, the store, the chain (embedded Anvil or an
+ * external RPC), the indexer and the HTTP API. `startNode` brings them up in dependency order and
+ * unwinds whatever it started if a later step fails, so a failed start leaves nothing running.
+ */
+import type { FastifyInstance } from 'fastify';
+import { mkdirSync } from 'node:fs';
+import type { NodeConfig } from './config/index.ts';
+import { startChain, startIndexer, type Chain } from './chain/index.ts';
+import { Auth, loadOrCreateKeyring, type Keyring } from './identity/index.ts';
+import { buildApp, type NodeServices } from './server/index.ts';
+import { openStore, type Store } from './store/index.ts';
+import { configError } from './util/errors.ts';
+import { VERSION } from './version.ts';
+
+export interface RunningNode {
+  services: NodeServices;
+  app: FastifyInstance;
+  /** Base URL of the HTTP API (when listening). */
+  url: string | null;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Listen on config.host:config.port (default true). Tests use `app.inject` without a port. */
+  listen?: boolean;
+  logger?: boolean;
+  /** Progress lines for the CLI. */
+  onProgress?: (line: string) => void;
+  /** Hook for modules to register extra services and routes before the server starts. */
+  extend?: (s: NodeServices) => Promise<void> | void;
+}
+
+export async function startNode(config: NodeConfig, opts: StartOptions = {}): Promise<RunningNode> {
+  const say = opts.onProgress ?? (() => {});
+  const undo: Array<() => Promise<void> | void> = [];
+  const unwind = async () => {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch {
+        /* best effort while unwinding */
+      }
+    }
+  };
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    const store: Store = openStore(config.dataDir);
+    undo.push(() => store.close());
+    say(`store: ${config.dataDir}/store.sqlite`);
+
+    let keyring: Keyring | null = null;
+    let chain: Chain;
+    if (config.chain.mode === 'embedded') {
+      keyring = loadOrCreateKeyring(config.dataDir);
+      say('chain: starting embedded Anvil…');
+      chain = await startChain({ mode: 'embedded', dataDir: config.dataDir, chainPort: config.chain.chainPort, mnemonic: keyring.mnemonic });
+    } else {
+      const c = config.chain;
+      say(`chain: connecting to ${c.rpcUrl}…`);
+      chain = await startChain({
+        mode: 'external',
+        dataDir: config.dataDir,
+        rpcUrl: c.rpcUrl,
+        chainId: c.chainId,
+        preset: c.preset,
+        privateKey: c.privateKey as `0x${string}`,
+        deploy: c.deploy,
+        addressBookPath: c.addressBookPath,
+        openTokenAddress: c.openTokenAddress as `0x${string}` | undefined,
+        confirmations: c.confirmations,
+      });
+    }
+    undo.push(() => chain.stop());
+    say(`chain: id ${chain.chainId} at ${chain.rpcUrl}`);
+
+    // A store belongs to one chain: refuse to mix indexes of two chains in one data dir.
+    const boundChain = store.meta.get('chain_id');
+    if (boundChain && Number(boundChain) !== chain.chainId) {
+      throw configError(`data dir ${config.dataDir} holds the store of chain ${boundChain}, but the chain is ${chain.chainId}`, {
+        code: 'store_wrong_chain',
+        hint: 'use a separate --data-dir for each chain',
+      });
+    }
+    store.meta.set('chain_id', String(chain.chainId));
+
+    const indexer = startIndexer(chain, store.chainIndex);
+    undo.push(() => indexer.stop());
+    await indexer.syncOnce();
+
+    const auth = new Auth({ repo: store.identity, publicClient: chain.publicClient, chainId: chain.chainId, domain: null });
+    const services: NodeServices = {
+      config,
+      version: VERSION,
+      store,
+      chain,
+      auth,
+      keyring,
+      waitForIndex: (n) => indexer.waitFor(n),
+      modules: {},
+    };
+    if (opts.extend) await opts.extend(services);
+
+    const app = await buildApp(services, { logger: opts.logger ?? false });
+    undo.push(() => app.close());
+    let url: string | null = null;
+    if (opts.listen !== false) {
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw configError(`port ${config.port} on ${config.host} is already in use`, {
+            code: 'port_in_use',
+            param: 'port',
+            hint: 'stop whatever listens there, or start with --port <another port>',
+          });
+        }
+        throw e;
+      }
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.port;
+      url = `http://${config.host}:${port}`;
+      say(`api: ${url} (docs at ${url}/docs)`);
+    } else {
+      await app.ready();
+    }
+
+    let stopped = false;
+    return {
+      services,
+      app,
+      url,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await unwind();
+      },
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}

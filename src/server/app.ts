@@ -1,0 +1,69 @@
+/**
+ * The Fastify app. Tests build it with `buildApp(services)` and call it in process with `inject`;
+ * `startServer` listens on the configured port. All routes live in `routes/*.ts`, registered from
+ * `routes/index.ts`; every error goes through `errors.ts`.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { NodeServices } from './context.ts';
+import { errorHandler, errorSchema } from './errors.ts';
+import { registerRoutes } from './routes/index.ts';
+import { OpenLedgerError } from '../util/errors.ts';
+
+export interface AppOptions {
+  logger?: boolean | { level: string };
+  /** Max request body in bytes (uploads have their own limits per route). */
+  bodyLimit?: number;
+}
+
+export async function buildApp(services: NodeServices, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      error: { message: `no route ${request.method} ${request.url.split('?')[0]}`, type: 'not_found_error', param: null, code: 'route_not_found', hint: 'see /docs for the routes' },
+    });
+  });
+  app.addSchema(errorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'OpenLedger node API',
+        version: services.version,
+        description:
+          'Datanets, Model Factory, OpenLoRA serving and Proof of Attribution on an EVM ledger. ' +
+          'Authenticate with `Authorization: Bearer <token>`: a session token from SIWE sign-in (POST /v1/auth/siwe) or an API key.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // Authentication: resolve the bearer credential once per request; routes decide if they need it.
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request) => {
+    const h = request.headers.authorization;
+    if (!h) return;
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    const caller = m ? services.auth.authenticate(m[1]) : null;
+    if (!caller) {
+      throw new OpenLedgerError('invalid or expired credentials', {
+        type: 'authentication_error',
+        code: 'invalid_token',
+        hint: 'sign in again (POST /v1/auth/siwe) or use a valid API key',
+      });
+    }
+    (request as typeof request & { caller: string }).caller = caller;
+  });
+
+  await registerRoutes(app, services);
+  return app;
+}

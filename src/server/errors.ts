@@ -1,0 +1,61 @@
+/**
+ * The one place that turns failures into HTTP responses:
+ * `{ error: { message, type, param, code } }` (OpenAI's shape), plus `hint` when we have one.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { OpenLedgerError } from '../util/errors.ts';
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null; hint?: string };
+}
+
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof OpenLedgerError) {
+    return {
+      status: err.status,
+      body: { error: { message: err.message, type: err.type, param: err.param, code: err.code, ...(err.hint ? { hint: err.hint } : {}) } },
+    };
+  }
+  const fe = err as FastifyError & { validation?: Array<{ instancePath?: string; params?: Record<string, unknown> }> };
+  if (fe && fe.validation) {
+    const v = fe.validation[0];
+    const missing = v?.params?.missingProperty as string | undefined;
+    const path = (v?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+    const param = missing ? (path ? `${path}.${missing}` : missing) : path || null;
+    return {
+      status: 400,
+      body: { error: { message: fe.message, type: 'invalid_request_error', param, code: 'invalid_request', hint: 'see the request schema at /docs' } },
+    };
+  }
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const type = fe.statusCode === 413 ? 'payload_too_large' : fe.statusCode === 404 ? 'not_found_error' : fe.statusCode === 429 ? 'rate_limit_error' : 'invalid_request_error';
+    return { status: fe.statusCode, body: { error: { message: fe.message, type, param: null, code: fe.code ?? null } } };
+  }
+  return { status: 500, body: { error: { message: 'internal error', type: 'internal_error', param: null, code: null } } };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const { status, body } = toErrorBody(err);
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  reply.status(status).send(body);
+}
+
+/** JSON schema of the error body, referenced by every route's error responses. */
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        message: { type: 'string' },
+        type: { type: 'string' },
+        param: { type: ['string', 'null'] },
+        code: { type: ['string', 'null'] },
+        hint: { type: 'string' },
+      },
+      required: ['message', 'type', 'param', 'code'],
+    },
+  },
+  required: ['error'],
+} as const;

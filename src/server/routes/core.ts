@@ -1,0 +1,47 @@
+/** Liveness and node status. */
+import type { FastifyInstance } from 'fastify';
+import type { NodeServices } from '../context.ts';
+
+export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
+  app.get('/health', { schema: { tags: ['node'], summary: 'Liveness', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
+
+  app.get(
+    '/v1/status',
+    {
+      schema: {
+        tags: ['node'],
+        summary: 'Chain id, block number, contract addresses, node version',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              version: { type: 'string' },
+              chainId: { type: 'integer' },
+              embeddedChain: { type: 'boolean' },
+              rpcUrl: { type: 'string' },
+              blockNumber: { type: 'string' },
+              indexedBlock: { type: ['string', 'null'] },
+              contracts: { type: 'object', additionalProperties: { type: 'string' } },
+              operator: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const blockNumber = await s.chain.publicClient.getBlockNumber();
+      const cursor = s.store.chainIndex.cursor();
+      const { contracts } = s.chain.addresses;
+      return {
+        version: s.version,
+        chainId: s.chain.chainId,
+        embeddedChain: s.chain.embedded,
+        rpcUrl: s.chain.rpcUrl,
+        blockNumber: blockNumber.toString(),
+        indexedBlock: cursor ? cursor.blockNumber.toString() : null,
+        contracts: Object.fromEntries(Object.entries(contracts).map(([k, v]) => [k, String(v)])),
+        operator: s.chain.operator.address,
+      };
+    },
+  );
+}

@@ -1,0 +1,14 @@
+/**
+ * Route registry: each module's routes in one file, added here with one line.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { NodeServices } from '../context.ts';
+import { coreRoutes } from './core.ts';
+import { authRoutes } from './auth.ts';
+import { chainRoutes } from './chain.ts';
+
+export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
+  await coreRoutes(app, s);
+  await authRoutes(app, s);
+  await chainRoutes(app, s);
+}
