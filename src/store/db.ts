@@ -34,8 +34,8 @@ export function lockDataDir(dataDir: string): () => void {
         });
       }
       const pid = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw configError(`data dir ${dataDir} is in use by another openledger node (pid ${pid})`, {
+      if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || isAlive(pid))) {
+        throw configError(`data dir ${dataDir} is in use by another openledger node (pid ${pid}${pid === process.pid ? ', this process' : ''})`, {
           code: 'data_dir_locked',
           hint: `stop that node first (kill ${pid}), or start this one with another --data-dir`,
         });
