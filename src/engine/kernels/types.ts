@@ -73,7 +73,76 @@ export interface Kernels {
 
   /** In place tanh-approximated GELU over n elements. */
   gelu(x: Float32Array, n: number): void;
+
+  // ---- Ops added by the forward pass (each has a reference implementation). ----
+
+  /** out = a + b, elementwise over n (residual adds). `out` may alias `a` or `b`. */
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+
+  /** In place: x (M, N) += bias (N) on every row. */
+  addBias(x: Float32Array, bias: Float32Array, M: number, N: number): void;
+
+  /** In place: x *= s over n elements. */
+  scale(x: Float32Array, s: number, n: number): void;
+
+  /** out = gelu_tanh(gate) * up, elementwise over n (GeGLU). */
+  geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+
+  /** In place: x = cap · tanh(x / cap) over n elements (Gemma 2 logit soft-capping). */
+  softcap(x: Float32Array, n: number, cap: number): void;
+
+  /** out (M, C) = rows `ids[0..M)` of `table` (V, C), dequantized (embedding lookup). */
+  getRows(out: Float32Array, table: WeightTensor, ids: Int32Array, M: number): void;
+
+  /**
+   * In place rotary embedding of x (M, nHeads·headDim): in each head the first `2·invFreq.length`
+   * dims rotate by angle `positions[m] · invFreq[i]`, the rest pass through; cos and sin are
+   * multiplied by `mscale` (YaRN's attention factor, else 1). Pairs are (2i, 2i+1) for ggml's
+   * 'normal' style and (i, i + dims/2) for 'neox'. Scaling (linear, YaRN, llama3) is folded
+   * into `invFreq` by the caller.
+   */
+  rope(
+    x: Float32Array, M: number, nHeads: number, headDim: number,
+    positions: Int32Array, invFreq: Float32Array, neox: boolean, mscale: number,
+  ): void;
+
+  /**
+   * Causal attention of one sequence over its paged KV cache.
+   * q (T, nHeads·headDim) are the queries at positions pos0 … pos0+T−1; keys/values for
+   * positions 0 … pos0+T−1 are already in the cache. out (T, nHeads·headDim).
+   * Query head h reads KV head ⌊h / (nHeads/nKvHeads)⌋ (GQA/MQA).
+   * score = q·k · scale → softcap (if set) → + slope_h·(kpos − qpos) (ALiBi, if set) →
+   * masked to kpos ≤ qpos and qpos − kpos < slidingWindow (if set) → softmax → Σ p·v.
+   */
+  attention(out: Float32Array, q: Float32Array, kv: PagedKv, T: number, pos0: number, p: AttentionParams): void;
+}
+
+/**
+ * One layer's KV cache as a pool of fixed-size blocks, plus one sequence's block table.
+ * k and v are (numBlocks, blockSize, kvDim) with kvDim = nKvHeads·headDim; position p of the
+ * sequence lives in block `blockTable[⌊p / blockSize⌋]`, slot `p mod blockSize`.
+ */
+export interface PagedKv {
+  k: Float32Array;
+  v: Float32Array;
+  blockTable: Int32Array;
+  blockSize: number;
+}
+
+export interface AttentionParams {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Multiplier of q·k (usually 1/√headDim). */
+  scale: number;
+  slidingWindow: number | null;
+  softcap: number | null;
+  /** Per query head ALiBi slope (nHeads), or null. */
+  alibiSlopes: Float32Array | null;
 }
 
 /** Names of the ops in `Kernels`, for the conformance suite and fallback composition. */
-export const KERNEL_OPS = ['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu'] as const;
+export const KERNEL_OPS = [
+  'matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu',
+  'add', 'addBias', 'scale', 'geluMul', 'softcap', 'getRows', 'rope', 'attention',
+] as const;
