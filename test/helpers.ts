@@ -1,0 +1,33 @@
+/** Shared helpers for end-to-end tests: free ports, temp data dirs, an in-process node. */
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseNodeConfig } from '../src/config/index.ts';
+import { startNode, type RunningNode, type StartOptions } from '../src/node.ts';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const tempDir = (prefix = 'ol-test-') => mkdtempSync(join(tmpdir(), prefix));
+
+/** Start a node with the embedded chain in a temp data dir (no HTTP port unless listen). */
+export async function startTestNode(opts: StartOptions & { dataDir?: string } = {}): Promise<RunningNode & { dataDir: string }> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const config = parseNodeConfig({
+    dataDir,
+    port: opts.listen ? await freePort() : 7420,
+    chain: { mode: 'embedded', chainPort: await freePort() },
+    logLevel: 'silent',
+  });
+  const node = await startNode(config, { listen: false, ...opts });
+  return Object.assign(node, { dataDir });
+}
