@@ -97,7 +97,7 @@ test('up, status, accounts, SIGTERM, and a restart that keeps everything', { tim
   assert.ok(BigInt(st2.blockNumber) >= BigInt(st.blockNumber) + 1n, 'blocks kept');
   const bobAfter = await pc.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [bob.address] });
   assert.equal(bobAfter, bobBefore, 'balances kept across restart');
-  const events = (await (await fetch(`${api}/v1/chain/events?contract=OpenToken&event=Transfer&order=desc&limit=1`)).json()).data;
+  const events = ((await (await fetch(`${api}/v1/chain/events?contract=OpenToken&event=Transfer&order=desc&limit=1`)).json()) as { data: Array<{ txHash: string }> }).data;
   assert.equal(events[0].txHash, hash, 'the transfer is in the index after restart');
   assert.equal(await stop(again.child), 0);
 });

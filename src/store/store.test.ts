@@ -34,8 +34,8 @@ test('an edited migration that already ran is refused', () => {
   writeFileSync(join(mdir, '001_a.sql'), 'CREATE TABLE a (x INTEGER);');
   writeFileSync(join(mdir, '002_b.sql'), 'CREATE TABLE b (x INTEGER); CREATE TABLE b (x INTEGER);');
   assert.throws(() => migrate(db, listMigrations(mdir)));
-  assert.equal(db.prepare("SELECT count(*) c FROM sqlite_master WHERE name = 'b'").get()!.c, 0);
-  assert.equal(db.prepare('SELECT count(*) c FROM schema_migrations').get()!.c, 1);
+  assert.equal((db.prepare("SELECT count(*) c FROM sqlite_master WHERE name = 'b'").get() as { c: number }).c, 0);
+  assert.equal((db.prepare('SELECT count(*) c FROM schema_migrations').get() as { c: number }).c, 1);
   db.close();
   rmSync(dir, { recursive: true });
 });
