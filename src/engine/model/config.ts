@@ -32,6 +32,13 @@ export interface RopeConfig {
    * 'neox' (GGML rope type 2): rotate halves (x[i], x[i + dims/2]) — Qwen2/3, Gemma, Falcon, GPT-NeoX.
    */
   style: 'normal' | 'neox';
+  /**
+   * Scaling of the rotary frequencies. 'linear': positions divided by factor. 'llama3': per-pair
+   * divisors are the tensor `rope_freqs.weight` (dims/2 floats; θ_i ← θ_i · f_i⁻¹, ggml's
+   * freq_factors) — the loader always provides it, computing it from config.json for HF folders
+   * exactly as llama.cpp's converter does. 'yarn': as ggml_rope_ext with ext_factor 1.
+   * Gemma3: applies to global layers only; sliding layers use ropeLocalTheta unscaled.
+   */
   scaling: null | {
     type: 'linear' | 'yarn' | 'llama3';
     factor: number;
@@ -104,7 +111,10 @@ export interface ModelConfig {
 
   /** Falcon: x + attn(n(x)) + mlp(n(x)) with one shared norm input (or attn_norm_2 for the mlp, see below). */
   parallelBlock: boolean;
-  /** Falcon-40B/180B ("new decoder architecture"): the mlp reads blk.N.attn_norm_2 instead of attn_norm. */
+  /**
+   * Falcon-40B/180B ("new decoder architecture"), as llama.cpp builds it: attention reads
+   * norm(x) with blk.N.attn_norm_2 (HF ln_attn), the mlp reads norm(x) with blk.N.attn_norm (HF ln_mlp).
+   */
   parallelBlockTwoNorms: boolean;
 
   /** Keys further back than this many positions are masked; null = full attention. */
