@@ -1,0 +1,160 @@
+/**
+ * The address book: which chain the contracts live on and where. Written once, after a deploy has
+ * been verified, atomically (temp file → fsync → rename → fsync dir), so that a file that exists
+ * always points at contracts that exist. On every start it is checked against the RPC: chain id,
+ * genesis block hash (tells two Anvil chains with the same id apart) and code at each address.
+ *
+ * File shape (`<dataDir>/chain/address-book.json`):
+ *   { "version": 1, "chainId": 31337, "genesisHash": "0x…", "deploymentBlock": "1",
+ *     "deployer": "0x…", "externalToken": false, "createdAt": "2026-…Z",
+ *     "contracts": { "OpenToken": "0x…", "DatanetRegistry": "0x…", … } }
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { getAddress, isAddress, type Address, type Hex } from 'viem';
+import { z } from 'zod';
+import { OpenLedgerError, configError } from '../util/errors.ts';
+import type { NodePublicClient } from './clients.ts';
+import { contractNames as CONTRACT_NAMES, type ContractName } from '../contracts/index.ts';
+
+export { CONTRACT_NAMES, type ContractName };
+
+/**
+ * Addresses are reachable both as `book.contracts.DatanetRegistry` and `book.DatanetRegistry`.
+ */
+export type AddressBook = AddressBookBase & Record<ContractName, Address>;
+
+export interface AddressBookBase {
+  chainId: number;
+  /** Hash of block 0 of the chain the contracts were deployed on. */
+  genesisHash: Hex;
+  /** First block that can hold events of these contracts (the indexer starts here). */
+  deploymentBlock: bigint;
+  deployer: Address;
+  /** OpenToken is a configured ERC-20 (wrapped OPEN on OpenLedger chains), not one we deployed. */
+  externalToken: boolean;
+  contracts: Record<ContractName, Address>;
+}
+
+export const defaultAddressBookPath = (dataDir: string) => join(dataDir, 'chain', 'address-book.json');
+
+const address = z.string().refine((s) => isAddress(s, { strict: false }), 'not an address').transform((s) => getAddress(s));
+const fileSchema = z.object({
+  version: z.literal(1),
+  chainId: z.number().int().positive(),
+  genesisHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  deploymentBlock: z.string().regex(/^\d+$/),
+  deployer: address,
+  externalToken: z.boolean(),
+  createdAt: z.string().optional(),
+  contracts: z.object(Object.fromEntries(CONTRACT_NAMES.map((n) => [n, address])) as Record<ContractName, typeof address>),
+});
+
+/** The book at `path`, or null when there is none. A file that cannot be parsed is an error. */
+export function readAddressBook(path: string): AddressBook | null {
+  if (!existsSync(path)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw configError(`the address book ${path} is not valid JSON`, {
+      code: 'address_book_corrupt',
+      hint: `remove ${path} to redeploy the contracts (on the embedded chain also remove the chain state), or restore it from a backup`,
+      cause,
+    });
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw configError(`the address book ${path} is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, {
+      code: 'address_book_corrupt',
+      hint: `remove ${path} to redeploy the contracts, or restore it from a backup`,
+    });
+  }
+  const f = parsed.data;
+  return makeAddressBook({
+    chainId: f.chainId,
+    genesisHash: f.genesisHash as Hex,
+    deploymentBlock: BigInt(f.deploymentBlock),
+    deployer: f.deployer,
+    externalToken: f.externalToken,
+    contracts: f.contracts,
+  });
+}
+
+export function makeAddressBook(base: AddressBookBase): AddressBook {
+  return { ...base.contracts, ...base, contracts: { ...base.contracts } };
+}
+
+/** Atomic write: readers see the old file or the complete new one, never a torn one. */
+export function writeAddressBook(path: string, book: AddressBook): void {
+  const json = JSON.stringify(
+    {
+      version: 1,
+      chainId: book.chainId,
+      genesisHash: book.genesisHash,
+      deploymentBlock: book.deploymentBlock.toString(),
+      deployer: book.deployer,
+      externalToken: book.externalToken,
+      createdAt: new Date().toISOString(),
+      contracts: book.contracts,
+    },
+    null,
+    2,
+  ) + '\n';
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, json);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  // fsync the directory so the rename itself survives a power cut (not supported on Windows).
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+/**
+ * Checks that `book` describes the chain behind `client`: same chain id, same genesis block, code
+ * at every address. Throws a config_error naming the file and the fix otherwise.
+ */
+export async function verifyAddressBook(client: NodePublicClient, book: AddressBook, path: string): Promise<void> {
+  const chainId = await client.getChainId();
+  const genesis = await client.getBlock({ blockNumber: 0n });
+  const fix = `remove ${path} to redeploy, or point --rpc-url at the right chain`;
+  if (chainId !== book.chainId || genesis.hash.toLowerCase() !== book.genesisHash.toLowerCase()) {
+    throw configError(
+      `address book was written for chain ${book.chainId} with genesis ${book.genesisHash}, ` +
+        `but the RPC reports chain ${chainId} with genesis ${genesis.hash}`,
+      { code: 'address_book_wrong_chain', hint: fix, details: { path, expected: book.chainId, actual: chainId } },
+    );
+  }
+  const missing: string[] = [];
+  for (const name of CONTRACT_NAMES) {
+    const code = await client.getCode({ address: book.contracts[name] });
+    if (!code || code === '0x') missing.push(`${name} at ${book.contracts[name]}`);
+  }
+  if (missing.length) {
+    throw new OpenLedgerError(`address book ${path} points at addresses with no contract code: ${missing.join(', ')}`, {
+      type: 'config_error',
+      code: 'address_book_no_code',
+      hint: `the chain state was lost or reset; ${fix}`,
+      details: { path, missing },
+    });
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The embedded chain: Anvil (npm `@foundry-rs/anvil`) as a child process on 127.0.0.1.
+ *
+ * Persistence: `--state <dataDir>/chain/anvil-state.json` loads the chain at start and dumps it on
+ * SIGTERM/SIGINT; `--state-interval 10` also dumps every 10 s so that a crash (SIGKILL) loses at most
+ * ten seconds of blocks. Blocks are mined on demand (automine), one per transaction.
+ *
+ * Lifecycle invariants:
+ * - the port is probed before spawning, so "port in use" is a clear error instead of an Anvil panic;
+ * - the child's PID is written to `<dataDir>/chain/anvil.pid` while it runs, so that a stale Anvil
+ *   left by a killed node can be named in the error instead of a bare "port in use";
+ * - the parent's 'exit' handler SIGTERMs the child (Anvil then dumps its state and exits on its own),
+ *   so a node that exits — normally, by process.exit or an uncaught exception — leaves no orphan.
+ *   A node killed by SIGKILL cannot run handlers; the pid file covers that case on the next start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { OpenLedgerError, configError } from '../util/errors.ts';
+
+export interface AnvilOptions {
+  /** Node data dir; Anvil's files live in `<dataDir>/chain/`. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1 for JSON-RPC. */
+  port: number;
+  /** BIP-39 mnemonic the dev accounts (and the operator, index 0) derive from. */
+  mnemonic: string;
+  chainId?: number; // default 31337
+  accounts?: number; // default 10
+  /** Initial ETH balance of each dev account, in whole ether. Default 10000. */
+  balanceEth?: number;
+  /** How long to wait for `eth_chainId` to answer. Default 15 s. */
+  readyTimeoutMs?: number;
+  /** Override the binary (tests); default is the platform package's binary. */
+  binary?: string;
+}
+
+export interface AnvilProcess {
+  readonly pid: number;
+  readonly rpcUrl: string;
+  readonly statePath: string;
+  /** Last lines Anvil wrote to stderr/stdout, for diagnostics. */
+  readonly log: () => string;
+  /** SIGTERM (Anvil dumps state), wait for exit, SIGKILL after `timeoutMs` (default 10 s). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const PLATFORM_PACKAGES: Record<string, string> = {
+  'linux-x64': '@foundry-rs/anvil-linux-amd64',
+  'linux-arm64': '@foundry-rs/anvil-linux-arm64',
+  'darwin-x64': '@foundry-rs/anvil-darwin-amd64',
+  'darwin-arm64': '@foundry-rs/anvil-darwin-arm64',
+  'win32-x64': '@foundry-rs/anvil-win32-amd64',
+};
+
+/** Path of the Anvil binary shipped by the npm package for this platform. */
+export function anvilBinary(): string {
+  const key = `${process.platform}-${process.arch}`;
+  const pkg = PLATFORM_PACKAGES[key];
+  if (!pkg) {
+    throw configError(`Anvil has no npm build for ${key}`, {
+      code: 'anvil_unsupported_platform',
+      hint: 'run the node against an external chain with --rpc-url instead of the embedded Anvil',
+    });
+  }
+  const require = createRequire(import.meta.url);
+  let pkgJson: string;
+  try {
+    pkgJson = require.resolve(`${pkg}/package.json`);
+  } catch (cause) {
+    throw configError(`the Anvil binary package ${pkg} is not installed`, {
+      code: 'anvil_missing',
+      hint: 'run `npm ci` (optional dependencies must not be omitted), or pass --rpc-url to use an external chain',
+      cause,
+    });
+  }
+  const bin = join(dirname(pkgJson), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
+  if (!existsSync(bin)) {
+    throw configError(`the Anvil binary is missing at ${bin}`, {
+      code: 'anvil_missing',
+      hint: 'reinstall with `npm ci`, or pass --rpc-url to use an external chain',
+    });
+  }
+  return bin;
+}
+
+/** Resolves true when something already listens on 127.0.0.1:port. */
+export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(true);
+      else if (err.code === 'EACCES') reject(configError(`no permission to listen on port ${port}`, {
+        param: 'chainPort', code: 'port_forbidden', hint: 'pass --chain-port with a port above 1024',
+      }));
+      else reject(err);
+    });
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(false)));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Anvil processes we started and have not seen exit; SIGTERMed from the 'exit' handler. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of running) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+}
+
+export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
+  const chainDir = join(opts.dataDir, 'chain');
+  mkdirSync(chainDir, { recursive: true });
+  const statePath = join(chainDir, 'anvil-state.json');
+  const pidPath = join(chainDir, 'anvil.pid');
+  const rpcUrl = `http://127.0.0.1:${opts.port}`;
+
+  if (await portInUse(opts.port)) {
+    const stale = existsSync(pidPath) ? Number(readFileSync(pidPath, 'utf8').trim()) : NaN;
+    const staleHint = Number.isInteger(stale) && stale > 0 && pidAlive(stale)
+      ? ` (an Anvil from an earlier run of this data dir, pid ${stale}, may still be running: stop it with \`kill ${stale}\`)`
+      : '';
+    throw configError(`chain port ${opts.port} is already in use${staleHint}`, {
+      param: 'chainPort',
+      code: 'port_in_use',
+      hint: 'pass --chain-port with a free port, or stop the process that holds it',
+      details: { port: opts.port },
+    });
+  }
+
+  const binary = opts.binary ?? anvilBinary();
+  const args = [
+    '--host', '127.0.0.1',
+    '--port', String(opts.port),
+    '--chain-id', String(opts.chainId ?? 31337),
+    '--state', statePath,
+    '--state-interval', '10',
+    '--mnemonic', opts.mnemonic,
+    '--accounts', String(opts.accounts ?? 10),
+    '--balance', String(opts.balanceEth ?? 10000),
+    '--hardfork', 'cancun',
+  ];
+  // stdin ignored; stdout/stderr piped so failures can quote Anvil. Not detached: the child stays
+  // in our process group, so a terminal's Ctrl-C reaches it too.
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) {
+    const err = await new Promise<Error>((r) => child.once('error', r));
+    throw new OpenLedgerError(`could not start Anvil (${binary}): ${err.message}`, {
+      type: 'chain_error', code: 'anvil_spawn_failed', hint: 'reinstall with `npm ci`', cause: err,
+    });
+  }
+  const pid = child.pid;
+  installExitHook();
+  running.add(child);
+
+  // Keep the last ~64 lines of output for error messages; never let the pipes fill up.
+  const lines: string[] = [];
+  const collect = (buf: Buffer) => {
+    for (const l of buf.toString('utf8').split('\n')) if (l.trim()) lines.push(l);
+    if (lines.length > 64) lines.splice(0, lines.length - 64);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const log = () => lines.join('\n');
+
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      running.delete(child);
+      try {
+        if (existsSync(pidPath) && readFileSync(pidPath, 'utf8').trim() === String(pid)) rmSync(pidPath);
+      } catch {
+        /* best effort */
+      }
+      resolve();
+    });
+  });
+  writeFileSync(pidPath, `${pid}\n`);
+
+  const stop = async (timeoutMs = 10_000): Promise<void> => {
+    if (exited) return;
+    process.kill(pid, 'SIGTERM'); // the child's own PID: Anvil dumps state on SIGTERM
+    const timer = setTimeout(() => {
+      if (!exited) process.kill(pid, 'SIGKILL');
+    }, timeoutMs);
+    await exitPromise;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitReady(rpcUrl, opts.readyTimeoutMs ?? 15_000, () => exited);
+  } catch (err) {
+    await stop(2_000).catch(() => {});
+    throw explainStartFailure(err, log(), statePath, opts.port);
+  }
+  return { pid, rpcUrl, statePath, log, stop };
+}
+
+async function waitReady(rpcUrl: string, timeoutMs: number, exited: () => unknown): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited()) throw new Error('anvil exited during startup');
+    try {
+      const res = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        signal: AbortSignal.timeout(1_000),
+      });
+      if (res.ok && typeof ((await res.json()) as { result?: unknown }).result === 'string') return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error('timeout');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function explainStartFailure(err: unknown, log: string, statePath: string, port: number): OpenLedgerError {
+  const tail = log.split('\n').slice(-8).join('\n');
+  if (/state|json|deserializ|parse/i.test(log) && existsSync(statePath)) {
+    return configError(`Anvil cannot load its state file ${statePath}: ${tail}`, {
+      code: 'anvil_state_corrupt',
+      hint: `move ${statePath} aside (this starts a fresh chain; also remove ${join(dirname(statePath), 'address-book.json')}) ` +
+        'or restore it from a backup',
+      details: { statePath },
+      cause: err,
+    });
+  }
+  if (/address already in use|AddrInUse/i.test(log)) {
+    return configError(`chain port ${port} is already in use`, {
+      param: 'chainPort', code: 'port_in_use', hint: 'pass --chain-port with a free port', cause: err,
+    });
+  }
+  const what = err instanceof Error && err.message === 'timeout' ? 'did not answer eth_chainId in time' : 'exited during startup';
+  return new OpenLedgerError(`Anvil ${what} on port ${port}${tail ? `:\n${tail}` : ''}`, {
+    type: 'chain_error',
+    code: 'anvil_start_failed',
+    hint: 'check the output above; pass --chain-port to use another port or --rpc-url to use an external chain',
+    cause: err,
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * The one path every state-changing contract call takes:
+ *   simulate (so a revert is decoded into the contract's custom error before anything is signed)
+ *   → sign and send with a nonce handed out under a per-sender lock (concurrent API requests from the
+ *     same account must not reuse a nonce) → wait for the receipt → fail on a reverted receipt.
+ * Reads go through `readContract` with the chain's money tag when they move money.
+ */
+import type { Abi, Account, Address, Hash, TransactionReceipt } from 'viem';
+import { OpenLedgerError } from '../util/errors.ts';
+import { toChainError } from './errors.ts';
+import type { Chain } from './types.ts';
+
+export interface ContractCall {
+  /** For messages: "DatanetRegistry". */
+  contract: string;
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+  value?: bigint;
+  /** Sender; default the operator. */
+  account?: Account;
+}
+
+/** Per-sender promise chains and the next nonce we handed out (covers RPCs whose pending count lags). */
+const locks = new WeakMap<Chain, Map<string, Promise<unknown>>>();
+const nextNonce = new WeakMap<Chain, Map<string, number>>();
+
+function withSenderLock<T>(chain: Chain, sender: string, fn: () => Promise<T>): Promise<T> {
+  let m = locks.get(chain);
+  if (!m) locks.set(chain, (m = new Map()));
+  const prev = m.get(sender) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  m.set(sender, run.catch(() => {}));
+  return run;
+}
+
+export async function sendContractTx(chain: Chain, call: ContractCall): Promise<TransactionReceipt> {
+  const account = call.account ?? chain.operator;
+  const where = `${call.contract}.${call.functionName}`;
+  const sender = account.address.toLowerCase();
+  const hash = await withSenderLock(chain, sender, async (): Promise<Hash> => {
+    try {
+      const { request } = await chain.publicClient.simulateContract({
+        account,
+        address: call.address,
+        abi: call.abi,
+        functionName: call.functionName,
+        args: call.args,
+        value: call.value,
+      } as never);
+      let nonces = nextNonce.get(chain);
+      if (!nonces) nextNonce.set(chain, (nonces = new Map()));
+      const pending = await chain.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' });
+      const nonce = Math.max(pending, nonces.get(sender) ?? 0);
+      try {
+        const h = await chain.walletFor(account).writeContract({ ...(request as object), account, nonce } as never);
+        nonces.set(sender, nonce + 1);
+        return h;
+      } catch (err) {
+        nonces.delete(sender); // re-read from the chain next time
+        throw err;
+      }
+    } catch (err) {
+      throw toChainError(err, where);
+    }
+  });
+  let receipt: TransactionReceipt;
+  try {
+    receipt = await chain.publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 });
+  } catch (err) {
+    throw toChainError(err, `${where} (waiting for ${hash})`);
+  }
+  if (receipt.status !== 'success') {
+    throw new OpenLedgerError(`${where} transaction ${hash} reverted on chain in block ${receipt.blockNumber}`, {
+      type: 'chain_error',
+      code: 'transaction_reverted',
+      hint: 'the chain state changed between simulation and inclusion; retry the request',
+      details: { hash, blockNumber: receipt.blockNumber.toString() },
+    });
+  }
+  return receipt;
+}
+
+export async function readContract<T>(
+  chain: Chain,
+  call: Omit<ContractCall, 'account' | 'value'> & { blockTag?: 'latest' | 'finalized' | 'safe' },
+): Promise<T> {
+  try {
+    return (await chain.publicClient.readContract({
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args,
+      blockTag: call.blockTag,
+    } as never)) as T;
+  } catch (err) {
+    throw toChainError(err, `${call.contract}.${call.functionName}`);
+  }
+}

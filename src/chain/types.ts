@@ -1,0 +1,56 @@
+/** The chain layer's public types: the config `startChain` takes and the handle it returns. */
+import type { Account, Address, Hex } from 'viem';
+import type { AddressBook } from './address-book.ts';
+import type { NodePublicClient, NodeWalletClient } from './clients.ts';
+
+export type ChainConfig =
+  | {
+      /** Anvil as a child process, state in `<dataDir>/chain/`. */
+      mode: 'embedded';
+      dataDir: string;
+      chainPort: number;
+      /** Dev keyring mnemonic: account 0 is the operator, 1.. are funded dev accounts. */
+      mnemonic: string;
+      /** Dev accounts (indexes 1..devAccounts) that get OPEN minted on first deploy. Default 4. */
+      devAccounts?: number;
+      /** OPEN (wei) minted to each dev account on first deploy. Default 1,000,000 OPEN. */
+      devMintWei?: bigint;
+    }
+  | {
+      /** Any EVM JSON-RPC endpoint. */
+      mode: 'external';
+      dataDir: string;
+      rpcUrl: string;
+      /** Expected chain id; defaults to the preset's. One of chainId/preset is required. */
+      chainId?: number;
+      preset?: 'mainnet' | 'testnet';
+      /** Operator/deployer key (read from the environment by the CLI, never from argv). */
+      privateKey: Hex;
+      /** Deploy the contracts when there is no address book yet. */
+      deploy: boolean;
+      /** Existing address book; default `<dataDir>/chain/address-book.json`. */
+      addressBookPath?: string;
+      /** ERC-20 used for payments instead of deploying OpenToken (wrapped OPEN on OpenLedger chains). */
+      openTokenAddress?: Address;
+      /** Indexer confirmation depth; default 12. */
+      confirmations?: number;
+    };
+
+export interface Chain {
+  chainId: number;
+  rpcUrl: string;
+  embedded: boolean;
+  publicClient: NodePublicClient;
+  /** The node's operator/deployer account (holds the operator, settler, root-submitter and slasher roles). */
+  operator: Account;
+  /** A wallet client that signs as `account` (dev-keyring users, the operator). */
+  walletFor(account: Account): NodeWalletClient;
+  addresses: AddressBook;
+  /** 'finalized' on real chains, 'latest' on the embedded Anvil. */
+  moneyReadTag: 'latest' | 'finalized';
+  /** Indexer confirmation depth (0 embedded, 12 external by default). */
+  confirmations: number;
+  /** Embedded only: the Anvil child's PID (null when external). */
+  anvilPid: number | null;
+  stop(): Promise<void>;
+}
