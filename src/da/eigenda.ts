@@ -140,7 +140,7 @@ export class EigenDaProxyBlobStore implements BlobStore {
     try {
       return await fetch(this.base + path, {
         method,
-        body,
+        body: body as BodyInit | undefined,
         headers: body ? { 'content-type': 'application/octet-stream' } : undefined,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -191,12 +191,10 @@ export class EigenDaProxyBlobStore implements BlobStore {
           hint: 'retry later, or configure the proxy with a fallback store',
           details,
         });
-      case 404:
-        if (op === 'health' || op === 'config') {
+      default:
+        if (status === 404 && (op === 'health' || op === 'config')) {
           return daUnavailable(`EigenDA proxy has no /${op} route (404)`, 'check that da.url points at an EigenDA proxy, not another service');
         }
-      // fall through
-      default:
         return new OpenLedgerError(`EigenDA proxy ${op} failed with HTTP ${status}: ${detail}`, {
           type: 'chain_error',
           code: op === 'get' ? 'da_get_failed' : 'da_unavailable',
