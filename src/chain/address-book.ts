@@ -9,7 +9,7 @@
  *     "deployer": "0x…", "externalToken": false, "createdAt": "2026-…Z",
  *     "contracts": { "OpenToken": "0x…", "DatanetRegistry": "0x…", … } }
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getAddress, isAddress, type Address, type Hex } from 'viem';
 import { z } from 'zod';
@@ -102,6 +102,7 @@ export function writeAddressBook(path: string, book: AddressBook): void {
     null,
     2,
   ) + '\n';
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o644);
   try {

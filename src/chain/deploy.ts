@@ -14,7 +14,7 @@
  * Only after all of that succeeds does the caller write the address book, so a deploy that fails
  * half-way leaves contracts nobody points at (harmless) and no book that points at nothing.
  */
-import type { Address, Hash, Hex } from 'viem';
+import { getAddress, type Address, type Hash, type Hex } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
 import { Roles, type ContractName } from '../contracts/index.ts';
 import { makeAddressBook, type AddressBook } from './address-book.ts';
@@ -66,6 +66,14 @@ const ROLE_WIRING: [ContractName, keyof typeof Roles][] = [
 ];
 
 export async function deployContracts(ctx: DeployContext): Promise<AddressBook> {
+  try {
+    return await deploySteps(ctx);
+  } catch (err) {
+    throw err instanceof OpenLedgerError && err.code === 'deploy_failed' ? err : wrap(err, 'deploying the contracts');
+  }
+}
+
+async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   const { publicClient, wallet } = ctx;
   const operator = wallet.account.address;
   const params: DeployParams = { ...defaultDeployParams(ctx.embedded), ...ctx.params };
@@ -89,7 +97,7 @@ export async function deployContracts(ctx: DeployContext): Promise<AddressBook> 
       const hash = await wallet.deployContract({ abi: artifacts[name].abi, bytecode: artifacts[name].bytecode, args } as never);
       const r = await mined(hash, `deploy ${name}`);
       if (!r.contractAddress) throw new Error(`no contract address in the receipt of ${hash}`);
-      return r.contractAddress;
+      return getAddress(r.contractAddress);
     } catch (err) {
       throw wrap(err, `deploying ${name}`);
     }
@@ -171,6 +179,7 @@ export async function deployContracts(ctx: DeployContext): Promise<AddressBook> 
 
 function wrap(err: unknown, what: string): OpenLedgerError {
   const e = toChainError(err, what);
+  if (e.type === 'config_error') return e;
   return new OpenLedgerError(`deployment failed while ${what}: ${e.message}`, {
     type: e.type === 'config_error' ? 'config_error' : 'chain_error',
     code: 'deploy_failed',

@@ -31,6 +31,18 @@ const BY_NAME: Record<string, ErrorType> = {
   ERC2612ExpiredSignature: 'invalid_request_error',
   ERC2612InvalidSigner: 'invalid_request_error',
   EnforcedPause: 'conflict_error',
+  // contracts/src: names the patterns below would misfile
+  NothingToClaim: 'conflict_error',
+  NothingToWithdraw: 'conflict_error',
+  NoPendingWithdrawal: 'conflict_error',
+  WithdrawalNotReady: 'invalid_request_error',
+  EpochNotIncreasing: 'conflict_error',
+  TooManyUnbondingEntries: 'invalid_request_error',
+  AccessNotForSale: 'invalid_request_error',
+  NoActiveRoot: 'conflict_error',
+  // the node's own bookkeeping is wrong, not the caller's request
+  InsufficientFunds: 'chain_error',
+  ExceedsRootTotal: 'chain_error',
 };
 
 const PATTERNS: [RegExp, ErrorType][] = [

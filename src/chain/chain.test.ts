@@ -1,0 +1,253 @@
+/**
+ * Embedded chain lifecycle against a real Anvil: first-start deploy and address book, restart
+ * keeps state, and every start-up failure (port in use, corrupt/foreign address book, corrupt state
+ * file, a deploy that fails half-way, a parent that exits without stopping) ends cleanly.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Roles, AccessPolicy } from '../contracts/index.ts';
+import { OpenLedgerError } from '../util/errors.ts';
+import { actions, artifacts, defaultAddressBookPath, devAccounts, readAddressBook, startChain, type Chain } from './index.ts';
+import { MemorySink, TEST_MNEMONIC, freePort, tempDataDir } from './test-utils.ts';
+import { startIndexer } from './indexer.ts';
+
+const OPEN = 10n ** 18n;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<OpenLedgerError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof OpenLedgerError, `expected OpenLedgerError, got ${err}`);
+    assert.equal(err.code, code, err.fullMessage);
+    if (re) assert.match(err.fullMessage, re);
+    return err;
+  }
+  assert.fail(`expected an error with code ${code}`);
+}
+
+describe('embedded chain', () => {
+  const data = tempDataDir();
+  let port: number;
+  let chain: Chain;
+
+  before(async () => {
+    port = await freePort();
+    chain = await startChain({ mode: 'embedded', dataDir: data.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+  });
+  after(async () => {
+    await chain?.stop();
+    data.remove();
+  });
+
+  test('first start deploys six contracts, wires roles, funds dev accounts and writes the address book', async () => {
+    const path = defaultAddressBookPath(data.dir);
+    const book = readAddressBook(path);
+    assert.ok(book, 'address book written');
+    assert.equal(book.chainId, 31337);
+    assert.equal(chain.chainId, 31337);
+    assert.equal(chain.embedded, true);
+    assert.equal(chain.moneyReadTag, 'latest');
+    assert.equal(chain.confirmations, 0);
+    assert.deepEqual(book.contracts, chain.addresses.contracts);
+    assert.equal(book.DatanetRegistry, book.contracts.DatanetRegistry);
+    assert.equal(book.genesisHash, (await chain.publicClient.getBlock({ blockNumber: 0n })).hash);
+    assert.ok(book.deploymentBlock >= 1n);
+    for (const [name, address] of Object.entries(book.contracts)) {
+      const code = await chain.publicClient.getCode({ address });
+      assert.ok(code && code.length > 2, `code at ${name}`);
+    }
+    const hasRole = (name: keyof typeof artifacts, role: keyof typeof Roles) =>
+      chain.publicClient.readContract({
+        address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [Roles[role], chain.operator.address],
+      } as never);
+    assert.equal(await hasRole('DatanetRegistry', 'OPERATOR_ROLE'), true);
+    assert.equal(await hasRole('ModelRegistry', 'OPERATOR_ROLE'), true);
+    assert.equal(await hasRole('InferenceEscrow', 'SETTLER_ROLE'), true);
+    assert.equal(await hasRole('RewardsDistributor', 'ROOT_SUBMITTER_ROLE'), true);
+    assert.equal(await hasRole('Staking', 'SLASHER_ROLE'), true);
+    for (const dev of devAccounts(TEST_MNEMONIC, 4)) {
+      assert.equal(await actions.tokenBalance(chain, { owner: dev.address }), 1_000_000n * OPEN);
+    }
+    // The operator is account 0 of the mnemonic.
+    assert.equal(chain.operator.address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266');
+    assert.ok(chain.anvilPid && alive(chain.anvilPid));
+  });
+
+  test('stop + start keeps balances, registries and events (state file)', async () => {
+    const [alice, bob] = devAccounts(TEST_MNEMONIC, 2);
+    const { datanetId } = await actions.createDatanet(chain, { account: alice, metadataURI: 'ipfs://persist', accessPolicy: AccessPolicy.Open });
+    await actions.transfer(chain, { account: alice, to: bob.address, amount: 7n * OPEN });
+    const before = new MemorySink();
+    const ix = startIndexer(chain, before, { pollMs: 60_000 });
+    await ix.syncOnce();
+    await ix.stop();
+    const head = await chain.publicClient.getBlockNumber();
+    const pid = chain.anvilPid!;
+
+    await chain.stop();
+    assert.equal(alive(pid), false, 'anvil exited');
+    assert.ok(existsSync(join(data.dir, 'chain', 'anvil-state.json')), 'state dumped');
+
+    chain = await startChain({ mode: 'embedded', dataDir: data.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+    assert.equal(await chain.publicClient.getBlockNumber(), head);
+    assert.equal(await actions.tokenBalance(chain, { owner: bob.address }), 1_000_007n * OPEN);
+    const d = (await chain.publicClient.readContract({
+      address: chain.addresses.contracts.DatanetRegistry, abi: artifacts.DatanetRegistry.abi, functionName: 'getDatanet', args: [datanetId],
+    } as never)) as { owner: string };
+    assert.equal(d.owner, alice.address);
+    const after = new MemorySink();
+    const ix2 = startIndexer(chain, after, { pollMs: 60_000 });
+    await ix2.syncOnce();
+    await ix2.stop();
+    assert.deepEqual(after.events, before.events, 'the same events, block hashes included');
+    assert.ok(after.events.some((e) => e.event === 'DatanetCreated' && e.args.datanetId === datanetId.toString()));
+  });
+
+  test('a port in use is refused with a hint to pass --chain-port', async () => {
+    const other = tempDataDir();
+    try {
+      await rejectsWith(startChain({ mode: 'embedded', dataDir: other.dir, chainPort: port, mnemonic: TEST_MNEMONIC }), 'port_in_use', /--chain-port/);
+      // A foreign listener too (not an Anvil of ours).
+      const srv = createServer().listen(0, '127.0.0.1');
+      await new Promise((r) => srv.once('listening', r));
+      const busy = (srv.address() as { port: number }).port;
+      const err = await rejectsWith(startChain({ mode: 'embedded', dataDir: other.dir, chainPort: busy, mnemonic: TEST_MNEMONIC }), 'port_in_use');
+      assert.equal(err.param, 'chainPort');
+      srv.close();
+      assert.equal(existsSync(defaultAddressBookPath(other.dir)), false);
+    } finally {
+      other.remove();
+    }
+  });
+});
+
+describe('embedded chain start-up failures', () => {
+  test('corrupt address book JSON → clear error, Anvil stopped', async () => {
+    const d = tempDataDir();
+    try {
+      const first = await startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC });
+      await first.stop();
+      writeFileSync(defaultAddressBookPath(d.dir), '{"version": 1, "chainId": 313');
+      const port = await freePort();
+      await rejectsWith(startChain({ mode: 'embedded', dataDir: d.dir, chainPort: port, mnemonic: TEST_MNEMONIC }), 'address_book_corrupt', /remove .*address-book\.json/);
+      // Nothing left listening: the Anvil started for the attempt was stopped again.
+      const again = await startChain({ mode: 'embedded', dataDir: tempDataDir().dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+      await again.stop();
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('address book from another chain (other genesis, other chain id) → clear error naming both', async () => {
+    const d = tempDataDir();
+    try {
+      const first = await startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC });
+      await first.stop();
+      const path = defaultAddressBookPath(d.dir);
+      const good = JSON.parse(readFileSync(path, 'utf8'));
+      writeFileSync(path, JSON.stringify({ ...good, genesisHash: '0x' + 'ab'.repeat(32) }));
+      const e1 = await rejectsWith(
+        startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC }),
+        'address_book_wrong_chain',
+        /written for chain 31337 with genesis 0xabab.*but the RPC reports chain 31337 with genesis 0x/,
+      );
+      assert.match(e1.hint ?? '', /remove .*address-book\.json to redeploy/);
+      writeFileSync(path, JSON.stringify({ ...good, chainId: 1612 }));
+      await rejectsWith(
+        startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC }),
+        'address_book_wrong_chain',
+        /written for chain 1612/,
+      );
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('a deploy that fails half-way leaves no address book; the next start deploys afresh', async () => {
+    const d = tempDataDir();
+    try {
+      const port = await freePort();
+      const steps: string[] = [];
+      const err = await rejectsWith(
+        startChain(
+          { mode: 'embedded', dataDir: d.dir, chainPort: port, mnemonic: TEST_MNEMONIC },
+          {
+            deployHooks: {
+              beforeStep: (s) => {
+                steps.push(s);
+                if (s === 'role:InferenceEscrow:SETTLER_ROLE') throw new Error('simulated crash');
+              },
+            },
+          },
+        ),
+        'deploy_failed',
+        /simulated crash[\s\S]*no address book was written/,
+      );
+      assert.equal(err.type, 'chain_error');
+      assert.ok(steps.includes('deploy:Staking') && !steps.includes('verify'));
+      assert.equal(existsSync(defaultAddressBookPath(d.dir)), false);
+      const chain = await startChain({ mode: 'embedded', dataDir: d.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+      try {
+        assert.ok(readAddressBook(defaultAddressBookPath(d.dir)));
+        assert.ok(chain.addresses.deploymentBlock > 6n, 'deployed after the half-deployed contracts');
+      } finally {
+        await chain.stop();
+      }
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('a state file Anvil cannot load → error naming the file and the fix', async () => {
+    const d = tempDataDir();
+    try {
+      const first = await startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC });
+      await first.stop();
+      const statePath = join(d.dir, 'chain', 'anvil-state.json');
+      writeFileSync(statePath, '{ not json');
+      const err = await rejectsWith(
+        startChain({ mode: 'embedded', dataDir: d.dir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC }),
+        'anvil_state_corrupt',
+      );
+      assert.ok(err.message.includes(statePath));
+      assert.match(err.hint ?? '', /move .*anvil-state\.json aside/);
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('a parent that exits without stop() leaves no orphan Anvil', async () => {
+    const d = tempDataDir();
+    try {
+      const port = await freePort();
+      const script = `
+        import { startChain } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+        const c = await startChain({ mode: 'embedded', dataDir: ${JSON.stringify(d.dir)}, chainPort: ${port}, mnemonic: ${JSON.stringify(TEST_MNEMONIC)} });
+        console.log('PID=' + c.anvilPid);
+        process.exit(0);
+      `;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      const pid = Number(/PID=(\d+)/.exec(r.stdout)?.[1]);
+      assert.ok(pid > 0, `child printed the Anvil pid (stderr: ${r.stderr})`);
+      const deadline = Date.now() + 10_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      assert.equal(alive(pid), false, 'anvil exited with its parent');
+      assert.ok(existsSync(join(d.dir, 'chain', 'anvil-state.json')), 'and dumped its state on the way out');
+    } finally {
+      d.remove();
+    }
+  });
+});
