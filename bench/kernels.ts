@@ -1,0 +1,82 @@
+/**
+ * Kernel micro-benchmark: matmul GFLOP/s and weight GB/s for Qwen2.5-0.5B shapes (C = 896,
+ * ffn 4864, vocab 151936) on Q8_0 and F16, M = 1 / 8 / 512, 1 and 2 threads, WASM SIMD kernels.
+ *
+ *   npm run bench:kernels [-- --threads 1,2 --dtypes q8_0,f16 --m 1,8,512 --json]
+ *
+ * GB/s counts weight bytes read once per call (the decode bound); GFLOP/s counts 2·M·N·K.
+ */
+import { Heap } from '../src/engine/heap.ts';
+import { f32ToF16 } from '../src/engine/tensor/half.ts';
+import { rowBytes, type DType, type WeightTensor } from '../src/engine/kernels/types.ts';
+import { createWasmKernels } from '../src/engine/kernels/wasm/index.ts';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+};
+const threadsList = arg('threads', '1,2').split(',').map(Number);
+const dtypes = arg('dtypes', 'q8_0,f16').split(',') as DType[];
+const Ms = arg('m', '1,8,512').split(',').map(Number);
+const json = process.argv.includes('--json');
+const q8Act = arg('q8', 'int8') as 'int8' | 'f32';
+
+const C = 896, FFN = 4864, VOCAB = 151936;
+const shapes: Array<{ name: string; N: number; K: number }> = [
+  { name: 'attn_q/o 896×896', N: C, K: C },
+  { name: 'ffn_up 4864×896', N: FFN, K: C },
+  { name: 'ffn_down 896×4864', N: C, K: FFN },
+  { name: 'output 151936×896', N: VOCAB, K: C },
+];
+
+const heap = new Heap({ initialBytes: 64 << 20 });
+
+/** Random weights in the dtype's layout (random bytes; block scales set to sane f16 values). */
+function weight(dtype: DType, N: number, K: number): WeightTensor {
+  const bytes = N * rowBytes(dtype, K);
+  const data = heap.u8(bytes);
+  const u32 = new Uint32Array(data.buffer, data.byteOffset, bytes >> 2);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < u32.length; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; u32[i] = s; }
+  if (dtype === 'f16') {
+    const u16 = new Uint16Array(data.buffer, data.byteOffset, bytes >> 1);
+    const table = new Uint16Array(65536).map(() => f32ToF16(Math.random() * 0.2 - 0.1));
+    for (let i = 0; i < u16.length; i++) u16[i] = table[u16[i]];
+  } else if (dtype === 'q8_0') {
+    const d = f32ToF16(0.001);
+    for (let o = 0; o < bytes; o += 34) { data[o] = d & 255; data[o + 1] = d >> 8; }
+  } else if (dtype !== 'f32') throw new Error(`bench: dtype ${dtype} not set up`);
+  return { dtype, rows: N, cols: K, data };
+}
+
+interface Row { dtype: string; threads: number; M: number; shape: string; ms: number; gflops: number; gbps: number }
+const rows: Row[] = [];
+for (const dtype of dtypes) {
+  const ws = shapes.map((s) => ({ ...s, w: weight(dtype, s.N, s.K) }));
+  for (const threads of threadsList) {
+    const kk = createWasmKernels(heap, { threads, q8Activations: q8Act });
+    kk.waitReady();
+    for (const M of Ms) {
+      for (const { name, N, K, w } of ws) {
+        if (M * N * K > 5e10) continue; // the 512-row vocab projection alone is 140 GFLOP
+        const x = heap.f32(M * K);
+        for (let i = 0; i < x.length; i++) x[i] = Math.random() * 2 - 1;
+        const out = heap.f32(M * N);
+        kk.matmul(out, x, w, M); // warm-up
+        const budget = 400; // ms per case
+        let n = 0;
+        const t0 = performance.now();
+        let t = t0;
+        while (t - t0 < budget || n < 2) { kk.matmul(out, x, w, M); n++; t = performance.now(); }
+        const ms = (t - t0) / n;
+        const gflops = (2 * M * N * K) / ms / 1e6;
+        const gbps = w.data.byteLength / ms / 1e6;
+        rows.push({ dtype, threads, M, shape: name, ms, gflops, gbps });
+        heap.free(x); heap.free(out);
+        if (!json) console.log(`${dtype.padEnd(5)} t=${threads} M=${String(M).padEnd(3)} ${name.padEnd(20)} ${ms.toFixed(3).padStart(9)} ms ${gflops.toFixed(1).padStart(6)} GFLOP/s ${gbps.toFixed(1).padStart(6)} GB/s`);
+      }
+    }
+    kk.close();
+  }
+}
+if (json) console.log(JSON.stringify(rows));

@@ -1,0 +1,318 @@
+// @ts-nocheck — AssemblyScript.
+// out (M, N) = x (M, K) · Wᵀ for the output features [n0, n1) (one thread's share).
+//
+// Two strategies:
+//  • q8_0 / q4_0 weights: integer path, as llama.cpp's vec_dot_q8_0_q8_0. The caller first
+//    quantizes each activation row into 32-wide blocks (quantizeRowsQ8, below): xq = int8 values
+//    widened to i16 (M, K) and xd = per-block f32 scales (M, K/32). A weight block's 32 int8
+//    values are sign-extended on load (v128.load8x8_s) and multiplied with i32x4.dot_i16x8_s;
+//    the i32 partial sums are scaled by d_w·d_x once per block. Two weight rows per pass share
+//    each activation load. Rows stream from memory once and stay in L1 for the remaining M−1 rows.
+//  • everything else (and M ≥ 2 for the float types): dequantize up to 4 weight rows into the
+//    thread's scratch (f32, 4·K), then a 2×4 register tile (2 activation rows × 4 weight rows,
+//    8 f32x4 accumulators) runs dot products along K. f32 weights are read in place.
+//    For M = 1 f16/bf16/f32 use fused 1×4 dots that convert on load.
+import { h2f, h2f4, bf2f4 } from './f16';
+import { hsum } from './math';
+import { deqF16, deqBF16, deqQ8_0, deqQ4_0, deqQ4_K, deqQ5_K, deqQ6_K } from './dequant';
+
+// dtype codes shared with the JS wrapper (wasm-kernels.ts DTYPE_CODE).
+export const DT_F32 = 0;
+export const DT_F16 = 1;
+export const DT_BF16 = 2;
+export const DT_Q8_0 = 3;
+export const DT_Q4_0 = 4;
+export const DT_Q4_K = 5;
+export const DT_Q5_K = 6;
+export const DT_Q6_K = 7;
+
+// @ts-ignore: decorator
+@inline function put(out: usize, v: f32, acc: i32): void {
+  store<f32>(out, acc ? load<f32>(out) + v : v);
+}
+
+// ---- activation quantization (for the integer path) ----
+
+/** x (M, K) f32 → xq (M, K) i16 holding int8 values, xd (M, K/32) f32 scales (ggml q8_0 math). */
+export function quantizeRowsQ8(x: usize, xq: usize, xd: usize, M: i32, K: i32): void {
+  const nb = K >> 5;
+  const signMask = i32x4.splat(0x7fffffff);
+  for (let m = 0; m < M; m++) {
+    for (let b = 0; b < nb; b++) {
+      const p = x + ((<usize>m * K + (b << 5)) << 2);
+      let amax = v128.and(v128.load(p), signMask);
+      for (let j = 1; j < 8; j++) amax = f32x4.max(amax, v128.and(v128.load(p + (j << 4)), signMask));
+      const a = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
+      const d: f32 = a / 127.0;
+      const id = f32x4.splat(d != 0 ? 1.0 / d : 0.0);
+      store<f32>(xd + ((<usize>m * nb + b) << 2), d);
+      const q = xq + ((<usize>m * K + (b << 5)) << 1);
+      for (let j = 0; j < 4; j++) {
+        const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p + (j << 5)), id)));
+        const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p + (j << 5) + 16), id)));
+        v128.store(q + (j << 4), i16x8.narrow_i32x4_s(lo, hi));
+      }
+    }
+  }
+}
+
+// ---- integer path ----
+
+/** Weight block of 32 values → 4 i16x8 (int8 range), for q8_0 and q4_0. */
+// @ts-ignore: decorator
+@inline function dotBlockQ8(w: usize, xq: usize): v128 {
+  // w points at the 32 int8 values; xq at 32 i16.
+  let s = i32x4.dot_i16x8_s(v128.load8x8_s(w), v128.load(xq));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load8x8_s(w + 8), v128.load(xq + 16)));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load8x8_s(w + 16), v128.load(xq + 32)));
+  return i32x4.add(s, i32x4.dot_i16x8_s(v128.load8x8_s(w + 24), v128.load(xq + 48)));
+}
+
+export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 34;
+  let n = n0;
+  // Touch loads run one 4-row group ahead (two cache lines per block step), so the next group
+  // is already on its way from DRAM: without them the out-of-order window alone keeps too few
+  // misses in flight and a matvec streams at ≈5 GB/s instead of ≈10+ (README). Clamped to memory.
+  const lim: usize = (<usize>memory.size() << 16) - 64;
+  let touched: u32 = 0;
+  for (; n + 4 <= n1; n += 4) {
+    const w0 = w + <usize>n * rb, w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
+    const ahead = w0 + 4 * rb;
+    for (let m = 0; m < M; m++) {
+      const xm = xq + ((<usize>m * K) << 1);
+      const dm = xd + ((<usize>m * nb) << 2);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const pb = <usize>b * 34;
+        const xb = xm + (<usize>b << 6);
+        const dx = load<f32>(dm + (<usize>b << 2));
+        const t = ahead + <usize>b * 136;
+        touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(dotBlockQ8(w0 + pb + 2, xb)), f32x4.splat(h2f(w0 + pb) * dx)));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(dotBlockQ8(w1 + pb + 2, xb)), f32x4.splat(h2f(w1 + pb) * dx)));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(dotBlockQ8(w2 + pb + 2, xb)), f32x4.splat(h2f(w2 + pb) * dx)));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(dotBlockQ8(w3 + pb + 2, xb)), f32x4.splat(h2f(w3 + pb) * dx)));
+      }
+      const o = out + ((<usize>m * N + n) << 2);
+      put(o, hsum(a0), acc);
+      put(o + 4, hsum(a1), acc);
+      put(o + 8, hsum(a2), acc);
+      put(o + 12, hsum(a3), acc);
+    }
+  }
+  if (touched > 255) unreachable(); // never: keeps the touch loads alive through the optimizer
+  for (; n < n1; n++) {
+    const w0 = w + <usize>n * rb;
+    for (let m = 0; m < M; m++) {
+      const xm = xq + ((<usize>m * K) << 1);
+      const dm = xd + ((<usize>m * nb) << 2);
+      let a0 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const pb = <usize>b * 34;
+        const s0 = dotBlockQ8(w0 + pb + 2, xm + (<usize>b << 6));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(h2f(w0 + pb) * load<f32>(dm + (<usize>b << 2)))));
+      }
+      put(out + ((<usize>m * N + n) << 2), hsum(a0), acc);
+    }
+  }
+}
+
+/** q4_0 block (16 nibble bytes) · 32 activations. Nibbles − 8 give int8 values; low nibbles are elements 0..15. */
+// @ts-ignore: decorator
+@inline function dotBlockQ4(w: usize, xq: usize): v128 {
+  const v = v128.load(w);
+  const eight = i8x16.splat(8);
+  const lo = i8x16.sub(v128.and(v, i8x16.splat(15)), eight);
+  const hi = i8x16.sub(i8x16.shr_u(v, 4), eight);
+  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), v128.load(xq));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), v128.load(xq + 16)));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), v128.load(xq + 32)));
+  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), v128.load(xq + 48)));
+}
+
+export function matmulQ4_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 18;
+  for (let n = n0; n < n1; n++) {
+    const w0 = w + <usize>n * rb;
+    for (let m = 0; m < M; m++) {
+      const xm = xq + ((<usize>m * K) << 1);
+      const dm = xd + ((<usize>m * nb) << 2);
+      let a0 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const pb = <usize>b * 18;
+        const s0 = dotBlockQ4(w0 + pb + 2, xm + (<usize>b << 6));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(h2f(w0 + pb) * load<f32>(dm + (<usize>b << 2)))));
+      }
+      put(out + ((<usize>m * N + n) << 2), hsum(a0), acc);
+    }
+  }
+}
+
+// ---- float path ----
+
+/** 2 activation rows × 4 f32 weight rows; writes out[m..m+1][n..n+nr). */
+function tile2x4(out: usize, x0: usize, x1: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, N: i32, nr: i32, acc: i32): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) {
+    const o = <usize>k << 2;
+    const v0 = v128.load(x0 + o), v1 = v128.load(x1 + o);
+    const w0 = v128.load(r0 + o), w1 = v128.load(r1 + o), w2 = v128.load(r2 + o), w3 = v128.load(r3 + o);
+    a00 = f32x4.add(a00, f32x4.mul(v0, w0));
+    a01 = f32x4.add(a01, f32x4.mul(v0, w1));
+    a02 = f32x4.add(a02, f32x4.mul(v0, w2));
+    a03 = f32x4.add(a03, f32x4.mul(v0, w3));
+    a10 = f32x4.add(a10, f32x4.mul(v1, w0));
+    a11 = f32x4.add(a11, f32x4.mul(v1, w1));
+    a12 = f32x4.add(a12, f32x4.mul(v1, w2));
+    a13 = f32x4.add(a13, f32x4.mul(v1, w3));
+  }
+  let s00 = hsum(a00), s01 = hsum(a01), s02 = hsum(a02), s03 = hsum(a03);
+  let s10 = hsum(a10), s11 = hsum(a11), s12 = hsum(a12), s13 = hsum(a13);
+  for (let k = K4; k < K; k++) {
+    const o = <usize>k << 2;
+    const v0 = load<f32>(x0 + o), v1 = load<f32>(x1 + o);
+    s00 += v0 * load<f32>(r0 + o); s01 += v0 * load<f32>(r1 + o); s02 += v0 * load<f32>(r2 + o); s03 += v0 * load<f32>(r3 + o);
+    s10 += v1 * load<f32>(r0 + o); s11 += v1 * load<f32>(r1 + o); s12 += v1 * load<f32>(r2 + o); s13 += v1 * load<f32>(r3 + o);
+  }
+  const o1 = out + (<usize>N << 2);
+  put(out, s00, acc); put(o1, s10, acc);
+  if (nr > 1) { put(out + 4, s01, acc); put(o1 + 4, s11, acc); }
+  if (nr > 2) { put(out + 8, s02, acc); put(o1 + 8, s12, acc); }
+  if (nr > 3) { put(out + 12, s03, acc); put(o1 + 12, s13, acc); }
+}
+
+/** 1 activation row × 4 f32 weight rows. */
+function tile1x4(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) {
+    const o = <usize>k << 2;
+    const v0 = v128.load(x0 + o);
+    a0 = f32x4.add(a0, f32x4.mul(v0, v128.load(r0 + o)));
+    a1 = f32x4.add(a1, f32x4.mul(v0, v128.load(r1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(v0, v128.load(r2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(v0, v128.load(r3 + o)));
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (let k = K4; k < K; k++) {
+    const o = <usize>k << 2;
+    const v0 = load<f32>(x0 + o);
+    s0 += v0 * load<f32>(r0 + o); s1 += v0 * load<f32>(r1 + o); s2 += v0 * load<f32>(r2 + o); s3 += v0 * load<f32>(r3 + o);
+  }
+  put(out, s0, acc);
+  if (nr > 1) put(out + 4, s1, acc);
+  if (nr > 2) put(out + 8, s2, acc);
+  if (nr > 3) put(out + 12, s3, acc);
+}
+
+/** M = 1, f16 weights converted on load: 1 activation row × 4 weight rows (rows are 2K bytes). */
+function dot1x4F16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) {
+    const v0 = v128.load(x0 + (<usize>k << 2));
+    const o = <usize>k << 1;
+    a0 = f32x4.add(a0, f32x4.mul(v0, h2f4(r0 + o)));
+    a1 = f32x4.add(a1, f32x4.mul(v0, h2f4(r1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(v0, h2f4(r2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(v0, h2f4(r3 + o)));
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (let k = K4; k < K; k++) {
+    const v0 = load<f32>(x0 + (<usize>k << 2));
+    const o = <usize>k << 1;
+    s0 += v0 * h2f(r0 + o); s1 += v0 * h2f(r1 + o); s2 += v0 * h2f(r2 + o); s3 += v0 * h2f(r3 + o);
+  }
+  put(out, s0, acc);
+  if (nr > 1) put(out + 4, s1, acc);
+  if (nr > 2) put(out + 8, s2, acc);
+  if (nr > 3) put(out + 12, s3, acc);
+}
+
+/** M = 1, bf16 weights converted on load. */
+function dot1x4BF16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) {
+    const v0 = v128.load(x0 + (<usize>k << 2));
+    const o = <usize>k << 1;
+    a0 = f32x4.add(a0, f32x4.mul(v0, bf2f4(r0 + o)));
+    a1 = f32x4.add(a1, f32x4.mul(v0, bf2f4(r1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(v0, bf2f4(r2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(v0, bf2f4(r3 + o)));
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (let k = K4; k < K; k++) {
+    const v0 = load<f32>(x0 + (<usize>k << 2));
+    const o = <usize>k << 1;
+    s0 += v0 * reinterpret<f32>(<i32>load<u16>(r0 + o) << 16); s1 += v0 * reinterpret<f32>(<i32>load<u16>(r1 + o) << 16);
+    s2 += v0 * reinterpret<f32>(<i32>load<u16>(r2 + o) << 16); s3 += v0 * reinterpret<f32>(<i32>load<u16>(r3 + o) << 16);
+  }
+  put(out, s0, acc);
+  if (nr > 1) put(out + 4, s1, acc);
+  if (nr > 2) put(out + 8, s2, acc);
+  if (nr > 3) put(out + 12, s3, acc);
+}
+
+function rowBytes(dtype: i32, K: i32): usize {
+  switch (dtype) {
+    case DT_F32: return <usize>K << 2;
+    case DT_F16: case DT_BF16: return <usize>K << 1;
+    case DT_Q8_0: return <usize>(K >> 5) * 34;
+    case DT_Q4_0: return <usize>(K >> 5) * 18;
+    case DT_Q4_K: return <usize>(K >> 8) * 144;
+    case DT_Q5_K: return <usize>(K >> 8) * 176;
+    default: return <usize>(K >> 8) * 210; // q6_K
+  }
+}
+
+function dequantRow(dtype: i32, src: usize, dst: usize, K: i32): void {
+  switch (dtype) {
+    case DT_F16: deqF16(src, dst, K); break;
+    case DT_BF16: deqBF16(src, dst, K); break;
+    case DT_Q8_0: deqQ8_0(src, dst, K); break;
+    case DT_Q4_0: deqQ4_0(src, dst, K); break;
+    case DT_Q4_K: deqQ4_K(src, dst, K); break;
+    case DT_Q5_K: deqQ5_K(src, dst, K); break;
+    default: deqQ6_K(src, dst, K); break;
+  }
+}
+
+/**
+ * Float path for any dtype. scratch: 4·K f32 private to this thread (unused for f32 weights and
+ * for M = 1 f16/bf16). Missing rows of a short last group alias row 0 and are not stored.
+ */
+export function matmulFloat(dtype: i32, out: usize, x: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  const rb = rowBytes(dtype, K);
+  const fused = dtype == DT_F32 || (M == 1 && (dtype == DT_F16 || dtype == DT_BF16));
+  const xs = <usize>K << 2;
+  for (let n = n0; n < n1; n += 4) {
+    const nr = min(4, n1 - n);
+    let r0: usize, r1: usize, r2: usize, r3: usize;
+    if (fused) {
+      r0 = w + <usize>n * rb;
+      r1 = nr > 1 ? r0 + rb : r0;
+      r2 = nr > 2 ? r0 + 2 * rb : r0;
+      r3 = nr > 3 ? r0 + 3 * rb : r0;
+    } else {
+      for (let i = 0; i < nr; i++) dequantRow(dtype, w + <usize>(n + i) * rb, scratch + <usize>i * xs, K);
+      r0 = scratch;
+      r1 = nr > 1 ? r0 + xs : r0;
+      r2 = nr > 2 ? r0 + 2 * xs : r0;
+      r3 = nr > 3 ? r0 + 3 * xs : r0;
+    }
+    if (M == 1 && dtype == DT_F16) { dot1x4F16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc); continue; }
+    if (M == 1 && dtype == DT_BF16) { dot1x4BF16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc); continue; }
+    let m = 0;
+    for (; m + 2 <= M; m += 2) {
+      const x0 = x + <usize>m * xs;
+      tile2x4(out + ((<usize>m * N + n) << 2), x0, x0 + xs, r0, r1, r2, r3, K, N, nr, acc);
+    }
+    if (m < M) tile1x4(out + ((<usize>m * N + n) << 2), x + <usize>m * xs, r0, r1, r2, r3, K, nr, acc);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The WebAssembly SIMD kernel set: `Kernels` ops backed by kernels.wasm, matmul split over a
+ * worker pool. Every tensor must live on `heap` (the caller checks; select.ts routes anything
+ * else to the reference). Ops it does not implement are absent, so `selectKernels` fills them in.
+ *
+ * matmul strategies (see assembly/matmul.ts):
+ *  • q8_0 and q4_0 weights: activations are quantized to 32-wide int8 blocks once per call
+ *    (on the caller), then integer dot products — llama.cpp's own scheme, so results match it,
+ *    and ≈2× the throughput of dequantizing to f32. `q8Activations: 'f32'` switches to the float
+ *    path (exact to f32 rounding) for comparison.
+ *  • everything else: fused conversion for M = 1 (f32/f16/bf16), else 4 weight rows dequantized
+ *    into per-thread scratch and a 2×4 f32x4 register tile.
+ */
+import { availableParallelism } from 'node:os';
+import type { Heap } from '../../heap.ts';
+import { BLOCK, type DType, type Kernels, type WeightTensor } from '../types.ts';
+import { instantiate, kernelModule, type KernelExports } from './module.ts';
+import { WorkerPool } from './pool.ts';
+import { OP, partRange } from './protocol.ts';
+
+export interface WasmKernelOptions {
+  /** Threads including the caller. Default os.availableParallelism(). */
+  threads?: number;
+  /** Worker spin (Atomics.load polls) before sleeping between jobs. Default 200000 (≈0.3 ms). */
+  spin?: number;
+  /** Activations for q8_0/q4_0 matmuls: 'int8' (default, as llama.cpp) or 'f32'. */
+  q8Activations?: 'int8' | 'f32';
+  /** Below this many multiply-adds (M·N·K) a matmul runs on the caller alone. Default 2^17. */
+  minParallelWork?: number;
+}
+
+export type WasmKernels = Pick<Kernels, 'name' | 'matmul' | 'rmsnorm' | 'layernorm' | 'softmax' | 'siluMul' | 'gelu'> & {
+  readonly threads: number;
+  /** Block until the worker threads have started (benchmarks; ordinary calls never wait). */
+  waitReady(timeoutMs?: number): boolean;
+  close(): void;
+};
+
+export const DTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_K: 5, q5_K: 6, q6_K: 7 };
+
+export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): WasmKernels {
+  const module = kernelModule();
+  const k: KernelExports = instantiate(heap.memory);
+  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 200_000 }) : null;
+  const int8 = (opts.q8Activations ?? 'int8') === 'int8';
+  const minWork = opts.minParallelWork ?? 1 << 17;
+
+  // Scratch on the heap, grown on demand, never in hot loops after warm-up:
+  //  rows: 4·K f32 per part (float path); xq/xd: quantized activations (integer path).
+  let rowsOff = 0, rowsBytes = 0;
+  let xqOff = 0, xqBytes = 0;
+  const scratch = (off: number, have: number, need: number): [number, number] => {
+    if (need <= have) return [off, have];
+    if (off) heap.free(off);
+    const size = Math.ceil(need * 1.25 / 64) * 64;
+    return [heap.alloc(size, 64), size];
+  };
+
+  function matmul(out: Float32Array, x: Float32Array, w: WeightTensor, M: number, accumulate = false): void {
+    const N = w.rows, K = w.cols;
+    if (x.length < M * K || out.length < M * N) {
+      throw new RangeError(`matmul: x has ${x.length} values for M=${M}×K=${K}, out ${out.length} for M×N=${M * N}`);
+    }
+    if (K % BLOCK[w.dtype].elems !== 0) throw new RangeError(`matmul: ${w.dtype} needs K a multiple of ${BLOCK[w.dtype].elems}, got ${K}`);
+    if (M === 0 || N === 0) return;
+    const acc = accumulate ? 1 : 0;
+    const parts = pool && M * N * K >= minWork && N >= 8 ? 1 + pool.available : 1;
+    const po = out.byteOffset, px = x.byteOffset, pw = w.data.byteOffset;
+
+    if (int8 && (w.dtype === 'q8_0' || w.dtype === 'q4_0')) {
+      const nb = K >> 5;
+      [xqOff, xqBytes] = scratch(xqOff, xqBytes, M * K * 2 + M * nb * 4 + 64);
+      const xq = xqOff, xd = xqOff + Math.ceil((M * K * 2) / 64) * 64;
+      k.quantizeRowsQ8(px, xq, xd, M, K);
+      const f = w.dtype === 'q8_0' ? k.matmulQ8_0 : k.matmulQ4_0;
+      if (parts === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc);
+      const [n0, n1] = partRange(N, parts, 0);
+      pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc], () => {
+        if (n0 < n1) f(po, xq, xd, pw, M, K, N, n0, n1, acc);
+      });
+      return;
+    }
+
+    const dt = DTYPE_CODE[w.dtype];
+    const stride = 16 * K; // 4 rows of K f32
+    [rowsOff, rowsBytes] = scratch(rowsOff, rowsBytes, stride * (pool ? threads : 1));
+    if (parts === 1) return k.matmulFloat(dt, po, px, pw, M, K, N, 0, N, acc, rowsOff);
+    const [n0, n1] = partRange(N, parts, 0);
+    pool!.run(OP.MATMUL_FLOAT, [dt, po, px, pw, M, K, N, acc, rowsOff, stride], () => {
+      if (n0 < n1) k.matmulFloat(dt, po, px, pw, M, K, N, n0, n1, acc, rowsOff);
+    });
+  }
+
+  return {
+    name: `wasm-simd×${threads}`,
+    threads,
+    matmul,
+    rmsnorm(out, x, weight, M, C, eps) {
+      k.rmsnorm(out.byteOffset, x.byteOffset, weight ? weight.byteOffset : 0, M, C, eps);
+    },
+    layernorm(out, x, weight, bias, M, C, eps) {
+      k.layernorm(out.byteOffset, x.byteOffset, weight ? weight.byteOffset : 0, bias ? bias.byteOffset : 0, M, C, eps);
+    },
+    softmax(x, M, C) {
+      k.softmax(x.byteOffset, M, C);
+    },
+    siluMul(out, gate, up, n) {
+      k.siluMul(out.byteOffset, gate.byteOffset, up.byteOffset, n);
+    },
+    gelu(x, n) {
+      k.gelu(x.byteOffset, n);
+    },
+    waitReady(timeoutMs = 10_000) {
+      return pool ? pool.waitReady(timeoutMs) : true;
+    },
+    close() {
+      pool?.close();
+      if (rowsOff) heap.free(rowsOff);
+      if (xqOff) heap.free(xqOff);
+      rowsOff = xqOff = rowsBytes = xqBytes = 0;
+    },
+  };
+}
