@@ -1,0 +1,3 @@
+export type { ChatMessage, Tokenizer } from './types.ts';
+export { createTokenizer, type TokenizerOptions } from './tokenizer.ts';
+export { tokenizerJsonFromGguf, type GgufTokenizerFiles } from './gguf-vocab.ts';
