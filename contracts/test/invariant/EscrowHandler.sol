@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {HandlerBase} from "./HandlerBase.sol";
+import {OpenToken} from "../../src/OpenToken.sol";
+import {InferenceEscrow} from "../../src/InferenceEscrow.sol";
+
+/// @notice Random deposits, withdrawal requests, cancellations, withdrawals and settlements on the escrow.
+contract EscrowHandler is HandlerBase {
+    InferenceEscrow internal immutable escrow;
+    address internal immutable settler;
+
+    uint256 public ghostDeposited;
+    uint256 public ghostWithdrawn;
+    uint256 public ghostSettled;
+    uint64 public ghostEpoch;
+    /// Set when a withdrawal paid out before its availableAt, or more than requested.
+    bool public ghostBadWithdrawal;
+
+    constructor(OpenToken token_, address minter_, InferenceEscrow escrow_, address settler_)
+        HandlerBase(token_, minter_)
+    {
+        escrow = escrow_;
+        settler = settler_;
+    }
+
+    function deposit(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        amount = _bound(amount, 1, 1e24);
+        _mintApprove(a, amount, address(escrow));
+        vm.prank(a);
+        escrow.deposit(amount);
+        ghostDeposited += amount;
+        calls["deposit"]++;
+    }
+
+    function requestWithdrawal(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        uint256 balance = escrow.balanceOf(a);
+        if (balance == 0) return;
+        vm.prank(a);
+        escrow.requestWithdrawal(_bound(amount, 1, balance));
+        calls["request"]++;
+    }
+
+    function cancelWithdrawal(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        if (escrow.pendingWithdrawal(a).availableAt == 0) return;
+        vm.prank(a);
+        escrow.cancelWithdrawal();
+        calls["cancel"]++;
+    }
+
+    /// Tries a withdrawal whether or not it is due; a payout that breaks the rules flips ghostBadWithdrawal.
+    function withdraw(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        InferenceEscrow.PendingWithdrawal memory p = escrow.pendingWithdrawal(a);
+        vm.prank(a);
+        try escrow.withdraw() returns (uint256 paid) {
+            if (p.availableAt == 0 || block.timestamp < p.availableAt || paid > p.amount) ghostBadWithdrawal = true;
+            ghostWithdrawn += paid;
+            calls["withdraw"]++;
+        } catch {}
+    }
+
+    function settle(uint256 s0, uint256 s1, uint256 s2, bool overdraw) external {
+        address[] memory accounts = new address[](3);
+        uint256[] memory amounts = new uint256[](3);
+        uint256[3] memory seeds = [s0, s1, s2];
+        uint256 total;
+        for (uint256 i = 0; i < 3; i++) {
+            accounts[i] = actors[i];
+            uint256 balance = escrow.balanceOf(actors[i]);
+            amounts[i] = balance == 0 ? 0 : _bound(seeds[i], 0, balance);
+            total += amounts[i];
+        }
+        // Sometimes ask for one wei more than an account holds: the whole settlement must revert.
+        if (overdraw) amounts[s0 % 3] = escrow.balanceOf(actors[s0 % 3]) + 1;
+        uint64 epoch = ghostEpoch + 1;
+        vm.prank(settler);
+        try escrow.settle(epoch, accounts, amounts, bytes32(uint256(epoch))) returns (uint256 moved) {
+            if (overdraw) ghostBadWithdrawal = true;
+            ghostEpoch = epoch;
+            ghostSettled += moved;
+            calls["settle"]++;
+        } catch {}
+    }
+}
