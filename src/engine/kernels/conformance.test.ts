@@ -1,0 +1,335 @@
+/**
+ * The kernel conformance suite: ONE set of cases run against every implementation — the
+ * reference, the selected WASM set on 1 thread and on 2 threads (int8 and f32 activations for
+ * q8_0/q4_0). Each result is compared with a float64 oracle computed here from the spec's
+ * dequantizer (tensor/dequant.ts), under these stated tolerances:
+ *
+ *   matmul, float math (f32, f16, bf16, K-quants; q8_0/q4_0 with f32 activations):
+ *       |out − oracle| ≤ 1e-5 · Σₖ|xₖ·wₖ|  (+1e-6 · |oracle|)
+ *   matmul, int8 activations (q8_0/q4_0, as llama.cpp): x is rounded to 32-wide int8 blocks with
+ *       scale dₓ = max|x_block|/127, so each xₖ moves by ≤ dₓ/2 and
+ *       |out − oracle| ≤ Σ_blocks (dₓ/2)·Σ_{k∈block}|wₖ| + 1e-5 · Σₖ|xₖ·wₖ|
+ *   rmsnorm, layernorm, siluMul, gelu, softmax:  |out − oracle| ≤ 2e-6 + 1e-5·|oracle|
+ *   other ops (the WASM set delegates them): equal to the reference within 1e-6 relative.
+ *
+ * Shapes are random with awkward sizes: M and N not multiples of the 2×4 tile or of the thread
+ * split, K a multiple of the block size (and odd for the float types).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Heap } from '../heap.ts';
+import { dequantizeRow } from '../tensor/dequant.ts';
+import { f32ToF16 } from '../tensor/half.ts';
+import { quantize } from '../formats/quantize.ts';
+import { referenceKernels } from './reference.ts';
+import { selectKernels, type SelectedKernels } from './select.ts';
+import { BLOCK, KERNEL_OPS, rowBytes, type DType, type Kernels, type WeightTensor } from './types.ts';
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+const heap = new Heap({ initialBytes: 64 << 20 });
+const f32 = (src: ArrayLike<number>) => { const v = heap.f32(src.length); v.set(src); return v; };
+
+interface Impl { label: string; k: Kernels; int8: boolean; close(): void }
+const impls: Impl[] = [];
+before(() => {
+  impls.push({ label: 'reference', k: referenceKernels, int8: false, close() {} });
+  const mk = (label: string, opts: Parameters<typeof selectKernels>[1], int8: boolean) => {
+    const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, ...opts });
+    assert.ok(k.fastOps.includes('matmul'), `${label}: WASM kernels did not load (run npm run build)`);
+    assert.ok(k.waitReady(20_000), `${label}: workers did not start`);
+    impls.push({ label, k, int8, close: () => k.close() });
+  };
+  mk('wasm×1', { threads: 1 }, true);
+  mk('wasm×2', { threads: 2 }, true);
+  mk('wasm×2 f32-activations', { threads: 2, q8Activations: 'f32' }, false);
+});
+after(() => { for (const i of impls) i.close(); });
+
+const DTYPES: DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_K', 'q5_K', 'q6_K'];
+
+/** A weight on the heap: either quantized from random floats, or random bytes with sane scales. */
+function makeWeight(dtype: DType, N: number, K: number, r: () => number, rawBytes: boolean): WeightTensor {
+  const wf = Float32Array.from({ length: N * K }, () => (r() * 2 - 1) * (r() < 0.02 ? 8 : 1));
+  const bytes = rawBytes && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16'
+    ? randomBlocks(dtype, N * K, r)
+    : dtype === 'f32' ? new Uint8Array(wf.buffer) : quantize(wf, dtype);
+  const data = heap.u8(bytes.length);
+  data.set(bytes);
+  return { dtype, rows: N, cols: K, data };
+}
+
+/** Every bit pattern a block may hold (int8 −128, all nibbles, all 6-bit scales), scales set sane. */
+function randomBlocks(dtype: DType, n: number, r: () => number): Uint8Array {
+  const { elems, bytes } = BLOCK[dtype];
+  const out = Uint8Array.from({ length: (n / elems) * bytes }, () => Math.floor(r() * 256));
+  const put = (o: number, v: number) => { const h = f32ToF16(v); out[o] = h & 255; out[o + 1] = h >> 8; };
+  for (let o = 0; o < out.length; o += bytes) {
+    if (dtype === 'q6_K') put(o + 208, 0.01 + r() * 0.01);
+    else {
+      put(o, 0.01 + r() * 0.05);
+      if (dtype === 'q4_K' || dtype === 'q5_K') put(o + 2, r() * 0.02);
+    }
+  }
+  return out;
+}
+
+/** Float64 oracle: out, Σ|x·w| per output, and the int8-activation error bound per output. */
+function oracle(x: Float32Array, w: WeightTensor, M: number) {
+  const { rows: N, cols: K } = w;
+  const wr = new Float32Array(K);
+  const out = new Float64Array(M * N), abs = new Float64Array(M * N), q8 = new Float64Array(M * N);
+  const rb = rowBytes(w.dtype, K);
+  for (let n = 0; n < N; n++) {
+    dequantizeRow(w.dtype, w.data, n * rb, wr, 0, K);
+    for (let m = 0; m < M; m++) {
+      let s = 0, a = 0, e = 0;
+      for (let b = 0; b < K; b += 32) {
+        let amax = 0, wabs = 0;
+        for (let k = b; k < Math.min(K, b + 32); k++) {
+          const xv = x[m * K + k];
+          s += xv * wr[k];
+          a += Math.abs(xv * wr[k]);
+          amax = Math.max(amax, Math.abs(xv));
+          wabs += Math.abs(wr[k]);
+        }
+        e += (amax / 127 / 2) * wabs;
+      }
+      out[m * N + n] = s; abs[m * N + n] = a; q8[m * N + n] = e;
+    }
+  }
+  return { out, abs, q8 };
+}
+
+function shapes(dtype: DType, r: () => number): Array<[number, number, number]> {
+  const be = BLOCK[dtype].elems;
+  const Ks = be === 1 ? [37, 64, 101, 896] : be === 32 ? [32, 96, 896] : [256, 768];
+  const out: Array<[number, number, number]> = [];
+  for (const K of Ks) for (const M of [1, 2, 3, 8, 13]) out.push([M, 1 + Math.floor(r() * 70), K]);
+  out.push([5, 4864 / 16 + 3, Ks[Ks.length - 1]]); // enough rows for both threads, N % 4 ≠ 0
+  return out;
+}
+
+describe('matmul conformance', () => {
+  for (const dtype of DTYPES) {
+    test(`matmul ${dtype}`, () => {
+      const r = rng(0xc0ffee ^ dtype.length * 7919 ^ dtype.charCodeAt(1));
+      let cases = 0;
+      for (const raw of [false, true]) {
+        for (const [M, N, K] of shapes(dtype, r)) {
+          const w = makeWeight(dtype, N, K, r, raw);
+          const x = f32(Float32Array.from({ length: M * K }, () => (r() * 2 - 1) * (r() < 0.05 ? 5 : 1)));
+          const o = oracle(x, w, M);
+          for (const impl of impls) {
+            const int8 = impl.int8 && (dtype === 'q8_0' || dtype === 'q4_0');
+            for (const accumulate of [false, true]) {
+              const out = heap.f32(M * N);
+              const base = Float32Array.from({ length: M * N }, () => r() - 0.5);
+              if (accumulate) out.set(base);
+              impl.k.matmul(out, x, w, M, accumulate);
+              for (let i = 0; i < M * N; i++) {
+                const want = o.out[i] + (accumulate ? base[i] : 0);
+                const tol = (int8 ? o.q8[i] : 0) + 1e-5 * o.abs[i] + 1e-6 * Math.abs(want) + 1e-6;
+                const err = Math.abs(out[i] - want);
+                if (!(err <= tol)) {
+                  assert.fail(`${impl.label} ${dtype}${raw ? ' raw' : ''} M=${M} N=${N} K=${K} acc=${accumulate} [${Math.floor(i / N)},${i % N}]: ${out[i]} vs ${want} (err ${err.toExponential(2)} > tol ${tol.toExponential(2)})`);
+                }
+              }
+              heap.free(out);
+            }
+          }
+          heap.free(x); heap.free(w.data);
+          cases++;
+        }
+      }
+      assert.ok(cases >= 20);
+    });
+  }
+
+  test('int8 activations really are int8 (the tolerance above is not vacuous)', () => {
+    // The int8 path must differ from exact f32 math by about the quantization error, not be exact
+    // (guards against a tolerance that hides a silently-disabled path) and not exceed the bound.
+    const r = rng(5);
+    const w = makeWeight('q8_0', 64, 896, r, false);
+    const x = f32(Float32Array.from({ length: 4 * 896 }, () => r() * 2 - 1));
+    const o = oracle(x, w, 4);
+    const int8 = impls.find((i) => i.label === 'wasm×2')!;
+    const out = heap.f32(4 * 64);
+    int8.k.matmul(out, x, w, 4);
+    let maxErr = 0;
+    for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - o.out[i]) / o.q8[i]);
+    assert.ok(maxErr > 1e-3 && maxErr <= 1, `int8 error / bound = ${maxErr}`);
+  });
+});
+
+const TOL = (got: number, want: number) => Math.abs(got - want) <= 2e-6 + 1e-5 * Math.abs(want);
+function check(label: string, got: ArrayLike<number>, want: ArrayLike<number>) {
+  for (let i = 0; i < want.length; i++) {
+    if (!TOL(got[i], want[i])) assert.fail(`${label}[${i}]: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+describe('elementwise and row ops conformance', () => {
+  const r = rng(42);
+  const sizes: Array<[number, number]> = [[1, 1], [1, 7], [3, 64], [5, 897], [2, 4864]];
+  const vec = (n: number, sc = 3) => f32(Float32Array.from({ length: n }, () => (r() * 2 - 1) * sc));
+
+  test('rmsnorm (with and without weight)', () => {
+    for (const [M, C] of sizes) {
+      const x = vec(M * C), w = vec(C, 1);
+      for (const weight of [w, null]) {
+        const want = new Float64Array(M * C);
+        for (let m = 0; m < M; m++) {
+          let ss = 0;
+          for (let c = 0; c < C; c++) ss += x[m * C + c] ** 2;
+          const inv = 1 / Math.sqrt(ss / C + 1e-6);
+          for (let c = 0; c < C; c++) want[m * C + c] = x[m * C + c] * inv * (weight ? weight[c] : 1);
+        }
+        for (const impl of impls) {
+          const out = heap.f32(M * C);
+          impl.k.rmsnorm(out, x, weight, M, C, 1e-6);
+          check(`${impl.label} rmsnorm ${M}×${C}`, out, want);
+        }
+      }
+    }
+  });
+
+  test('layernorm (weight/bias present or absent)', () => {
+    for (const [M, C] of sizes) {
+      const x = vec(M * C, 2), w = vec(C, 1), b = vec(C, 1);
+      for (const [weight, bias] of [[w, b], [null, null], [w, null]] as const) {
+        const want = new Float64Array(M * C);
+        for (let m = 0; m < M; m++) {
+          let mean = 0;
+          for (let c = 0; c < C; c++) mean += x[m * C + c];
+          mean /= C;
+          let v = 0;
+          for (let c = 0; c < C; c++) v += (x[m * C + c] - mean) ** 2;
+          const inv = 1 / Math.sqrt(v / C + 1e-5);
+          for (let c = 0; c < C; c++) want[m * C + c] = (x[m * C + c] - mean) * inv * (weight ? weight[c] : 1) + (bias ? bias[c] : 0);
+        }
+        for (const impl of impls) {
+          const out = heap.f32(M * C);
+          impl.k.layernorm(out, x, weight, bias, M, C, 1e-5);
+          check(`${impl.label} layernorm ${M}×${C}`, out, want);
+        }
+      }
+    }
+  });
+
+  test('softmax (incl. -inf masks and large logits)', () => {
+    for (const [M, C] of sizes) {
+      const src = Float32Array.from({ length: M * C }, () => (r() * 2 - 1) * 30);
+      for (let i = 0; i < src.length; i += 5) if (i % C !== 0) src[i] = -Infinity;
+      const want = new Float64Array(M * C);
+      for (let m = 0; m < M; m++) {
+        let mx = -Infinity;
+        for (let c = 0; c < C; c++) mx = Math.max(mx, src[m * C + c]);
+        let s = 0;
+        for (let c = 0; c < C; c++) s += Math.exp(src[m * C + c] - mx);
+        for (let c = 0; c < C; c++) want[m * C + c] = Math.exp(src[m * C + c] - mx) / s;
+      }
+      for (const impl of impls) {
+        const x = f32(src);
+        impl.k.softmax(x, M, C);
+        check(`${impl.label} softmax ${M}×${C}`, x, want);
+        for (let i = 0; i < src.length; i++) if (src[i] === -Infinity) assert.equal(x[i], 0, 'masked logits get exactly 0');
+      }
+    }
+  });
+
+  test('siluMul and gelu', () => {
+    for (const n of [1, 3, 4, 17, 4864]) {
+      const g = vec(n, 12), u = vec(n, 2);
+      const silu = Float64Array.from({ length: n }, (_, i) => (g[i] / (1 + Math.exp(-g[i]))) * u[i]);
+      const c = Math.sqrt(2 / Math.PI);
+      const gel = Float64Array.from({ length: n }, (_, i) => 0.5 * g[i] * (1 + Math.tanh(c * (g[i] + 0.044715 * g[i] ** 3))));
+      for (const impl of impls) {
+        const out = heap.f32(n);
+        impl.k.siluMul(out, g, u, n);
+        check(`${impl.label} siluMul n=${n}`, out, silu);
+        const x = f32(g);
+        impl.k.gelu(x, n);
+        check(`${impl.label} gelu n=${n}`, x, gel);
+      }
+    }
+  });
+
+  test('every other op matches the reference (delegated or fast)', () => {
+    const H = 4, Hkv = 2, D = 8, T = 3, pos0 = 5, bs = 4;
+    const kvDim = Hkv * D;
+    // Inputs drawn once; each implementation gets fresh heap copies (some ops work in place).
+    const raw = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * 3);
+    const A = raw(50), B = raw(50), Q = raw(T * H * D), KC = raw(4 * bs * kvDim), VC = raw(4 * bs * kvDim);
+    const table = makeWeight('q8_0', 10, 64, r, false);
+    const ids = Int32Array.from([3, 0, 9]);
+    const runAll = (k: Kernels) => {
+      const res: Record<string, Float32Array> = {};
+      const a = f32(A), b = f32(B);
+      res.add = heap.f32(50); k.add(res.add, a, b, 50);
+      res.addBias = f32(A); k.addBias(res.addBias, f32(B.subarray(0, 10)), 5, 10);
+      res.scale = f32(A); k.scale(res.scale, 0.3, 50);
+      res.geluMul = heap.f32(50); k.geluMul(res.geluMul, a, b, 50);
+      res.softcap = f32(A); k.softcap(res.softcap, 50, 2);
+      res.getRows = heap.f32(3 * 64); k.getRows(res.getRows, table, ids, 3);
+      res.rope = f32(Q); k.rope(res.rope, T, H, D, Int32Array.from([5, 6, 7]), f32([1, 0.1, 0.01]), true, 1);
+      const kv = { k: f32(KC), v: f32(VC), blockTable: Int32Array.from([2, 0, 3]), blockSize: bs };
+      const params = { nHeads: H, nKvHeads: Hkv, headDim: D, scale: 1 / Math.sqrt(D), slidingWindow: 6, softcap: 20, alibiSlopes: f32([0.5, 0.25, 0.125, 0.0625]) };
+      res.attention = heap.f32(T * H * D); k.attention(res.attention, f32(Q), kv, T, pos0, params);
+      return res;
+    };
+    const want = runAll(referenceKernels);
+    assert.deepEqual(Object.keys(want).sort(), KERNEL_OPS.filter((o) => !['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu'].includes(o)).sort());
+    for (const impl of impls) {
+      const got = runAll(impl.k);
+      for (const op of Object.keys(want)) {
+        for (let i = 0; i < want[op].length; i++) {
+          assert.ok(Math.abs(got[op][i] - want[op][i]) <= 1e-6 * (1 + Math.abs(want[op][i])), `${impl.label} ${op}[${i}]: ${got[op][i]} vs ${want[op][i]}`);
+        }
+      }
+    }
+  });
+});
+
+describe('fallback', () => {
+  test('views not on the heap run the reference and give its exact answer', () => {
+    const r = rng(9);
+    const K = 64, N = 12, M = 3;
+    const wf = Float32Array.from({ length: N * K }, () => r() - 0.5);
+    const offHeapW: WeightTensor = { dtype: 'q8_0', rows: N, cols: K, data: quantize(wf, 'q8_0') };
+    const x = Float32Array.from({ length: M * K }, () => r() - 0.5);
+    const want = new Float32Array(M * N);
+    referenceKernels.matmul(want, x, offHeapW, M);
+    for (const impl of impls) {
+      const out = new Float32Array(M * N); // off heap
+      impl.k.matmul(out, x, offHeapW, M);
+      assert.deepEqual(out, want, `${impl.label}: off-heap matmul`);
+      const onHeapOut = heap.f32(M * N); // mixed: out on heap, x and w off heap
+      impl.k.matmul(onHeapOut, x, offHeapW, M);
+      assert.deepEqual(Array.from(onHeapOut), Array.from(want), `${impl.label}: mixed matmul`);
+      const sx = Float32Array.from(x.subarray(0, 10));
+      const sref = Float32Array.from(sx);
+      impl.k.softmax(sx, 1, 10);
+      referenceKernels.softmax(sref, 1, 10);
+      assert.deepEqual(sx, sref, `${impl.label}: off-heap softmax`);
+    }
+  });
+
+  test("prefer: 'reference' gives the reference set; unknown heaps never reach WASM", () => {
+    const k = selectKernels(heap, { prefer: 'reference' });
+    assert.deepEqual(k.fastOps, []);
+    assert.equal(k.matmul, referenceKernels.matmul);
+    const other = new Heap();
+    const k2 = selectKernels(heap, { threads: 1 });
+    const x = other.f32(32).fill(1);
+    const wv = other.f32(64).fill(0.5);
+    const w: WeightTensor = { dtype: 'f32', rows: 2, cols: 32, data: new Uint8Array(wv.buffer, wv.byteOffset, wv.byteLength) };
+    const out = other.f32(2);
+    k2.matmul(out, x, w, 1);
+    assert.deepEqual(Array.from(out), [16, 16]);
+    k2.close();
+  });
+});
