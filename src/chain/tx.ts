@@ -22,9 +22,9 @@ export interface ContractCall {
   account?: Account;
 }
 
-/** Per-sender promise chains and the next nonce we handed out (covers RPCs whose pending count lags). */
+/** Per-sender promise chains: sends from one account run one at a time. */
 const locks = new WeakMap<Chain, Map<string, Promise<unknown>>>();
-const nextNonce = new WeakMap<Chain, Map<string, number>>();
+const NONCE_CLASH = /nonce too low|nonce.*already been used|already known|replacement transaction underpriced/i;
 
 function withSenderLock<T>(chain: Chain, sender: string, fn: () => Promise<T>): Promise<T> {
   let m = locks.get(chain);
@@ -49,17 +49,19 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
         args: call.args,
         value: call.value,
       } as never);
-      let nonces = nextNonce.get(chain);
-      if (!nonces) nextNonce.set(chain, (nonces = new Map()));
-      const pending = await chain.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' });
-      const nonce = Math.max(pending, nonces.get(sender) ?? 0);
-      try {
-        const h = await chain.walletFor(account).writeContract({ ...(request as object), account, nonce } as never);
-        nonces.set(sender, nonce + 1);
-        return h;
-      } catch (err) {
-        nonces.delete(sender); // re-read from the chain next time
-        throw err;
+      // Nonce from the node's pending count, taken under the lock so two sends never share one. A
+      // load-balanced RPC may lag behind its own mempool: a "nonce too low" is retried with a fresh count.
+      for (let attempt = 0; ; attempt++) {
+        const nonce = await chain.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' });
+        try {
+          return await chain.walletFor(account).writeContract({ ...(request as object), account, nonce } as never);
+        } catch (err) {
+          if (attempt < 2 && NONCE_CLASH.test(err instanceof Error ? err.message : String(err))) {
+            await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+            continue;
+          }
+          throw err;
+        }
       }
     } catch (err) {
       throw toChainError(err, where);
@@ -67,7 +69,7 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
   });
   let receipt: TransactionReceipt;
   try {
-    receipt = await chain.publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 });
+    receipt = await chain.publicClient.waitForTransactionReceipt({ hash, timeout: chain.embedded ? 30_000 : 180_000 });
   } catch (err) {
     throw toChainError(err, `${where} (waiting for ${hash})`);
   }
