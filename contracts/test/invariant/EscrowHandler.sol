@@ -51,6 +51,17 @@ contract EscrowHandler is HandlerBase {
         calls["cancel"]++;
     }
 
+    /// Moves time to within two hours either side of an actor's withdrawal availability: the boundary the delay
+    /// rule lives on.
+    function warpNearAvailability(uint256 actorSeed, uint256 offset) external {
+        uint64 availableAt = escrow.pendingWithdrawal(_actor(actorSeed)).availableAt;
+        if (availableAt == 0) return;
+        uint256 target = uint256(availableAt) + _bound(offset, 0, 4 hours) - 2 hours;
+        if (target <= block.timestamp) return;
+        vm.warp(target);
+        calls["warpNear"]++;
+    }
+
     /// Tries a withdrawal whether or not it is due; a payout that breaks the rules flips ghostBadWithdrawal.
     function withdraw(uint256 actorSeed) external {
         address a = _actor(actorSeed);

@@ -19,6 +19,7 @@ contract RewardsDistributorInvariantTest is Fixture {
         for (uint256 i = 0; i < handler.actorCount(); i++) {
             address a = handler.actorAt(i);
             assertLe(rewards.claimed(a), handler.allottedTo(i), "claimed <= allotted");
+            assertLe(handler.ghostPaidTo(a), handler.allottedTo(i), "paid <= allotted");
             assertEq(rewards.claimed(a), handler.ghostPaidTo(a), "claimed == paid to account");
             assertEq(token.balanceOf(a), handler.ghostPaidTo(a), "account holds what it was paid");
         }
