@@ -14,7 +14,7 @@
  * Only after all of that succeeds does the caller write the address book, so a deploy that fails
  * half-way leaves contracts nobody points at (harmless) and no book that points at nothing.
  */
-import { getAddress, type Address, type Hash, type Hex } from 'viem';
+import { BaseError, getAddress, type Address, type Hash, type Hex } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
 import { Roles, type ContractName } from '../contracts/index.ts';
 import { makeAddressBook, type AddressBook } from './address-book.ts';
@@ -180,8 +180,9 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
 function wrap(err: unknown, what: string): OpenLedgerError {
   const e = toChainError(err, what);
   if (e.type === 'config_error') return e;
-  return new OpenLedgerError(`deployment failed while ${what}: ${e.message}`, {
-    type: e.type === 'config_error' ? 'config_error' : 'chain_error',
+  const why = err instanceof BaseError || err instanceof OpenLedgerError ? e.message : err instanceof Error ? err.message : String(err);
+  return new OpenLedgerError(`deployment failed while ${what}: ${why}`, {
+    type: 'chain_error',
     code: 'deploy_failed',
     hint: `${e.hint ? `${e.hint}; ` : ''}no address book was written, so the next start deploys again`,
     cause: err,
