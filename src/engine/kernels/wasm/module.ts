@@ -13,8 +13,8 @@ export const WASM_PATH = fileURLToPath(new URL('./build/kernels.wasm', import.me
 /** The module's exports. Pointers are byte offsets into the heap; `acc` is 0/1. */
 export interface KernelExports {
   matmulFloat(dtype: number, out: number, x: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
-  matmulQ8_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number): void;
-  matmulQ4_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number): void;
+  matmulQ8_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
+  matmulQ4_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   quantizeRowsQ8(x: number, xq: number, xd: number, M: number, K: number): void;
   rmsnorm(out: number, x: number, w: number, M: number, C: number, eps: number): void;
   layernorm(out: number, x: number, w: number, b: number, M: number, C: number, eps: number): void;

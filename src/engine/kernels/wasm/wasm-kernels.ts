@@ -68,23 +68,23 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     const parts = pool && M * N * K >= minWork && N >= 8 ? 1 + pool.available : 1;
     const po = out.byteOffset, px = x.byteOffset, pw = w.data.byteOffset;
 
+    const stride = 16 * K; // per-part scratch: 4 rows of K f32 (float path) or 4 scales per block (q8_0)
+    [rowsOff, rowsBytes] = scratch(rowsOff, rowsBytes, stride * (pool ? threads : 1));
     if (int8 && (w.dtype === 'q8_0' || w.dtype === 'q4_0')) {
       const nb = K >> 5;
       [xqOff, xqBytes] = scratch(xqOff, xqBytes, M * K * 2 + M * nb * 4 + 64);
       const xq = xqOff, xd = xqOff + Math.ceil((M * K * 2) / 64) * 64;
       k.quantizeRowsQ8(px, xq, xd, M, K);
       const f = w.dtype === 'q8_0' ? k.matmulQ8_0 : k.matmulQ4_0;
-      if (parts === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc);
+      if (parts === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc, rowsOff);
       const [n0, n1] = partRange(N, parts, 0);
-      pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc], () => {
-        if (n0 < n1) f(po, xq, xd, pw, M, K, N, n0, n1, acc);
+      pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc, rowsOff, stride], () => {
+        if (n0 < n1) f(po, xq, xd, pw, M, K, N, n0, n1, acc, rowsOff);
       });
       return;
     }
 
     const dt = DTYPE_CODE[w.dtype];
-    const stride = 16 * K; // 4 rows of K f32
-    [rowsOff, rowsBytes] = scratch(rowsOff, rowsBytes, stride * (pool ? threads : 1));
     if (parts === 1) return k.matmulFloat(dt, po, px, pw, M, K, N, 0, N, acc, rowsOff);
     const [n0, n1] = partRange(N, parts, 0);
     pool!.run(OP.MATMUL_FLOAT, [dt, po, px, pw, M, K, N, acc, rowsOff, stride], () => {

@@ -39,10 +39,10 @@ for (;;) {
       const [n0, n1] = partRange(ctl[a + 6], ctl[PARTS], part);
       if (n0 < n1) k.matmulFloat(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], (ctl[a + 8] >>> 0) + part * ctl[a + 9]);
     } else if (op === MATMUL_Q8_0 || op === MATMUL_Q4_0) {
-      // out, xq, xd, w, M, K, N, acc
+      // out, xq, xd, w, M, K, N, acc, scratch, scratchStride
       const [n0, n1] = partRange(ctl[a + 6], ctl[PARTS], part);
       const f = op === MATMUL_Q8_0 ? k.matmulQ8_0 : k.matmulQ4_0;
-      if (n0 < n1) f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7]);
+      if (n0 < n1) f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], (ctl[a + 8] >>> 0) + part * ctl[a + 9]);
     }
   } catch {
     Atomics.store(ctl, ERR, index + 1);
