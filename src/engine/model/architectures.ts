@@ -231,7 +231,7 @@ export const FAMILY_SPECS: Record<Family, FamilySpec> = {
         rope: { theta: 10000 * num(c, ['rope_ratio'], 1)!, dims: Math.floor(headDim * partial), style: 'normal', scaling: null },
         contextLength: num(c, ['seq_length'], 2048)!,
         vocabSize: num(c, ['padded_vocab_size', 'vocab_size'])!,
-        normEps: num(c, ['layernorm_epsilon'], 1e-5)!,
+        normEps: Math.fround(num(c, ['layernorm_epsilon'], 1e-5)!),
         norm: bool(c, 'rmsnorm', true) ? 'rms' : 'layer',
       };
     },
@@ -295,7 +295,8 @@ export function configFromHf(raw: HfConfig, path = 'config.json'): ModelConfig {
     nKvHeads: num(c, ['num_key_value_heads'], nHeads)!,
     headDim,
     ffnDim: num(c, ['intermediate_size', 'ffn_hidden_size', 'n_inner']) ?? 4 * dModel,
-    normEps: num(c, ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'layernorm_epsilon'], 1e-5)!,
+    // GGUF stores eps as f32 and llama.cpp computes with that; round so both formats agree.
+    normEps: Math.fround(num(c, ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'layernorm_epsilon'], 1e-5)!),
     rope: spec.rope ? {
       theta: num(c, ['rope_theta', 'rotary_emb_base'], 10000)!,
       dims: Math.floor(headDim * num(c, ['partial_rotary_factor'], 1)!),

@@ -1,13 +1,33 @@
 /**
  * loadModel(path): an HF folder (config.json + *.safetensors + tokenizer.json +
- * tokenizer_config.json) or a .gguf file → a LoadedModel whose tensors carry canonical GGUF names.
- * (First committed signature; the implementation follows.)
+ * tokenizer_config.json) or a .gguf file → a LoadedModel whose tensors carry canonical GGUF names
+ * and identical layouts whichever format they came from (see names.ts for the transforms).
+ *
+ * Order of work, so bad input fails fast and cheaply:
+ *   1. parse headers and config → ModelConfig (architectures.ts)
+ *   2. plan every tensor (names.ts) and check each planned shape against what the config implies
+ *      (missing tensor, wrong shape → error naming the tensor, expected and actual shape)
+ *   3. build the tokenizer (so a broken tokenizer.json fails before 1 GB is read)
+ *   4. hash the weight file(s) (streamed sha256)
+ *   5. read tensor bytes straight into the heap: 2-D weights keep their file dtype (the kernels
+ *      dequantize on the fly), 1-D tensors (norms, biases) become f32. Only tensors that need a
+ *      row permutation or transpose (HF q/k, Conv1D, fused qkv) pass through a temporary buffer.
  */
-import type { Heap } from '../heap.ts';
-import type { DType, WeightTensor } from '../kernels/types.ts';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelError, notFound } from '../../util/errors.ts';
+import { Heap } from '../heap.ts';
+import { BLOCK, type DType, type WeightTensor } from '../kernels/types.ts';
+import { readGgufHeader, unsupportedTypeError, type GgufFile } from '../formats/gguf.ts';
+import { dequantize, quantize } from '../formats/quantize.ts';
+import { openSafetensors, type SafetensorsModel } from '../formats/safetensors.ts';
+import { pickChatTemplate } from '../chat-template.ts';
+import { createTokenizer, tokenizerJsonFromGguf } from '../tokenizer/index.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
+import { configFromGguf, configFromHf, expectedTensors, type HfConfig } from './architectures.ts';
 import type { ModelConfig } from './config.ts';
-import { OpenLedgerError } from '../../util/errors.ts';
+import { llama3RopeFreqs, planGguf, planHf, type TensorPlan } from './names.ts';
 
 export interface LoadedModel {
   config: ModelConfig;
@@ -22,11 +42,346 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Heap to allocate on (default: a new one). */
   heap?: Heap;
-  /** Optional requantize target for 2-D weights. */
+  /**
+   * Requantize every 2-D weight to this dtype at load (e.g. 'q8_0' for a BF16 HF checkpoint).
+   * Default: keep the file's dtype.
+   */
   dtype?: DType;
 }
 
+/** One tensor as stored in a file, format-neutral. */
+interface SourceTensor {
+  name: string;
+  /** Storage type: one of ours, or the file's name for a type we cannot use (for the error). */
+  dtype: DType | string;
+  /** PyTorch order: [rows, cols] for a matrix, [n] for a vector. */
+  shape: number[];
+  nbytes: number;
+  file: string;
+  offset: number;
+}
+
+/** A planned canonical tensor: where it comes from and its final shape. */
+interface Part {
+  name: string;
+  shape: number[];
+  plan: TensorPlan;
+  /** First row within the (transformed) source. */
+  row0: number;
+}
+
+const ST_DTYPE: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  void opts;
-  throw new OpenLedgerError(`loadModel(${path}) is not implemented yet`, { type: 'internal_error' });
+  if (!existsSync(path)) {
+    throw notFound(`model path ${path} does not exist`, { code: 'model_not_found', param: 'model', hint: 'pass a Hugging Face model folder or a .gguf file' });
+  }
+  if (statSync(path).isDirectory()) return loadHfFolder(path, opts);
+  return loadGgufFile(path, opts);
+}
+
+// ------------------------------------------------------------------ HF folder
+
+async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> {
+  const configPath = join(dir, 'config.json');
+  const raw = readJson(configPath, 'config.json', true) as HfConfig;
+  let config = configFromHf(raw, configPath);
+  const st: SafetensorsModel = openSafetensors(dir);
+  const sources = new Map<string, SourceTensor>();
+  for (const t of st.tensors.values()) {
+    sources.set(t.name, { name: t.name, dtype: ST_DTYPE[t.dtype] ?? t.dtype, shape: t.shape, nbytes: t.nbytes, file: t.file, offset: t.offset });
+  }
+  // llama.cpp uses token_embd for the logits when the checkpoint has no lm_head.
+  const hasHead = [...sources.keys()].some((n) => /(^|\.)lm_head\.weight$|(^|\.)output_layer\.weight$/.test(n));
+  if (!config.tiedEmbeddings && !hasHead) config = { ...config, tiedEmbeddings: true };
+  const plans = planHf(config, [...sources.keys()], dir);
+
+  // Tokenizer.
+  const tokPath = join(dir, 'tokenizer.json');
+  if (!existsSync(tokPath)) {
+    throw modelError(`${dir}: no tokenizer.json`, {
+      code: 'missing_tokenizer', param: 'model', hint: 'the folder needs the fast tokenizer file tokenizer.json (save it with transformers AutoTokenizer.save_pretrained)',
+    });
+  }
+  const tokJson = readJson(tokPath, 'tokenizer.json', true);
+  const tokConfig = (readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json', false) ?? {}) as Record<string, unknown>;
+  const gen = (readJson(join(dir, 'generation_config.json'), 'generation_config.json', false) ?? {}) as Record<string, unknown>;
+  let chatTemplate = pickChatTemplate(tokConfig.chat_template);
+  const jinjaPath = join(dir, 'chat_template.jinja');
+  if (!chatTemplate && existsSync(jinjaPath)) chatTemplate = readFileSync(jinjaPath, 'utf8');
+  const eos = new Set<number>(config.eosTokenIds);
+  const genEos = gen.eos_token_id;
+  for (const id of Array.isArray(genEos) ? genEos : [genEos]) if (typeof id === 'number') eos.add(id);
+  const probe = createTokenizer(tokJson, tokConfig, { source: tokPath });
+  for (const id of probe.eosTokenIds) eos.add(id);
+  const bos = config.bosTokenId ?? (typeof gen.bos_token_id === 'number' ? gen.bos_token_id : probe.bosTokenId);
+  const tokenizer = createTokenizer(tokJson, tokConfig, { source: tokPath, bosTokenId: bos, eosTokenIds: [...eos], chatTemplate });
+  config = { ...config, bosTokenId: bos, eosTokenIds: [...eos] };
+
+  const parts = planParts(config, plans, sources, dir);
+  checkVocab(config, tokenizer, dir);
+  const files = st.files.map((f) => f.path);
+  const sha256 = await sha256Files(files);
+  const heap = opts.heap ?? new Heap(heapOptions(sources));
+  const tensors = materialize(config, plans, parts, sources, heap, opts, dir);
+  if (config.rope?.scaling?.type === 'llama3' && !tensors.has('rope_freqs.weight')) {
+    tensors.set('rope_freqs.weight', heap.copyIn(llama3RopeFreqs(config)));
+  }
+  return { config, heap, tensors, tokenizer, chatTemplate, source: { format: 'safetensors', path: dir, sha256 } };
+}
+
+function readJson(path: string, what: string, required: boolean): unknown {
+  if (!existsSync(path)) {
+    if (!required) return null;
+    throw modelError(`${path} is missing`, { code: 'missing_file', param: 'model', hint: `a Hugging Face model folder needs ${what}` });
+  }
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw modelError(`${path} is not valid JSON: ${(e as Error).message}`, { code: 'invalid_json', param: 'model', hint: `${what} is corrupt` });
+  }
+}
+
+// ------------------------------------------------------------------ GGUF
+
+async function loadGgufFile(path: string, opts: LoadOptions): Promise<LoadedModel> {
+  const f: GgufFile = readGgufHeader(path);
+  const config = configFromGguf(f);
+  const sources = new Map<string, SourceTensor>();
+  for (const t of f.tensors) {
+    if (t.dtype === null) throw unsupportedTypeError(path, t);
+    if (t.ne.length > 2) {
+      throw modelError(`${path}: tensor ${t.name} has ${t.ne.length} dimensions; this engine loads 1-D and 2-D tensors only`, { code: 'unsupported_tensor', param: 'file' });
+    }
+    sources.set(t.name, { name: t.name, dtype: t.dtype, shape: [...t.ne].reverse(), nbytes: t.nbytes, file: path, offset: t.offset });
+  }
+  const plans = planGguf(config, [...sources.keys()]);
+  const parts = planParts(config, plans, sources, path);
+  const { tokenizerJson, tokenizerConfig } = tokenizerJsonFromGguf(f);
+  const chatTemplate = typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : null;
+  const tokenizer = createTokenizer(tokenizerJson, tokenizerConfig, {
+    source: `${path} (embedded vocab)`, bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, chatTemplate,
+  });
+  checkVocab(config, tokenizer, path);
+  const sha256 = await sha256Files([path]);
+  const heap = opts.heap ?? new Heap(heapOptions(sources));
+  const tensors = materialize(config, plans, parts, sources, heap, opts, path);
+  const freqs = tensors.get('rope_freqs.weight');
+  if (config.rope?.scaling?.type === 'llama3' && freqs instanceof Float32Array) {
+    // GGUF keeps only the per-pair divisors; the largest is the scaling factor.
+    config.rope.scaling.factor = freqs.reduce((a, b) => Math.max(a, b), 1);
+  }
+  return { config, heap, tensors, tokenizer, chatTemplate, source: { format: 'gguf', path, sha256 } };
+}
+
+// ------------------------------------------------------------------ shared
+
+function heapOptions(sources: Map<string, SourceTensor>) {
+  let bytes = 0;
+  for (const s of sources.values()) bytes += s.nbytes + 64;
+  // Start with room for the weights (plus f32 growth of vectors); the heap grows on demand.
+  return { initialBytes: Math.min(bytes * 1.05 + (32 << 20), 2 ** 32 - 65536) };
+}
+
+function checkVocab(cfg: ModelConfig, tok: Tokenizer, path: string) {
+  if (tok.vocabSize > cfg.vocabSize) {
+    throw modelError(`${path}: the tokenizer has ${tok.vocabSize} tokens but the model's embedding has only ${cfg.vocabSize} rows`, {
+      code: 'tokenizer_mismatch', param: 'tokenizer', hint: 'the tokenizer belongs to a different model',
+    });
+  }
+}
+
+const fmtShape = (s: number[]) => `(${s.join(', ')})`;
+
+/**
+ * Resolve each plan into its canonical parts with final shapes, and check them all against the
+ * config before any data is read.
+ */
+function planParts(cfg: ModelConfig, plans: TensorPlan[], sources: Map<string, SourceTensor>, path: string): Map<string, Part> {
+  const parts = new Map<string, Part>();
+  for (const plan of plans) {
+    const src = sources.get(plan.source)!;
+    let shape = [...src.shape];
+    if (plan.transpose) {
+      if (shape.length !== 2) throw modelError(`${path}: tensor ${plan.source} should be 2-D to transpose, has shape ${fmtShape(shape)}`, { code: 'shape_mismatch', param: 'file' });
+      shape = [shape[1], shape[0]];
+    }
+    if (plan.perm && plan.perm.length !== shape[0]) {
+      throw modelError(`${path}: tensor ${plan.source} has ${shape[0]} rows but the config implies ${plan.perm.length} (shape ${fmtShape(shape)})`, {
+        code: 'shape_mismatch', param: 'file', hint: 'config.json does not match the weights (heads, head size or hidden size)', details: { tensor: plan.source },
+      });
+    }
+    if (plan.split) {
+      const total = plan.split.reduce((a, p) => a + p.rows, 0);
+      if (total !== shape[0]) {
+        throw modelError(`${path}: fused tensor ${plan.source} has ${shape[0]} rows but the config implies ${plan.split.map((p) => `${p.name.split('.').slice(-2, -1)[0]} ${p.rows}`).join(' + ')} = ${total}`, {
+          code: 'shape_mismatch', param: 'file', hint: 'config.json does not match the weights (heads, kv heads, head size or ffn size)', details: { tensor: plan.source },
+        });
+      }
+      let row0 = 0;
+      for (const p of plan.split) {
+        parts.set(p.name, { name: p.name, shape: shape.length === 2 ? [p.rows, shape[1]] : [p.rows], plan, row0 });
+        row0 += p.rows;
+      }
+    } else {
+      parts.set(plan.target, { name: plan.target, shape, plan, row0: 0 });
+    }
+  }
+  const expected = expectedTensors(cfg);
+  const known = new Set(expected.map((e) => e.name));
+  for (const e of expected) {
+    const p = parts.get(e.name);
+    if (!p) {
+      if (e.optional || (e.name === 'rope_freqs.weight')) continue;
+      throw modelError(`${path}: missing tensor ${e.name} (expected shape ${fmtShape(e.shape)} for this ${cfg.family} config)`, {
+        code: 'missing_tensor', param: 'file', hint: 'the weights are incomplete or the config does not match them', details: { tensor: e.name, expected: e.shape },
+      });
+    }
+    if (p.shape.length !== e.shape.length || p.shape.some((d, i) => d !== e.shape[i])) {
+      throw modelError(`${path}: tensor ${e.name}${p.plan.source !== e.name ? ` (from ${p.plan.source})` : ''} has shape ${fmtShape(p.shape)} but the config implies ${fmtShape(e.shape)}`, {
+        code: 'shape_mismatch', param: 'file', hint: 'the config does not match the weights (wrong config.json or a different model size)',
+        details: { tensor: e.name, expected: e.shape, actual: p.shape },
+      });
+    }
+  }
+  // Tensors the config does not use (e.g. extra GGUF tensors) are not loaded.
+  for (const name of [...parts.keys()]) if (!known.has(name)) parts.delete(name);
+  for (const p of parts.values()) {
+    const src = sources.get(p.plan.source)!;
+    if (!(typeof src.dtype === 'string' && src.dtype in BLOCK)) {
+      throw modelError(`${path}: tensor ${src.name} has dtype ${src.dtype}, which this engine cannot load (F32, F16 and BF16 are supported in safetensors)`, {
+        code: 'unsupported_dtype', param: 'file', hint: 'convert the checkpoint to BF16/F16/F32 safetensors', details: { tensor: src.name },
+      });
+    }
+    if (p.shape.length === 2 && p.shape[1] % BLOCK[src.dtype as DType].elems !== 0) {
+      throw modelError(`${path}: tensor ${src.name} has ${p.shape[1]} columns, not a multiple of the ${src.dtype} block size`, { code: 'shape_mismatch', param: 'file' });
+    }
+  }
+  return parts;
+}
+
+function rowBytesOf(dtype: DType, cols: number): number {
+  const b = BLOCK[dtype];
+  return (cols / b.elems) * b.bytes;
+}
+
+/** Read every needed source tensor once, apply its transforms, and register its parts. */
+function materialize(
+  cfg: ModelConfig, plans: TensorPlan[], parts: Map<string, Part>, sources: Map<string, SourceTensor>,
+  heap: Heap, opts: LoadOptions, path: string,
+): Map<string, WeightTensor | Float32Array> {
+  const out = new Map<string, WeightTensor | Float32Array>();
+  const bySource = new Map<string, Part[]>();
+  for (const p of parts.values()) {
+    const list = bySource.get(p.plan.source) ?? [];
+    list.push(p);
+    bySource.set(p.plan.source, list);
+  }
+  const fds = new Map<string, number>();
+  const fdOf = (file: string) => {
+    let fd = fds.get(file);
+    if (fd === undefined) {
+      fd = openSync(file, 'r');
+      fds.set(file, fd);
+    }
+    return fd;
+  };
+  try {
+    for (const plan of plans) {
+      const ps = bySource.get(plan.source);
+      if (!ps) continue;
+      const src = sources.get(plan.source)!;
+      const dtype = src.dtype as DType;
+      const matrix = ps[0].shape.length === 2;
+      if (!matrix) {
+        // Vector: to f32, then +1 / permutation, then split into views.
+        const raw = Buffer.allocUnsafe(src.nbytes);
+        readExact(fdOf(src.file), raw, src.offset, path, src.name);
+        const n = src.shape.reduce((a, b) => a * b, 1);
+        const f32 = heap.f32(n);
+        dequantize(raw, dtype, n, f32 as Float32Array<ArrayBuffer>);
+        if (plan.addOne) for (let i = 0; i < n; i++) f32[i] += 1;
+        if (plan.perm) {
+          const tmp = Float32Array.from(f32);
+          for (let r = 0; r < n; r++) f32[r] = tmp[plan.perm[r]];
+        }
+        for (const p of ps) out.set(p.name, f32.subarray(p.row0, p.row0 + p.shape[0]));
+        continue;
+      }
+      const [rows, cols] = plan.transpose ? [src.shape[1], src.shape[0]] : [src.shape[0], src.shape[1]];
+      const rb = rowBytesOf(dtype, cols);
+      let data: Uint8Array;
+      if (!plan.transpose && !plan.perm) {
+        data = heap.u8(src.nbytes);
+        readExact(fdOf(src.file), data, src.offset, path, src.name);
+      } else {
+        if (BLOCK[dtype].elems !== 1) throw new Error(`internal: cannot permute/transpose quantized tensor ${src.name}`);
+        const es = BLOCK[dtype].bytes;
+        const raw = Buffer.allocUnsafe(src.nbytes);
+        readExact(fdOf(src.file), raw, src.offset, path, src.name);
+        let cur: Uint8Array = raw;
+        if (plan.transpose) {
+          // Stored (cols, rows) — Conv1D (in, out) — → (rows, cols).
+          const t = Buffer.allocUnsafe(src.nbytes);
+          for (let i = 0; i < cols; i++) {
+            for (let j = 0; j < rows; j++) {
+              const from = (i * rows + j) * es;
+              const to = (j * cols + i) * es;
+              for (let b = 0; b < es; b++) t[to + b] = cur[from + b];
+            }
+          }
+          cur = t;
+        }
+        data = heap.u8(src.nbytes);
+        if (plan.perm) {
+          for (let r = 0; r < rows; r++) data.set(cur.subarray(plan.perm[r] * rb, (plan.perm[r] + 1) * rb), r * rb);
+        } else data.set(cur);
+      }
+      let wdtype = dtype;
+      if (opts.dtype && opts.dtype !== dtype && cols % BLOCK[opts.dtype].elems === 0) {
+        // Requantize: per row block of the whole matrix (rows are independent).
+        const f32 = dequantize(data, dtype, rows * cols) as Float32Array<ArrayBuffer>;
+        heap.free(data);
+        data = heap.u8(rows * rowBytesOf(opts.dtype, cols));
+        quantize(f32, opts.dtype, data);
+        wdtype = opts.dtype;
+      }
+      const wrb = rowBytesOf(wdtype, cols);
+      for (const p of ps) {
+        out.set(p.name, { dtype: wdtype, rows: p.shape[0], cols, data: data.subarray(p.row0 * wrb, (p.row0 + p.shape[0]) * wrb) });
+      }
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+  void cfg;
+  return out;
+}
+
+function readExact(fd: number, dest: Uint8Array, offset: number, path: string, name: string): void {
+  let done = 0;
+  const step = 16 << 20;
+  while (done < dest.byteLength) {
+    const got = readSync(fd, dest, done, Math.min(step, dest.byteLength - done), offset + done);
+    if (got === 0) {
+      throw modelError(`${path}: unexpected end of file while reading tensor ${name}`, {
+        code: 'truncated_file', param: 'file', hint: 'the file is incomplete or corrupt', details: { tensor: name },
+      });
+    }
+    done += got;
+  }
+}
+
+/** sha256 of the concatenated bytes of `files` (one file: that file's sha256), streamed. */
+export async function sha256Files(files: string[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of files) {
+    await new Promise<void>((resolve, reject) => {
+      const s = createReadStream(f, { highWaterMark: 4 << 20 });
+      s.on('data', (c) => h.update(c));
+      s.on('end', resolve);
+      s.on('error', reject);
+    });
+  }
+  return h.digest('hex');
 }

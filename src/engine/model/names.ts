@@ -273,15 +273,16 @@ export function llama3RopeFreqs(cfg: ModelConfig): Float32Array {
   const lowWavelen = old / low;
   const highWavelen = old / high;
   const out = new Float32Array(dim / 2);
+  // torch does all of this in float32 (freq is a 0-d float32 tensor), so round after every op.
+  const f = Math.fround;
   for (let i = 0; i < dim / 2; i++) {
-    // torch computes base ** (arange/dim) in float32.
-    const freq = Math.fround(1 / Math.fround(Math.pow(rope.theta, Math.fround((2 * i) / dim))));
-    const wavelen = (2 * Math.PI) / freq;
+    const freq = f(1 / f(Math.pow(rope.theta, f((2 * i) / dim))));
+    const wavelen = f(f(2 * Math.PI) / freq);
     if (wavelen < highWavelen) out[i] = 1;
     else if (wavelen > lowWavelen) out[i] = factor;
     else {
-      const smooth = (old / wavelen - low) / (high - low);
-      out[i] = 1 / ((1 - smooth) / factor + smooth);
+      const smooth = f(f(f(old / wavelen) - low) / (high - low));
+      out[i] = f(1 / f(f(f(1 - smooth) / factor) + smooth));
     }
   }
   return out;

@@ -4,7 +4,7 @@
  * gguf-vocab.ts. The chat template is rendered by chat-template.ts.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { modelError } from '../../util/errors.ts';
+import { invalid, modelError } from '../../util/errors.ts';
 import { pickChatTemplate, renderChatTemplate } from '../chat-template.ts';
 import type { ChatMessage, Tokenizer } from './types.ts';
 
@@ -78,7 +78,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: Record<
     if (ids.length === 0) return '';
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id > maxId) {
-        throw modelError(`token id ${id} is outside the vocabulary (0..${maxId})`, { type: 'invalid_request_error', code: 'invalid_token_id', param: 'ids' });
+        throw invalid(`token id ${id} is outside the vocabulary (0..${maxId})`, { code: 'invalid_token_id', param: 'ids' });
       }
     }
     return hf.decode(ids, { skip_special_tokens: skipSpecial, clean_up_tokenization_spaces: clean });
@@ -90,11 +90,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: Record<
     eosTokenIds,
     chatTemplate,
     encode(text, o = {}) {
-      if (typeof text !== 'string') throw modelError('encode: text must be a string', { type: 'invalid_request_error', code: 'invalid_text' });
-      if (text === '') {
-        // The library's post-processor still runs on empty input; keep BOS-only behaviour explicit.
-        return (o.addSpecial ?? true) && bosTokenId !== null && hf.encode('x', { add_special_tokens: true }).ids[0] === bosTokenId ? [bosTokenId] : [];
-      }
+      if (typeof text !== 'string') throw invalid('encode: text must be a string', { code: 'invalid_text' });
       return hf.encode(text, { add_special_tokens: o.addSpecial ?? true }).ids;
     },
     decode(ids, o = {}) {
@@ -124,7 +120,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: Record<
     },
     tokenToString(id) {
       const s = hf.id_to_token(id);
-      if (s === undefined) throw modelError(`token id ${id} is outside the vocabulary`, { type: 'invalid_request_error', code: 'invalid_token_id' });
+      if (s === undefined) throw invalid(`token id ${id} is outside the vocabulary`, { code: 'invalid_token_id' });
       return s;
     },
     tokenToId(token) {
@@ -135,8 +131,8 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: Record<
     },
     applyChatTemplate(messages: ChatMessage[], o = {}) {
       if (!chatTemplate) {
-        throw modelError('this model has no chat template', {
-          type: 'invalid_request_error', code: 'no_chat_template', hint: 'send a plain prompt (completions) instead of chat messages',
+        throw invalid('this model has no chat template', {
+          code: 'no_chat_template', hint: 'send a plain prompt (completions) instead of chat messages',
         });
       }
       return renderChatTemplate(chatTemplate, messages, { addGenerationPrompt: o.addGenerationPrompt ?? true, bosToken, eosToken });
