@@ -10,6 +10,8 @@
  *       scale dₓ = max|x_block|/127, so each xₖ moves by ≤ dₓ/2 and
  *       |out − oracle| ≤ Σ_blocks (dₓ/2)·Σ_{k∈block}|wₖ| + 1e-5 · Σₖ|xₖ·wₖ|
  *   rmsnorm, layernorm, siluMul, gelu, softmax:  |out − oracle| ≤ 2e-6 + 1e-5·|oracle|
+ *   attention (paged KV, GQA, sliding window, softcap, ALiBi): |out − reference| ≤ 1e-5·(1 + |reference|)
+ *       (the reference accumulates in float64; outputs are convex combinations of V rows)
  *   other ops (the WASM set delegates them): equal to the reference within 1e-6 relative.
  *
  * Shapes are random with awkward sizes: M and N not multiples of the 2×4 tile or of the thread
@@ -258,12 +260,43 @@ describe('elementwise and row ops conformance', () => {
     }
   });
 
+  test('attention over a paged KV cache (GQA/MQA, window, softcap, ALiBi, odd block sizes)', () => {
+    const cases = [
+      { H: 4, Hkv: 2, D: 8, T: 3, pos0: 5, bs: 4, window: 6, cap: 20, alibi: true },
+      { H: 14, Hkv: 2, D: 64, T: 1, pos0: 200, bs: 16, window: null, cap: null, alibi: false }, // Qwen2.5-0.5B decode
+      { H: 14, Hkv: 2, D: 64, T: 37, pos0: 0, bs: 16, window: null, cap: null, alibi: false }, // prefill
+      { H: 8, Hkv: 1, D: 6, T: 5, pos0: 9, bs: 3, window: null, cap: 50, alibi: false }, // MQA, D % 4 ≠ 0
+      { H: 6, Hkv: 6, D: 12, T: 4, pos0: 30, bs: 5, window: 7, cap: null, alibi: true },
+    ];
+    for (const c of cases) {
+      const L = c.pos0 + c.T, nBlocks = Math.ceil(L / c.bs), kvDim = c.Hkv * c.D;
+      const pool = nBlocks + 3;
+      const table = Int32Array.from({ length: nBlocks }, (_, i) => (i * 7 + 2) % pool); // scattered blocks
+      const KC = Float32Array.from({ length: pool * c.bs * kvDim }, () => r() * 2 - 1);
+      const VC = Float32Array.from({ length: pool * c.bs * kvDim }, () => r() * 2 - 1);
+      const Q = Float32Array.from({ length: c.T * c.H * c.D }, () => (r() * 2 - 1) * 2);
+      const slopes = c.alibi ? Float32Array.from({ length: c.H }, (_, h) => 2 ** (-(h + 1))) : null;
+      const params = { nHeads: c.H, nKvHeads: c.Hkv, headDim: c.D, scale: 1 / Math.sqrt(c.D), slidingWindow: c.window, softcap: c.cap, alibiSlopes: slopes };
+      const run = (k: Kernels) => {
+        const out = heap.f32(c.T * c.H * c.D);
+        k.attention(out, f32(Q), { k: f32(KC), v: f32(VC), blockTable: table, blockSize: c.bs }, c.T, c.pos0, params);
+        return out;
+      };
+      const want = run(referenceKernels);
+      for (const impl of impls) {
+        const got = run(impl.k);
+        for (let i = 0; i < want.length; i++) {
+          if (!(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])))) assert.fail(`${impl.label} attention ${JSON.stringify(c)} [${i}]: ${got[i]} vs ${want[i]}`);
+        }
+      }
+    }
+  });
+
   test('every other op matches the reference (delegated or fast)', () => {
-    const H = 4, Hkv = 2, D = 8, T = 3, pos0 = 5, bs = 4;
-    const kvDim = Hkv * D;
+    const H = 4, D = 8, T = 3;
     // Inputs drawn once; each implementation gets fresh heap copies (some ops work in place).
     const raw = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * 3);
-    const A = raw(50), B = raw(50), Q = raw(T * H * D), KC = raw(4 * bs * kvDim), VC = raw(4 * bs * kvDim);
+    const A = raw(50), B = raw(50), Q = raw(T * H * D);
     const table = makeWeight('q8_0', 10, 64, r, false);
     const ids = Int32Array.from([3, 0, 9]);
     const runAll = (k: Kernels) => {
@@ -276,13 +309,10 @@ describe('elementwise and row ops conformance', () => {
       res.softcap = f32(A); k.softcap(res.softcap, 50, 2);
       res.getRows = heap.f32(3 * 64); k.getRows(res.getRows, table, ids, 3);
       res.rope = f32(Q); k.rope(res.rope, T, H, D, Int32Array.from([5, 6, 7]), f32([1, 0.1, 0.01]), true, 1);
-      const kv = { k: f32(KC), v: f32(VC), blockTable: Int32Array.from([2, 0, 3]), blockSize: bs };
-      const params = { nHeads: H, nKvHeads: Hkv, headDim: D, scale: 1 / Math.sqrt(D), slidingWindow: 6, softcap: 20, alibiSlopes: f32([0.5, 0.25, 0.125, 0.0625]) };
-      res.attention = heap.f32(T * H * D); k.attention(res.attention, f32(Q), kv, T, pos0, params);
       return res;
     };
     const want = runAll(referenceKernels);
-    assert.deepEqual(Object.keys(want).sort(), KERNEL_OPS.filter((o) => !['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu'].includes(o)).sort());
+    assert.deepEqual(Object.keys(want).sort(), KERNEL_OPS.filter((o) => !['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu', 'attention'].includes(o)).sort());
     for (const impl of impls) {
       const got = runAll(impl.k);
       for (const op of Object.keys(want)) {

@@ -47,14 +47,21 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
     return referenceOnly();
   }
 
-  /** True when every typed array among the arguments (and every WeightTensor's data) is on the heap. */
+  /**
+   * True when every typed array the WASM op will address is on the heap: array arguments, a
+   * WeightTensor's `data`, a PagedKv's `k` and `v` (its block table and the ALiBi slopes are
+   * copied by the WASM set, so they may live anywhere; positions/ids are not read by WASM ops).
+   */
   const onHeap = (args: unknown[]): boolean => {
     for (const a of args) {
       if (a === null || typeof a !== 'object') continue;
       if (ArrayBuffer.isView(a)) {
         if (!heap.contains(a)) return false;
-      } else if ('data' in a && ArrayBuffer.isView((a as { data: unknown }).data)) {
-        if (!heap.contains((a as { data: ArrayBufferView }).data)) return false;
+        continue;
+      }
+      for (const key of ['data', 'k', 'v'] as const) {
+        const v = (a as Record<string, unknown>)[key];
+        if (v !== undefined && ArrayBuffer.isView(v) && !heap.contains(v)) return false;
       }
     }
     return true;

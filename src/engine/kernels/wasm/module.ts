@@ -21,6 +21,8 @@ export interface KernelExports {
   softmax(x: number, M: number, C: number): void;
   siluMul(out: number, gate: number, up: number, n: number): void;
   gelu(x: number, n: number): void;
+  attention(out: number, q: number, k: number, v: number, table: number, bs: number, T: number, pos0: number, H: number, Hkv: number, D: number,
+    scale: number, window: number, cap: number, slopes: number, h0: number, h1: number, scores: number): void;
 }
 
 let cached: WebAssembly.Module | null = null;

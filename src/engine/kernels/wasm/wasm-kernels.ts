@@ -13,10 +13,10 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Heap } from '../../heap.ts';
-import { BLOCK, type DType, type Kernels, type WeightTensor } from '../types.ts';
+import { BLOCK, type AttentionParams, type DType, type Kernels, type PagedKv, type WeightTensor } from '../types.ts';
 import { instantiate, kernelModule, type KernelExports } from './module.ts';
 import { WorkerPool } from './pool.ts';
-import { OP, partRange } from './protocol.ts';
+import { OP, headRange, partRange } from './protocol.ts';
 
 export interface WasmKernelOptions {
   /** Threads including the caller. Default os.availableParallelism(). */
@@ -29,7 +29,7 @@ export interface WasmKernelOptions {
   minParallelWork?: number;
 }
 
-export type WasmKernels = Pick<Kernels, 'name' | 'matmul' | 'rmsnorm' | 'layernorm' | 'softmax' | 'siluMul' | 'gelu'> & {
+export type WasmKernels = Pick<Kernels, 'name' | 'matmul' | 'rmsnorm' | 'layernorm' | 'softmax' | 'siluMul' | 'gelu' | 'attention'> & {
   readonly threads: number;
   /** Block until the worker threads have started (benchmarks; ordinary calls never wait). */
   waitReady(timeoutMs?: number): boolean;
@@ -92,8 +92,45 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     });
   }
 
+  // Attention scratch: the block table and ALiBi slopes copied onto the heap (callers keep them
+  // in plain arrays), and one row of scores per part.
+  let attOff = 0, attBytes = 0;
+  const bits = new Float32Array(1), bitsI = new Int32Array(bits.buffer);
+  const f32bits = (x: number) => ((bits[0] = x), bitsI[0]);
+
+  function attention(out: Float32Array, q: Float32Array, kv: PagedKv, T: number, pos0: number, p: AttentionParams): void {
+    const { nHeads: H, nKvHeads: Hkv, headDim: D } = p;
+    const L = pos0 + T;
+    const nBlocks = Math.ceil(L / kv.blockSize);
+    if (kv.blockTable.length < nBlocks) throw new RangeError(`attention: block table has ${kv.blockTable.length} blocks, ${nBlocks} needed for ${L} positions`);
+    if (H % Hkv !== 0) throw new RangeError(`attention: ${H} query heads are not a multiple of ${Hkv} KV heads`);
+    const parts = pool && T * H * L * D >= minWork && H >= 2 ? 1 + pool.available : 1;
+    const scoresStride = Math.ceil((L * 4) / 64) * 64;
+    const tableBytes = Math.ceil((nBlocks * 4) / 64) * 64;
+    const slopeBytes = p.alibiSlopes ? Math.ceil((H * 4) / 64) * 64 : 0;
+    [attOff, attBytes] = scratch(attOff, attBytes, tableBytes + slopeBytes + scoresStride * (pool ? threads : 1));
+    const mem = heap.memory.buffer;
+    new Int32Array(mem, attOff, nBlocks).set(kv.blockTable.subarray(0, nBlocks));
+    const slopes = p.alibiSlopes ? attOff + tableBytes : 0;
+    if (p.alibiSlopes) new Float32Array(mem, slopes, H).set(p.alibiSlopes.subarray(0, H));
+    const scores = attOff + tableBytes + slopeBytes;
+    const args = [out.byteOffset, q.byteOffset, kv.k.byteOffset, kv.v.byteOffset, attOff, kv.blockSize, T, pos0, H, Hkv, D,
+      p.scale, p.slidingWindow ?? 0, p.softcap ?? 0, slopes] as const;
+    const call = (h0: number, h1: number, sc: number) =>
+      k.attention(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13], args[14], h0, h1, sc);
+    if (parts === 1) return call(0, H, scores);
+    const [h0, h1] = headRange(H, parts, 0);
+    const wargs: number[] = [...args];
+    wargs[11] = f32bits(p.scale);
+    wargs[13] = f32bits(p.softcap ?? 0);
+    pool!.run(OP.ATTENTION, [...wargs, scores, scoresStride], () => {
+      if (h0 < h1) call(h0, h1, scores);
+    });
+  }
+
   return {
     name: `wasm-simd×${threads}`,
+    attention,
     threads,
     matmul,
     rmsnorm(out, x, weight, M, C, eps) {
@@ -118,7 +155,8 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       pool?.close();
       if (rowsOff) heap.free(rowsOff);
       if (xqOff) heap.free(xqOff);
-      rowsOff = xqOff = rowsBytes = xqBytes = 0;
+      if (attOff) heap.free(attOff);
+      rowsOff = xqOff = attOff = rowsBytes = xqBytes = attBytes = 0;
     },
   };
 }

@@ -4,7 +4,9 @@
 import { workerData } from 'node:worker_threads';
 
 const SEQ = 0, DONE = 1, OP = 2, PARTS = 3, ERR = 4, ARGS = 8, READY = 32;
-const MATMUL_FLOAT = 1, MATMUL_Q8_0 = 2, MATMUL_Q4_0 = 3, EXIT = 255;
+const MATMUL_FLOAT = 1, MATMUL_Q8_0 = 2, MATMUL_Q4_0 = 3, ATTENTION = 4, EXIT = 255;
+const bits = new Int32Array(1), bitsF = new Float32Array(bits.buffer);
+const f32of = (i) => ((bits[0] = i), bitsF[0]);
 
 const { module, memory, ctl: sab, index, spin } = workerData;
 const ctl = new Int32Array(sab);
@@ -14,6 +16,12 @@ function partRange(N, parts, p) {
   const chunk = Math.ceil(N / parts / 4) * 4;
   const n0 = Math.min(N, p * chunk);
   return [n0, Math.min(N, n0 + chunk)];
+}
+
+function headRange(H, parts, p) {
+  const chunk = Math.ceil(H / parts);
+  const h0 = Math.min(H, p * chunk);
+  return [h0, Math.min(H, h0 + chunk)];
 }
 
 let seen = Atomics.load(ctl, SEQ); // read before announcing READY: the caller posts only after READY
@@ -43,6 +51,13 @@ for (;;) {
       const [n0, n1] = partRange(ctl[a + 6], ctl[PARTS], part);
       const f = op === MATMUL_Q8_0 ? k.matmulQ8_0 : k.matmulQ4_0;
       if (n0 < n1) f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], (ctl[a + 8] >>> 0) + part * ctl[a + 9]);
+    } else if (op === ATTENTION) {
+      // out, q, k, v, table, bs, T, pos0, H, Hkv, D, scale(bits), window, cap(bits), slopes, scores, scoresStride
+      const [h0, h1] = headRange(ctl[a + 8], ctl[PARTS], part);
+      if (h0 < h1) {
+        k.attention(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], ctl[a + 10],
+          f32of(ctl[a + 11]), ctl[a + 12], f32of(ctl[a + 13]), ctl[a + 14], h0, h1, (ctl[a + 15] >>> 0) + part * ctl[a + 16]);
+      }
     }
   } catch {
     Atomics.store(ctl, ERR, index + 1);

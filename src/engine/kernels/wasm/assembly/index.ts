@@ -3,3 +3,4 @@
 // so any number of threads may run it on the same memory at once.
 export { matmulFloat, matmulQ8_0, matmulQ4_0, quantizeRowsQ8 } from './matmul';
 export { rmsnorm, layernorm, softmax, siluMul, gelu } from './ops';
+export { attention } from './attention';
