@@ -209,18 +209,21 @@ function tile2x4(out: usize, x0: usize, x1: usize, r0: usize, r1: usize, r2: usi
   if (nr > 3) { put(out + 12, s03, acc); put(o1 + 12, s13, acc); }
 }
 
-/** 1 activation row × 4 f32 weight rows. */
-function tile1x4(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+/** 1 activation row × 4 f32 weight rows; `ahead`/`lim` as in dot1x4F16 (lim = 0: no touches). */
+function tile1x4(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32, ahead: usize, lim: usize): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   const K4 = K & ~3;
+  let touched: u32 = 0;
   for (let k = 0; k < K4; k += 4) {
     const o = <usize>k << 2;
+    if (lim) touched |= <u32>load<u8>(min(ahead + (o << 2), lim));
     const v0 = v128.load(x0 + o);
     a0 = f32x4.add(a0, f32x4.mul(v0, v128.load(r0 + o)));
     a1 = f32x4.add(a1, f32x4.mul(v0, v128.load(r1 + o)));
     a2 = f32x4.add(a2, f32x4.mul(v0, v128.load(r2 + o)));
     a3 = f32x4.add(a3, f32x4.mul(v0, v128.load(r3 + o)));
   }
+  if (touched > 255) unreachable();
   let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
   for (let k = K4; k < K; k++) {
     const o = <usize>k << 2;
@@ -233,11 +236,26 @@ function tile1x4(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usi
   if (nr > 3) put(out + 12, s3, acc);
 }
 
-/** M = 1, f16 weights converted on load: 1 activation row × 4 weight rows (rows are 2K bytes). */
-function dot1x4F16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+/**
+ * M = 1, f16 weights converted on load: 1 activation row × 4 weight rows (rows are 2K bytes).
+ * `ahead` is the next 4-row group: one touch load per 64 bytes consumed keeps it streaming in
+ * (see matmulQ8_0); `lim` clamps the touches to memory.
+ */
+function dot1x4F16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32, ahead: usize, lim: usize): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  const K4 = K & ~3;
-  for (let k = 0; k < K4; k += 4) {
+  const K8 = K & ~7, K4 = K & ~3;
+  let touched: u32 = 0;
+  for (let k = 0; k < K8; k += 8) {
+    touched |= <u32>load<u8>(min(ahead + (<usize>k << 3), lim));
+    const v0 = v128.load(x0 + (<usize>k << 2)), v1 = v128.load(x0 + (<usize>k << 2), 16);
+    const o = <usize>k << 1;
+    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, h2f4(r0 + o)), f32x4.mul(v1, h2f4(r0 + o + 8))));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, h2f4(r1 + o)), f32x4.mul(v1, h2f4(r1 + o + 8))));
+    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, h2f4(r2 + o)), f32x4.mul(v1, h2f4(r2 + o + 8))));
+    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, h2f4(r3 + o)), f32x4.mul(v1, h2f4(r3 + o + 8))));
+  }
+  if (touched > 255) unreachable();
+  for (let k = K8; k < K4; k += 4) {
     const v0 = v128.load(x0 + (<usize>k << 2));
     const o = <usize>k << 1;
     a0 = f32x4.add(a0, f32x4.mul(v0, h2f4(r0 + o)));
@@ -314,6 +332,7 @@ export function matmulFloat(dtype: i32, out: usize, x: usize, w: usize, M: i32, 
   const rb = rowBytes(dtype, K);
   const fused = dtype == DT_F32 || (M == 1 && (dtype == DT_F16 || dtype == DT_BF16));
   const xs = <usize>K << 2;
+  const lim: usize = (<usize>memory.size() << 16) - 64;
   for (let n = n0; n < n1; n += 4) {
     const nr = min(4, n1 - n);
     let r0: usize, r1: usize, r2: usize, r3: usize;
@@ -329,13 +348,14 @@ export function matmulFloat(dtype: i32, out: usize, x: usize, w: usize, M: i32, 
       r2 = nr > 2 ? r0 + 2 * xs : r0;
       r3 = nr > 3 ? r0 + 3 * xs : r0;
     }
-    if (M == 1 && dtype == DT_F16) { dot1x4F16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc); continue; }
+    const ahead = r0 + 4 * rb;
+    if (M == 1 && dtype == DT_F16) { dot1x4F16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc, ahead, lim); continue; }
     if (M == 1 && dtype == DT_BF16) { dot1x4BF16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc); continue; }
     let m = 0;
     for (; m + 2 <= M; m += 2) {
       const x0 = x + <usize>m * xs;
       tile2x4(out + ((<usize>m * N + n) << 2), x0, x0 + xs, r0, r1, r2, r3, K, N, nr, acc);
     }
-    if (m < M) tile1x4(out + ((<usize>m * N + n) << 2), x + <usize>m * xs, r0, r1, r2, r3, K, nr, acc);
+    if (m < M) tile1x4(out + ((<usize>m * N + n) << 2), x + <usize>m * xs, r0, r1, r2, r3, K, nr, acc, ahead, M == 1 && dtype == DT_F32 ? lim : 0);
   }
 }
