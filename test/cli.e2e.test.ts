@@ -127,9 +127,15 @@ test('start-up errors name the problem and the fix', { timeout: 120_000 }, async
   const noKey = cli(['up', '--data-dir', tempDir(), '--network', 'testnet'], { OPENLEDGER_PRIVATE_KEY: '' });
   assert.match(noKey.stderr, /OPENLEDGER_PRIVATE_KEY/);
 
-  const unreachable = cli(['up', '--data-dir', tempDir(), '--rpc-url', `http://127.0.0.1:${await freePort()}`, '--deploy'], {
+  const unreachable = cli(['up', '--data-dir', tempDir(), '--rpc-url', `http://127.0.0.1:${await freePort()}`, '--chain-id', '31337', '--deploy'], {
     OPENLEDGER_PRIVATE_KEY: '0x' + '11'.repeat(32),
   });
   assert.notEqual(unreachable.status, 0);
   assert.match(unreachable.stderr, /127\.0\.0\.1/);
+});
+
+test('an external chain without an expected chain id is refused before connecting', () => {
+  const r = cli(['up', '--data-dir', tempDir(), '--rpc-url', 'http://127.0.0.1:9', '--deploy'], { OPENLEDGER_PRIVATE_KEY: '0x' + '11'.repeat(32) });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /needs its chain id[\s\S]*--chain-id/);
 });
