@@ -57,6 +57,7 @@ contract RewardsDistributor is AccessControl {
     error ZeroAmount();
     error EmptyRoot();
     error EpochNotIncreasing(uint64 epoch, uint64 lastEpoch);
+    error TotalBelowClaimed(uint256 totalCumulative, uint256 totalClaimed);
     error RootNotFound(uint64 epoch);
     error RootAlreadyDisabled(uint64 epoch);
     error RootAlreadyActive(uint64 epoch, uint64 activatedAt);
@@ -81,7 +82,8 @@ contract RewardsDistributor is AccessControl {
 
     /// @notice Submits the cumulative earnings root of `epoch`, active at now + activationDelay.
     /// @dev Requirements: caller holds ROOT_SUBMITTER_ROLE; root non-zero; epoch > last submitted epoch, or
-    ///      equal to it when that root was disabled (resubmission replaces it).
+    ///      equal to it when that root was disabled (resubmission replaces it); totalCumulative ≥ totalClaimed
+    ///      (cumulative earnings never shrink below what was already paid).
     /// @param epoch Epoch number (≥ 1).
     /// @param root StandardMerkleTree root over (account, cumulativeAmount).
     /// @param totalCumulative Sum of the tree's cumulative amounts.
@@ -91,6 +93,7 @@ contract RewardsDistributor is AccessControl {
         onlyRole(ROOT_SUBMITTER_ROLE)
     {
         if (root == bytes32(0)) revert EmptyRoot();
+        if (totalCumulative < totalClaimed) revert TotalBelowClaimed(totalCumulative, totalClaimed);
         uint64 last = lastSubmittedEpoch();
         bool resubmit = epoch == last && last != 0 && _roots[last].disabled;
         if (epoch <= last && !resubmit) revert EpochNotIncreasing(epoch, last);

@@ -188,6 +188,16 @@ contract RewardsDistributorTest is Fixture {
         assertEq(rewards.lastSubmittedEpoch(), 3);
     }
 
+    function test_submit_totalMustCoverClaims() public {
+        _fund(100);
+        _submit(1, 10, 20, 30);
+        vm.warp(block.timestamp + ACTIVATION_DELAY);
+        _claim(2);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.TotalBelowClaimed.selector, 29, 30));
+        vm.prank(node);
+        rewards.submitRoot(2, bytes32(uint256(1)), 29, "");
+    }
+
     function test_zeroDelay_activeAtOnce() public {
         vm.prank(admin);
         rewards.setActivationDelay(0);
