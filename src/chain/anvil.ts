@@ -14,7 +14,7 @@
  *   A node killed by SIGKILL cannot run handlers; the pid file covers that case on the next start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -101,12 +101,21 @@ export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-function pidAlive(pid: number): boolean {
+/** kill(pid, 0), but a reaped-never zombie counts as gone (containers whose init does not reap). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie (exited, not yet reaped by a parent that may never reap it) is not alive — unless only
+  // its main thread has exited and other threads still run (and hold its sockets and files).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') return true;
+    return readdirSync(`/proc/${pid}/task`).length > 1;
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
   }
 }
 
@@ -133,6 +142,10 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
   const statePath = join(chainDir, 'anvil-state.json');
   const pidPath = join(chainDir, 'anvil.pid');
   const rpcUrl = `http://127.0.0.1:${opts.port}`;
+
+  // An Anvil orphaned by a node that was SIGKILLed would keep dumping into our state file every
+  // 10 s: stop it (SIGTERM, so it dumps once more, which is the newest state) before starting ours.
+  await reclaimOrphan(pidPath, statePath);
 
   if (await portInUse(opts.port)) {
     const stale = existsSync(pidPath) ? Number(readFileSync(pidPath, 'utf8').trim()) : NaN;
@@ -214,6 +227,36 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
     throw explainStartFailure(err, log(), statePath, opts.port);
   }
   return { pid, rpcUrl, statePath, log, stop };
+}
+
+/**
+ * Linux only: the process in the pid file is an orphan of this data dir when it is alive, runs with
+ * `--state <our state file>`, and its parent is gone (re-parented to init) or is not a node process.
+ */
+function orphanOfThisDataDir(pid: number, statePath: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = argv.indexOf('--state');
+    if (i < 0 || argv[i + 1] !== statePath) return false;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid <= 1) return true;
+    const parent = readFileSync(`/proc/${ppid}/comm`, 'utf8').trim();
+    return parent !== 'node' && !parent.startsWith('node');
+  } catch {
+    return false;
+  }
+}
+
+async function reclaimOrphan(pidPath: string, statePath: string): Promise<void> {
+  if (!existsSync(pidPath)) return;
+  const pid = Number(readFileSync(pidPath, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid) || !orphanOfThisDataDir(pid, statePath)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+  while (pidAlive(pid)) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function waitReady(rpcUrl: string, timeoutMs: number, exited: () => unknown): Promise<void> {

@@ -4,7 +4,7 @@
  * file, a deploy that fails half-way, a parent that exits without stopping) ends cleanly.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,17 +14,11 @@ import { OpenLedgerError } from '../util/errors.ts';
 import { actions, artifacts, defaultAddressBookPath, devAccounts, readAddressBook, startChain, type Chain } from './index.ts';
 import { MemorySink, TEST_MNEMONIC, freePort, tempDataDir } from './test-utils.ts';
 import { startIndexer } from './indexer.ts';
+import { pidAlive } from './anvil.ts';
 
 const OPEN = 10n ** 18n;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = pidAlive;
 
 async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<OpenLedgerError> {
   try {
@@ -81,6 +75,7 @@ describe('embedded chain', () => {
     for (const dev of devAccounts(TEST_MNEMONIC, 4)) {
       assert.equal(await actions.tokenBalance(chain, { owner: dev.address }), 1_000_000n * OPEN);
     }
+    assert.equal(await actions.tokenBalance(chain, { owner: chain.operator.address }), 1_000_000n * OPEN);
     // The operator is account 0 of the mnemonic.
     assert.equal(chain.operator.address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266');
     assert.ok(chain.anvilPid && alive(chain.anvilPid));
@@ -246,6 +241,42 @@ describe('embedded chain start-up failures', () => {
       while (alive(pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
       assert.equal(alive(pid), false, 'anvil exited with its parent');
       assert.ok(existsSync(join(d.dir, 'chain', 'anvil-state.json')), 'and dumped its state on the way out');
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('an Anvil orphaned by a SIGKILLed node is reclaimed on the next start', async () => {
+    const d = tempDataDir();
+    try {
+      const port = await freePort();
+      const script = `
+        import { startChain } from ${JSON.stringify(new URL('./index.ts', import.meta.url).href)};
+        const c = await startChain({ mode: 'embedded', dataDir: ${JSON.stringify(d.dir)}, chainPort: ${port}, mnemonic: ${JSON.stringify(TEST_MNEMONIC)} });
+        console.log('PID=' + c.anvilPid);
+        setInterval(() => {}, 1000);
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const pid = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (b) => {
+          out += b;
+          const m = /PID=(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', () => reject(new Error('child exited early')));
+      });
+      child.kill('SIGKILL'); // no handlers run: the Anvil is orphaned
+      await new Promise((r) => child.once('exit', r));
+      assert.equal(alive(pid), true, 'orphan still running');
+      const chain = await startChain({ mode: 'embedded', dataDir: d.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+      try {
+        assert.equal(alive(pid), false, 'orphan stopped');
+        assert.notEqual(chain.anvilPid, pid);
+        assert.ok(chain.addresses.deploymentBlock >= 1n, 'address book still matches the reloaded chain');
+      } finally {
+        await chain.stop();
+      }
     } finally {
       d.remove();
     }

@@ -61,7 +61,8 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
         publicClient: chain.publicClient,
         wallet: chain.walletFor(operator),
         embedded: true,
-        mintTo: devs,
+        // The operator too: it funds reward pools and pays for relayed purchases on the local chain.
+        mintTo: [operator.address, ...devs],
         mintWei: config.devMintWei ?? 1_000_000n * 10n ** 18n,
         params: opts.deployParams,
         hooks: opts.deployHooks,
@@ -78,17 +79,17 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
 async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>, opts: StartChainOptions): Promise<Chain> {
   const named = config.preset ? presets[config.preset] : undefined;
   if (config.preset && !named) {
-    throw configError(`unknown chain preset "${config.preset}"`, { param: 'preset', hint: 'use mainnet or testnet' });
+    throw configError(`unknown chain preset "${config.preset}"`, { param: 'preset', hint: 'use --network mainnet or --network testnet' });
   }
   if (named && config.chainId !== undefined && config.chainId !== named.chain.id) {
-    throw configError(`--chain-id ${config.chainId} contradicts preset ${config.preset} (chain ${named.chain.id})`, {
-      param: 'chainId', code: 'chain_id_mismatch', hint: 'pass either the preset or a chain id, not both',
+    throw configError(`--chain-id ${config.chainId} contradicts --network ${config.preset} (chain ${named.chain.id})`, {
+      param: 'chainId', code: 'chain_id_mismatch', hint: 'pass either --network or --chain-id, not both',
     });
   }
   const expected = named?.chain.id ?? config.chainId;
   if (expected === undefined) {
     throw configError('an external chain needs its chain id', {
-      param: 'chainId', code: 'chain_id_required', hint: 'pass --chain-id <id> (or a preset: mainnet, testnet)',
+      param: 'chainId', code: 'chain_id_required', hint: 'pass --chain-id <id>, or --network mainnet|testnet',
     });
   }
   let operator: Account;

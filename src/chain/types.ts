@@ -11,7 +11,7 @@ export type ChainConfig =
       chainPort: number;
       /** Dev keyring mnemonic: account 0 is the operator, 1.. are funded dev accounts. */
       mnemonic: string;
-      /** Dev accounts (indexes 1..devAccounts) that get OPEN minted on first deploy. Default 4. */
+      /** Dev accounts (indexes 1..devAccounts) that get OPEN minted on first deploy (the operator too). Default 4. */
       devAccounts?: number;
       /** OPEN (wei) minted to each dev account on first deploy. Default 1,000,000 OPEN. */
       devMintWei?: bigint;
