@@ -238,13 +238,13 @@ export function readGgufHeader(path: string): GgufFile {
   try {
     const size = fstatSync(fd).size;
     const r = new HeaderReader(fd, path, size);
-    if (size < 24) throw badHeader(path, `file is only ${size} bytes`);
-    const magic = r.u32('magic');
+    const magic = size >= 4 ? r.u32('magic') : 0;
     if (magic !== MAGIC) {
       throw modelError(`${path} is not a GGUF file (magic ${magic.toString(16)}, expected "GGUF")`, {
         code: 'not_gguf', param: 'file', hint: 'pass a .gguf model file or a Hugging Face model folder',
       });
     }
+    if (size < 24) throw badHeader(path, `file is only ${size} bytes`);
     const version = r.u32('version');
     if (version !== 2 && version !== 3) {
       const hint = version === 1 ? 'GGUF v1 is obsolete; convert the model again with a current llama.cpp'
