@@ -139,8 +139,10 @@ describe('embedded chain start-up failures', () => {
       const port = await freePort();
       await rejectsWith(startChain({ mode: 'embedded', dataDir: d.dir, chainPort: port, mnemonic: TEST_MNEMONIC }), 'address_book_corrupt', /remove .*address-book\.json/);
       // Nothing left listening: the Anvil started for the attempt was stopped again.
-      const again = await startChain({ mode: 'embedded', dataDir: tempDataDir().dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+      const fresh = tempDataDir();
+      const again = await startChain({ mode: 'embedded', dataDir: fresh.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
       await again.stop();
+      fresh.remove();
     } finally {
       d.remove();
     }

@@ -82,6 +82,22 @@ describe('external chain', () => {
     );
   });
 
+  test('a deployer without gas money gets a deploy error that says so, and no address book', async () => {
+    const d = tempDataDir();
+    try {
+      const broke = ('0x' + '5a'.repeat(32)) as `0x${string}`;
+      const err = await rejectsWith(
+        startChain({ mode: 'external', dataDir: d.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: broke, deploy: true }),
+        'deploy_failed',
+        /deploying OpenToken: the sender cannot pay for gas[\s\S]*fund the sending account/,
+      );
+      assert.equal(err.type, 'chain_error');
+      assert.equal(existsSync(defaultAddressBookPath(d.dir)), false);
+    } finally {
+      d.remove();
+    }
+  });
+
   test('deploy with the key, then reattach from the address book', async () => {
     const chain = await startChain({ mode: 'external', dataDir: node.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, deploy: true });
     assert.equal(chain.embedded, false);
