@@ -50,6 +50,8 @@ export interface TinyModelOptions {
   dims?: Partial<TinyDims>;
   /** A vocab to use instead of the family's default. */
   vocab?: TinyVocab;
+  /** Use these HF tensors instead of random ones (e.g. a LoRA merged into a base, see tiny-lora.ts). */
+  hfTensors?: Map<string, HfTensor>;
 }
 
 export interface TinyModel {
@@ -558,7 +560,7 @@ export function buildTinyModel(family: TinyFamily, dir: string, opts: TinyModelO
   const bos = def.addBos ? vocab.special['<bos>'] : null;
   const eos = vocab.special['<|im_end|>'];
   const rng = new Rng(opts.seed ?? 1);
-  const hf = buildHf(family, dims, V, rng);
+  const hf = opts.hfTensors ?? buildHf(family, dims, V, rng);
   const config = hfConfig(family, dims, V, bos, eos);
   const format = opts.format ?? 'both';
   const dtype = opts.dtype ?? 'f32';
