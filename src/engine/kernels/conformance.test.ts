@@ -324,6 +324,27 @@ describe('elementwise and row ops conformance', () => {
   });
 });
 
+describe('worker pool', () => {
+  test('1 000 back-to-back threaded jobs equal the 1-thread results bit for bit', () => {
+    // Chunk boundaries are multiples of the 4-row group, so threading must not change one bit;
+    // a race in job posting or claiming shows up as a mismatch or a hang here.
+    const r = rng(77);
+    const one = impls.find((i) => i.label === 'wasm×1')!.k;
+    const two = impls.find((i) => i.label === 'wasm×2')!.k;
+    const ws = (['q8_0', 'f16', 'q4_K'] as DType[]).map((dt) => makeWeight(dt, 40 + Math.floor(r() * 30), 256, r, false));
+    const x = f32(Float32Array.from({ length: 3 * 256 }, () => r() - 0.5));
+    for (let i = 0; i < 1000; i++) {
+      const w = ws[i % 3];
+      const M = 1 + (i % 3);
+      const a = heap.f32(M * w.rows), b = heap.f32(M * w.rows);
+      one.matmul(a, x, w, M);
+      two.matmul(b, x, w, M);
+      if (!a.every((v, j) => Object.is(v, b[j]))) assert.fail(`job ${i}: threaded result differs`);
+      heap.free(a); heap.free(b);
+    }
+  });
+});
+
 describe('fallback', () => {
   test('views not on the heap run the reference and give its exact answer', () => {
     const r = rng(9);

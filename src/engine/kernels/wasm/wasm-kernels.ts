@@ -16,7 +16,7 @@ import type { Heap } from '../../heap.ts';
 import { BLOCK, type AttentionParams, type DType, type Kernels, type PagedKv, type WeightTensor } from '../types.ts';
 import { instantiate, kernelModule, type KernelExports } from './module.ts';
 import { WorkerPool } from './pool.ts';
-import { OP, headRange, partRange } from './protocol.ts';
+import { MAX_CHUNKS, OP, headRange, rowRange } from './protocol.ts';
 
 export interface WasmKernelOptions {
   /** Threads including the caller. Default os.availableParallelism(). */
@@ -65,7 +65,8 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     if (K % BLOCK[w.dtype].elems !== 0) throw new RangeError(`matmul: ${w.dtype} needs K a multiple of ${BLOCK[w.dtype].elems}, got ${K}`);
     if (M === 0 || N === 0) return;
     const acc = accumulate ? 1 : 0;
-    const parts = pool && M * N * K >= minWork && N >= 8 ? 1 + pool.available : 1;
+    // Chunks: ~4 per thread, so a thread the OS delays leaves little for the others to wait on.
+    const chunks = pool && M * N * K >= minWork && N >= 8 ? Math.min(Math.ceil(N / 4), threads * 4, MAX_CHUNKS) : 1;
     const po = out.byteOffset, px = x.byteOffset, pw = w.data.byteOffset;
 
     const stride = 16 * K; // per-part scratch: 4 rows of K f32 (float path) or 4 scales per block (q8_0)
@@ -76,18 +77,18 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       const xq = xqOff, xd = xqOff + Math.ceil((M * K * 2) / 64) * 64;
       k.quantizeRowsQ8(px, xq, xd, M, K);
       const f = w.dtype === 'q8_0' ? k.matmulQ8_0 : k.matmulQ4_0;
-      if (parts === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc, rowsOff);
-      const [n0, n1] = partRange(N, parts, 0);
-      pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc, rowsOff, stride], () => {
+      if (chunks === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc, rowsOff);
+      pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc, rowsOff, stride], chunks, (c) => {
+        const [n0, n1] = rowRange(N, chunks, c);
         if (n0 < n1) f(po, xq, xd, pw, M, K, N, n0, n1, acc, rowsOff);
       });
       return;
     }
 
     const dt = DTYPE_CODE[w.dtype];
-    if (parts === 1) return k.matmulFloat(dt, po, px, pw, M, K, N, 0, N, acc, rowsOff);
-    const [n0, n1] = partRange(N, parts, 0);
-    pool!.run(OP.MATMUL_FLOAT, [dt, po, px, pw, M, K, N, acc, rowsOff, stride], () => {
+    if (chunks === 1) return k.matmulFloat(dt, po, px, pw, M, K, N, 0, N, acc, rowsOff);
+    pool!.run(OP.MATMUL_FLOAT, [dt, po, px, pw, M, K, N, acc, rowsOff, stride], chunks, (c) => {
+      const [n0, n1] = rowRange(N, chunks, c);
       if (n0 < n1) k.matmulFloat(dt, po, px, pw, M, K, N, n0, n1, acc, rowsOff);
     });
   }
@@ -104,7 +105,7 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     const nBlocks = Math.ceil(L / kv.blockSize);
     if (kv.blockTable.length < nBlocks) throw new RangeError(`attention: block table has ${kv.blockTable.length} blocks, ${nBlocks} needed for ${L} positions`);
     if (H % Hkv !== 0) throw new RangeError(`attention: ${H} query heads are not a multiple of ${Hkv} KV heads`);
-    const parts = pool && T * H * L * D >= minWork && H >= 2 ? 1 + pool.available : 1;
+    const chunks = pool && T * H * L * D >= minWork && H >= 2 ? H : 1;
     const scoresStride = Math.ceil((L * 4) / 64) * 64;
     const tableBytes = Math.ceil((nBlocks * 4) / 64) * 64;
     const slopeBytes = p.alibiSlopes ? Math.ceil((H * 4) / 64) * 64 : 0;
@@ -118,12 +119,12 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       p.scale, p.slidingWindow ?? 0, p.softcap ?? 0, slopes] as const;
     const call = (h0: number, h1: number, sc: number) =>
       k.attention(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13], args[14], h0, h1, sc);
-    if (parts === 1) return call(0, H, scores);
-    const [h0, h1] = headRange(H, parts, 0);
+    if (chunks === 1) return call(0, H, scores);
     const wargs: number[] = [...args];
     wargs[11] = f32bits(p.scale);
     wargs[13] = f32bits(p.softcap ?? 0);
-    pool!.run(OP.ATTENTION, [...wargs, scores, scoresStride], () => {
+    pool!.run(OP.ATTENTION, [...wargs, scores, scoresStride], chunks, (c) => {
+      const [h0, h1] = headRange(H, chunks, c);
       if (h0 < h1) call(h0, h1, scores);
     });
   }
