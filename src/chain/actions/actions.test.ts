@@ -79,6 +79,14 @@ describe('actions', () => {
     assert.equal((await actions.revokeAccess(chain, { account: alice, datanetId: own.datanetId, grantee: carol.address })).changed, true);
     assert.equal(await hasAccess(), false);
 
+    // Paid datanet (bob's): carol buys access, the price goes to bob; an Approval datanet is not for sale.
+    const bobBefore = await actions.tokenBalance(chain, { owner: bob.address });
+    const bought = await actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId });
+    assert.equal(bought.price, 5n * OPEN);
+    assert.equal(await actions.tokenBalance(chain, { owner: bob.address }), bobBefore + 5n * OPEN);
+    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId }), 'AccessAlreadyHeld', 'conflict_error');
+    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: own.datanetId }), 'AccessNotForSale', 'invalid_request_error');
+
     await actions.transferDatanetOwnership(chain, { account: alice, datanetId: own.datanetId, newOwner: bob.address });
     // Alice is no longer the owner: her commit is refused with the custom error's values in the message.
     const err = await revertsWith(

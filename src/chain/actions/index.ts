@@ -5,6 +5,7 @@ export { transferDatanetOwnership } from './transfer-datanet-ownership.ts';
 export { addValidator, removeValidator, type ValidatorParams } from './validators.ts';
 export { commitVersion, type CommitVersionParams, type CommitVersionResult } from './commit-version.ts';
 export { grantAccess, revokeAccess, type AccessParams, type AccessResult } from './access.ts';
+export { purchaseAccess } from './purchase-access.ts';
 export { registerModel, registerModelFor, type RegisterModelParams, type RegisterModelResult } from './register-model.ts';
 export { updatePrice } from './update-price.ts';
 export { deprecateModel } from './deprecate-model.ts';
