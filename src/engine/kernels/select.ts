@@ -48,21 +48,18 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
   }
 
   /**
-   * True when every typed array the WASM op will address is on the heap: array arguments, a
-   * WeightTensor's `data`, a PagedKv's `k` and `v` (its block table and the ALiBi slopes are
-   * copied by the WASM set, so they may live anywhere; positions/ids are not read by WASM ops).
+   * Arguments each WASM op addresses by pointer, which must therefore be on the heap: an index,
+   * or [index, field] for a WeightTensor's data / a PagedKv's k and v. Other arrays (positions,
+   * invFreq, block tables, ALiBi slopes) are read or copied by the JS wrapper and may live anywhere.
    */
-  const onHeap = (args: unknown[]): boolean => {
-    for (const a of args) {
-      if (a === null || typeof a !== 'object') continue;
-      if (ArrayBuffer.isView(a)) {
-        if (!heap.contains(a)) return false;
-        continue;
-      }
-      for (const key of ['data', 'k', 'v'] as const) {
-        const v = (a as Record<string, unknown>)[key];
-        if (v !== undefined && ArrayBuffer.isView(v) && !heap.contains(v)) return false;
-      }
+  const ADDRESSED: Record<string, Array<number | [number, string]>> = {
+    matmul: [0, 1, [2, 'data']], rmsnorm: [0, 1, 2], layernorm: [0, 1, 2, 3], softmax: [0], siluMul: [0, 1, 2], gelu: [0],
+    geluMul: [0, 1, 2], softcap: [0], add: [0, 1, 2], addBias: [0, 1], scale: [0], rope: [0], attention: [0, 1, [2, 'k'], [2, 'v']],
+  };
+  const onHeap = (spec: Array<number | [number, string]>, args: unknown[]): boolean => {
+    for (const s of spec) {
+      const v = typeof s === 'number' ? args[s] : (args[s[0]] as Record<string, unknown> | null | undefined)?.[s[1]];
+      if (v !== null && v !== undefined && !heap.contains(v as ArrayBufferView)) return false;
     }
     return true;
   };
@@ -72,12 +69,13 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
   for (const op of KERNEL_OPS) {
     const f = (fast as unknown as Record<string, ((...a: unknown[]) => void) | undefined>)[op];
     const r = (ref as unknown as Record<string, (...a: unknown[]) => void>)[op];
-    if (!f) {
+    const spec = ADDRESSED[op];
+    if (!f || !spec) {
       out[op] = r;
       continue;
     }
     fastOps.push(op);
-    out[op] = (...args: unknown[]) => (onHeap(args) ? f(...args) : r(...args));
+    out[op] = (...args: unknown[]) => (onHeap(spec, args) ? f(...args) : r(...args));
   }
   return Object.assign(out as unknown as Kernels, {
     fastOps,

@@ -21,6 +21,12 @@ export interface KernelExports {
   softmax(x: number, M: number, C: number): void;
   siluMul(out: number, gate: number, up: number, n: number): void;
   gelu(x: number, n: number): void;
+  geluMul(out: number, gate: number, up: number, n: number): void;
+  softcap(x: number, n: number, cap: number): void;
+  add(out: number, a: number, b: number, n: number): void;
+  addBias(x: number, bias: number, M: number, N: number): void;
+  scale(x: number, s: number, n: number): void;
+  rope(x: number, cs: number, M: number, nHeads: number, headDim: number, half: number, neox: number): void;
   attention(out: number, q: number, k: number, v: number, table: number, bs: number, T: number, pos0: number, H: number, Hkv: number, D: number,
     scale: number, window: number, cap: number, slopes: number, h0: number, h1: number, scores: number): void;
 }

@@ -29,7 +29,10 @@ export interface WasmKernelOptions {
   minParallelWork?: number;
 }
 
-export type WasmKernels = Pick<Kernels, 'name' | 'matmul' | 'rmsnorm' | 'layernorm' | 'softmax' | 'siluMul' | 'gelu' | 'attention'> & {
+/** The ops kernels.wasm implements (getRows stays with the reference: it is a copy per token). */
+export const WASM_OPS = ['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul', 'gelu', 'geluMul', 'softcap', 'add', 'addBias', 'scale', 'rope', 'attention'] as const;
+
+export type WasmKernels = Pick<Kernels, 'name' | (typeof WASM_OPS)[number]> & {
   readonly threads: number;
   /** Block until the worker threads have started (benchmarks; ordinary calls never wait). */
   waitReady(timeoutMs?: number): boolean;
@@ -129,9 +132,50 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     });
   }
 
+  // RoPE: (cos, sin)·mscale per row and pair, computed here in float64 like the reference, once
+  // per distinct (positions, invFreq, mscale) — q and k of a layer share it.
+  let ropeOff = 0, ropeBytes = 0;
+  let ropeKey: { pos: Int32Array; inv: Float32Array | null; mscale: number } = { pos: new Int32Array(0), inv: null, mscale: 0 };
+  function rope(x: Float32Array, M: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, neox: boolean, mscale: number): void {
+    const half = invFreq.length;
+    if (2 * half > headDim) throw new RangeError(`rope: ${2 * half} rotated dims exceed headDim ${headDim}`);
+    const need = M * half * 8;
+    const same = ropeKey.inv === invFreq && ropeKey.mscale === mscale && ropeKey.pos.length === M && ropeKey.pos.every((p, i) => p === positions[i]) && ropeBytes >= need;
+    if (!same) {
+      [ropeOff, ropeBytes] = scratch(ropeOff, ropeBytes, need);
+      const cs = new Float32Array(heap.memory.buffer, ropeOff, M * half * 2);
+      for (let m = 0; m < M; m++) {
+        const p = positions[m];
+        for (let i = 0; i < half; i++) {
+          const th = p * invFreq[i];
+          cs[(m * half + i) * 2] = Math.cos(th) * mscale;
+          cs[(m * half + i) * 2 + 1] = Math.sin(th) * mscale;
+        }
+      }
+      ropeKey = { pos: Int32Array.from(positions.subarray(0, M)), inv: invFreq, mscale };
+    }
+    k.rope(x.byteOffset, ropeOff, M, nHeads, headDim, half, neox ? 1 : 0);
+  }
+
   return {
     name: `wasm-simd×${threads}`,
     attention,
+    rope,
+    geluMul(out, gate, up, n) {
+      k.geluMul(out.byteOffset, gate.byteOffset, up.byteOffset, n);
+    },
+    softcap(x, n, cap) {
+      k.softcap(x.byteOffset, n, cap);
+    },
+    add(out, a, b, n) {
+      k.add(out.byteOffset, a.byteOffset, b.byteOffset, n);
+    },
+    addBias(x, bias, M, N) {
+      k.addBias(x.byteOffset, bias.byteOffset, M, N);
+    },
+    scale(x, s, n) {
+      k.scale(x.byteOffset, s, n);
+    },
     threads,
     matmul,
     rmsnorm(out, x, weight, M, C, eps) {
@@ -157,7 +201,8 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       if (rowsOff) heap.free(rowsOff);
       if (xqOff) heap.free(xqOff);
       if (attOff) heap.free(attOff);
-      rowsOff = xqOff = attOff = rowsBytes = xqBytes = attBytes = 0;
+      if (ropeOff) heap.free(ropeOff);
+      rowsOff = xqOff = attOff = ropeOff = rowsBytes = xqBytes = attBytes = ropeBytes = 0;
     },
   };
 }
