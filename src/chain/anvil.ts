@@ -41,7 +41,7 @@ export interface AnvilProcess {
   readonly pid: number;
   readonly rpcUrl: string;
   readonly statePath: string;
-  /** Last lines Anvil wrote to stderr/stdout, for diagnostics. */
+  /** Last lines Anvil wrote to stderr, for diagnostics. */
   readonly log: () => string;
   /** SIGTERM (Anvil dumps state), wait for exit, SIGKILL after `timeoutMs` (default 10 s). */
   stop(timeoutMs?: number): Promise<void>;
@@ -172,9 +172,10 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
     '--balance', String(opts.balanceEth ?? 10000),
     '--hardfork', 'cancun',
   ];
-  // stdin ignored; stdout/stderr piped so failures can quote Anvil. Not detached: the child stays
-  // in our process group, so a terminal's Ctrl-C reaches it too.
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdout (a banner with the dev private keys, then a line per RPC call) is dropped; stderr, where
+  // Anvil reports fatal errors, is kept so failures can quote it. Not detached: the child stays in
+  // our process group, so a terminal's Ctrl-C reaches it too.
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   if (child.pid === undefined) {
     const err = await new Promise<Error>((r) => child.once('error', r));
     throw new OpenLedgerError(`could not start Anvil (${binary}): ${err.message}`, {
@@ -191,7 +192,6 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
     for (const l of buf.toString('utf8').split('\n')) if (l.trim()) lines.push(l);
     if (lines.length > 64) lines.splice(0, lines.length - 64);
   };
-  child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const log = () => lines.join('\n');
 
@@ -281,18 +281,19 @@ async function waitReady(rpcUrl: string, timeoutMs: number, exited: () => unknow
 
 function explainStartFailure(err: unknown, log: string, statePath: string, port: number): OpenLedgerError {
   const tail = log.split('\n').slice(-8).join('\n');
+  if (/address already in use|AddrInUse/i.test(log)) {
+    return configError(`chain port ${port} is already in use`, {
+      param: 'chainPort', code: 'port_in_use', hint: 'pass --chain-port with a free port', cause: err,
+    });
+  }
   if (/state|json|deserializ|parse/i.test(log) && existsSync(statePath)) {
-    return configError(`Anvil cannot load its state file ${statePath}: ${tail}`, {
+    const reason = log.split('\n').find((l) => /error/i.test(l))?.trim() ?? tail;
+    return configError(`Anvil cannot load its state file ${statePath}: ${reason}`, {
       code: 'anvil_state_corrupt',
       hint: `move ${statePath} aside (this starts a fresh chain; also remove ${join(dirname(statePath), 'address-book.json')}) ` +
         'or restore it from a backup',
       details: { statePath },
       cause: err,
-    });
-  }
-  if (/address already in use|AddrInUse/i.test(log)) {
-    return configError(`chain port ${port} is already in use`, {
-      param: 'chainPort', code: 'port_in_use', hint: 'pass --chain-port with a free port', cause: err,
     });
   }
   const what = err instanceof Error && err.message === 'timeout' ? 'did not answer eth_chainId in time' : 'exited during startup';
