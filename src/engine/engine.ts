@@ -20,6 +20,9 @@ import type { LoraSegment } from './model/blocks/linear.ts';
 import { KvCache, type SeqKv } from './kv-cache.ts';
 import { ModelRunner, type SeqSegment } from './model/forward.ts';
 import { referenceKernels } from './kernels/reference.ts';
+import { loadAdapterFile } from './lora/load.ts';
+import { createAdapter, type LoraFactors } from './lora/memory.ts';
+import type { AdapterLoadOptions } from './lora/peft.ts';
 import { invalid, OpenLedgerError } from '../util/errors.ts';
 
 export interface EngineOptions {
@@ -135,6 +138,19 @@ export class Engine {
     const s = this.own(seq);
     this.kv.free(s.kv);
     s.freed = true;
+  }
+
+  /**
+   * Load a LoRA adapter (PEFT folder or GGUF LoRA file), checked strictly against this base model;
+   * its factors go on the heap. Use the handle in step entries / generate requests.
+   */
+  async loadAdapter(path: string, opts: AdapterLoadOptions = {}): Promise<LoraAdapter> {
+    return this.addAdapter(loadAdapterFile(path, this.model, opts));
+  }
+
+  /** An adapter from in-memory f32 factors keyed by canonical weight name (training, tests). */
+  createAdapter(factors: Record<string, LoraFactors>, opts: { name?: string; scale?: number } = {}): LoraAdapter {
+    return this.addAdapter(createAdapter(this.model, factors, opts));
   }
 
   /** Register an adapter built by lora/ (PEFT, GGUF or in memory); gives it an id. */

@@ -5,7 +5,8 @@
  *
  * Also absorbs two layouts the loader may leave fused: `attn_qkv` (rows [q; k; v]) is viewed as
  * three matrices, and a gated `ffn_up` with 2F rows and no `ffn_gate` (ChatGLM's
- * dense_h_to_4h) is viewed as [gate; up]. Views share bytes: nothing is copied.
+ * dense_h_to_4h) is viewed as [gate; up]. Views share bytes: nothing is copied; the views replace
+ * the fused entries in the tensor map, so every later reader (LoRA targets) sees canonical names.
  */
 import type { Heap } from '../../heap.ts';
 import { rowBytes, type WeightTensor } from '../../kernels/types.ts';
@@ -116,6 +117,11 @@ export function resolveWeights(cfg: ModelConfig, tensors: TensorMap, heap: Heap,
         kb = b.subarray(H * D, (H + Hkv) * D);
         vb = b.subarray((H + Hkv) * D);
       }
+      // From here on the map holds the split views under canonical names (what LoRA targets).
+      tensors.delete(`${p}.attn_qkv.weight`);
+      tensors.delete(`${p}.attn_qkv.bias`);
+      tensors.set(`${p}.attn_q.weight`, q); tensors.set(`${p}.attn_k.weight`, k); tensors.set(`${p}.attn_v.weight`, v);
+      if (qb && kb && vb) { tensors.set(`${p}.attn_q.bias`, qb); tensors.set(`${p}.attn_k.bias`, kb); tensors.set(`${p}.attn_v.bias`, vb); }
     }
     let gate = cfg.gatedFfn ? mat(`${p}.ffn_gate.weight`, F, C, false) : null;
     let up = mat(`${p}.ffn_up.weight`, null, C)!;
@@ -126,6 +132,8 @@ export function resolveWeights(cfg: ModelConfig, tensors: TensorMap, heap: Heap,
       gate = rowSlice(up, 0, F);
       up = rowSlice(up, F, 2 * F);
       if (upB) { gateB = upB.subarray(0, F); upB = upB.subarray(F); }
+      tensors.set(`${p}.ffn_gate.weight`, gate); tensors.set(`${p}.ffn_up.weight`, up);
+      if (gateB && upB) { tensors.set(`${p}.ffn_gate.bias`, gateB); tensors.set(`${p}.ffn_up.bias`, upB); }
     } else if (up.rows !== F) throw err(`tensor ${p}.ffn_up.weight has ${up.rows} rows, config expects ${F}`);
     if (gate && !gateB) gateB = vec(`${p}.ffn_gate.bias`, F, false);
     layers.push({
