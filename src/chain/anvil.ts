@@ -212,9 +212,18 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
 
   const stop = async (timeoutMs = 10_000): Promise<void> => {
     if (exited) return;
-    process.kill(pid, 'SIGTERM'); // the child's own PID: Anvil dumps state on SIGTERM
+    // The child's own PID: Anvil dumps state on SIGTERM. It may already be exiting (a terminal's
+    // Ctrl-C reaches the whole process group), so a vanished PID is not an error.
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    signal('SIGTERM');
     const timer = setTimeout(() => {
-      if (!exited) process.kill(pid, 'SIGKILL');
+      if (!exited) signal('SIGKILL');
     }, timeoutMs);
     await exitPromise;
     clearTimeout(timer);
