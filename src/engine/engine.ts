@@ -30,7 +30,7 @@ export interface EngineOptions {
   kernels?: Kernels;
   /** Rows per forward call: prefill chunk + decode rows (default 256). */
   maxBatchTokens?: number;
-  /** KV cache budget in tokens over all sequences (default min(4·context, 32768)). */
+  /** KV cache budget in tokens over all sequences (default min(4·context, 8192)). */
   kvTokens?: number;
   /** Positions per KV block (default 16). */
   blockSize?: number;
@@ -110,7 +110,7 @@ export class Engine {
     const cfg = model.config;
     this.maxContext = Math.min(opts.maxContext ?? cfg.contextLength, cfg.contextLength);
     this.maxBatchTokens = opts.maxBatchTokens ?? 256;
-    const kvTokens = opts.kvTokens ?? Math.min(4 * this.maxContext, 32768);
+    const kvTokens = opts.kvTokens ?? Math.min(4 * this.maxContext, 8192);
     this.kv = new KvCache(model.heap, {
       nLayers: cfg.nLayers, kvDim: cfg.nKvHeads * cfg.headDim, blockSize: opts.blockSize ?? 16,
       maxTokens: kvTokens, maxSeqLen: this.maxContext,
