@@ -12,6 +12,7 @@ import { dequantize, quantize } from '../formats/quantize.ts';
 import { writeSafetensors } from '../formats/safetensors-write.ts';
 import type { WeightTensor } from '../kernels/types.ts';
 import { buildTinyModel, TINY_FAMILIES, type TinyFamily } from '../testing/tiny-models.ts';
+import { inspectModel } from './inspect.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'load-test-'));
@@ -217,5 +218,44 @@ describe('loadModel: bad input is a named error', () => {
     const p = join(fresh() + '.bin');
     writeFileSync(p, 'PK\x03\x04 a zip, not a model');
     await expectError(loadModel(p), 'not_gguf', p);
+  });
+});
+
+describe('loadModel: sharded checkpoints and inspection', () => {
+  it('a sharded HF checkpoint loads like the single file', async () => {
+    const tm = buildTinyModel('qwen3', fresh(), { format: 'hf' });
+    const single = await loadModel(tm.hfDir!);
+    const names = [...tm.hf.keys()];
+    const half = Math.ceil(names.length / 2);
+    const shards = [names.slice(0, half), names.slice(half)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((list, i) => {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      writeSafetensors(join(tm.hfDir!, file), Object.fromEntries(list.map((k) => [k, { dtype: 'F32' as const, shape: tm.hf.get(k)!.shape, data: tm.hf.get(k)!.data }])));
+      for (const k of list) weightMap[k] = file;
+    });
+    rmSync(join(tm.hfDir!, 'model.safetensors'));
+    writeFileSync(join(tm.hfDir!, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const sharded = await loadModel(tm.hfDir!);
+    compareTensors(single, sharded);
+    const both = Buffer.concat([1, 2].map((i) => readFileSync(join(tm.hfDir!, `model-0000${i}-of-00002.safetensors`))));
+    assert.equal(sharded.source.sha256, createHash('sha256').update(both).digest('hex'));
+  });
+
+  it('inspectModel reports config, hash and sizes without loading', async () => {
+    const tm = buildTinyModel('bloom', fresh(), { format: 'both', dtype: 'q8_0' });
+    const info = await inspectModel(tm.ggufPath!);
+    const loaded = await loadModel(tm.ggufPath!);
+    assert.equal(info.family, 'bloom');
+    assert.equal(info.format, 'gguf');
+    assert.equal(info.sha256, loaded.source.sha256);
+    assert.deepEqual(info.config, loaded.config);
+    assert.equal(info.tensorCount, loaded.tensors.size);
+    assert.ok((info.dtypes.q8_0 ?? 0) > 0 && (info.dtypes.f32 ?? 0) > 0);
+    assert.ok(info.weightBytes > 0 && info.weightBytes < readFileSync(tm.ggufPath!).length);
+    assert.equal(info.chatTemplate, true);
+    const hf = await inspectModel(tm.hfDir!);
+    assert.equal(hf.format, 'safetensors');
+    assert.equal(hf.family, 'bloom');
   });
 });

@@ -50,7 +50,7 @@ export interface LoadOptions {
 }
 
 /** One tensor as stored in a file, format-neutral. */
-interface SourceTensor {
+export interface SourceTensor {
   name: string;
   /** Storage type: one of ours, or the file's name for a type we cannot use (for the error). */
   dtype: DType | string;
@@ -62,7 +62,7 @@ interface SourceTensor {
 }
 
 /** A planned canonical tensor: where it comes from and its final shape. */
-interface Part {
+export interface Part {
   name: string;
   shape: number[];
   plan: TensorPlan;
@@ -73,16 +73,53 @@ interface Part {
 const ST_DTYPE: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const m = openModel(path);
+  const sha256 = await sha256Files(m.files);
+  const heap = opts.heap ?? new Heap(heapOptions(m.sources));
+  const tensors = materialize(m.plans, m.parts, m.sources, heap, opts, path);
+  const config = m.config;
+  if (config.rope?.scaling?.type === 'llama3') {
+    const freqs = tensors.get('rope_freqs.weight');
+    if (freqs instanceof Float32Array) {
+      // GGUF keeps only the per-pair divisors; the largest is the scaling factor.
+      if (m.format === 'gguf') config.rope.scaling.factor = freqs.reduce((a, b) => Math.max(a, b), 1);
+    } else {
+      // HF: computed from config.json exactly as llama.cpp's converter does.
+      tensors.set('rope_freqs.weight', heap.copyIn(llama3RopeFreqs(config)));
+    }
+  }
+  return { config, heap, tensors, tokenizer: m.tokenizer, chatTemplate: m.chatTemplate, source: { format: m.format, path, sha256 } };
+}
+
+/**
+ * A model whose headers, config, tensor plan and tokenizer have been read and checked, but whose
+ * tensor data has not: what `loadModel` reads next, and what `inspectModel` reports.
+ */
+export interface OpenedModel {
+  format: 'gguf' | 'safetensors';
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  chatTemplate: string | null;
+  /** Weight files, in hashing order. */
+  files: string[];
+  /** Bytes of tensor data the model will read. */
+  weightBytes: number;
+  sources: Map<string, SourceTensor>;
+  plans: TensorPlan[];
+  parts: Map<string, Part>;
+}
+
+/** Parse and check everything except tensor data (cheap: headers and JSON only). */
+export function openModel(path: string): OpenedModel {
   if (!existsSync(path)) {
     throw notFound(`model path ${path} does not exist`, { code: 'model_not_found', param: 'model', hint: 'pass a Hugging Face model folder or a .gguf file' });
   }
-  if (statSync(path).isDirectory()) return loadHfFolder(path, opts);
-  return loadGgufFile(path, opts);
+  return statSync(path).isDirectory() ? openHfFolder(path) : openGgufFile(path);
 }
 
 // ------------------------------------------------------------------ HF folder
 
-async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> {
+function openHfFolder(dir: string): OpenedModel {
   const configPath = join(dir, 'config.json');
   const raw = readJson(configPath, 'config.json', true) as HfConfig;
   let config = configFromHf(raw, configPath);
@@ -95,6 +132,7 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
   const hasHead = [...sources.keys()].some((n) => /(^|\.)lm_head\.weight$|(^|\.)output_layer\.weight$/.test(n));
   if (!config.tiedEmbeddings && !hasHead) config = { ...config, tiedEmbeddings: true };
   const plans = planHf(config, [...sources.keys()], dir);
+  const parts = planParts(config, plans, sources, dir);
 
   // Tokenizer.
   const tokPath = join(dir, 'tokenizer.json');
@@ -109,6 +147,8 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
   let chatTemplate = pickChatTemplate(tokConfig.chat_template);
   const jinjaPath = join(dir, 'chat_template.jinja');
   if (!chatTemplate && existsSync(jinjaPath)) chatTemplate = readFileSync(jinjaPath, 'utf8');
+  // EOS: config.json, generation_config.json (instruct models list their end-of-turn ids there)
+  // and tokenizer_config.json together.
   const eos = new Set<number>(config.eosTokenIds);
   const genEos = gen.eos_token_id;
   for (const id of Array.isArray(genEos) ? genEos : [genEos]) if (typeof id === 'number') eos.add(id);
@@ -117,17 +157,9 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
   const bos = config.bosTokenId ?? (typeof gen.bos_token_id === 'number' ? gen.bos_token_id : probe.bosTokenId);
   const tokenizer = createTokenizer(tokJson, tokConfig, { source: tokPath, bosTokenId: bos, eosTokenIds: [...eos], chatTemplate });
   config = { ...config, bosTokenId: bos, eosTokenIds: [...eos] };
-
-  const parts = planParts(config, plans, sources, dir);
   checkVocab(config, tokenizer, dir);
   const files = st.files.map((f) => f.path);
-  const sha256 = await sha256Files(files);
-  const heap = opts.heap ?? new Heap(heapOptions(sources));
-  const tensors = materialize(config, plans, parts, sources, heap, opts, dir);
-  if (config.rope?.scaling?.type === 'llama3' && !tensors.has('rope_freqs.weight')) {
-    tensors.set('rope_freqs.weight', heap.copyIn(llama3RopeFreqs(config)));
-  }
-  return { config, heap, tensors, tokenizer, chatTemplate, source: { format: 'safetensors', path: dir, sha256 } };
+  return { format: 'safetensors', config, tokenizer, chatTemplate, files, weightBytes: dataBytes(parts, sources), sources, plans, parts };
 }
 
 function readJson(path: string, what: string, required: boolean): unknown {
@@ -144,7 +176,7 @@ function readJson(path: string, what: string, required: boolean): unknown {
 
 // ------------------------------------------------------------------ GGUF
 
-async function loadGgufFile(path: string, opts: LoadOptions): Promise<LoadedModel> {
+function openGgufFile(path: string): OpenedModel {
   const f: GgufFile = readGgufHeader(path);
   const config = configFromGguf(f);
   const sources = new Map<string, SourceTensor>();
@@ -163,15 +195,14 @@ async function loadGgufFile(path: string, opts: LoadOptions): Promise<LoadedMode
     source: `${path} (embedded vocab)`, bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, chatTemplate,
   });
   checkVocab(config, tokenizer, path);
-  const sha256 = await sha256Files([path]);
-  const heap = opts.heap ?? new Heap(heapOptions(sources));
-  const tensors = materialize(config, plans, parts, sources, heap, opts, path);
-  const freqs = tensors.get('rope_freqs.weight');
-  if (config.rope?.scaling?.type === 'llama3' && freqs instanceof Float32Array) {
-    // GGUF keeps only the per-pair divisors; the largest is the scaling factor.
-    config.rope.scaling.factor = freqs.reduce((a, b) => Math.max(a, b), 1);
-  }
-  return { config, heap, tensors, tokenizer, chatTemplate, source: { format: 'gguf', path, sha256 } };
+  return { format: 'gguf', config, tokenizer, chatTemplate, files: [path], weightBytes: dataBytes(parts, sources), sources, plans, parts };
+}
+
+function dataBytes(parts: Map<string, Part>, sources: Map<string, SourceTensor>): number {
+  const used = new Set([...parts.values()].map((p) => p.plan.source));
+  let n = 0;
+  for (const s of used) n += sources.get(s)!.nbytes;
+  return n;
 }
 
 // ------------------------------------------------------------------ shared
@@ -267,7 +298,7 @@ function rowBytesOf(dtype: DType, cols: number): number {
 
 /** Read every needed source tensor once, apply its transforms, and register its parts. */
 function materialize(
-  cfg: ModelConfig, plans: TensorPlan[], parts: Map<string, Part>, sources: Map<string, SourceTensor>,
+  plans: TensorPlan[], parts: Map<string, Part>, sources: Map<string, SourceTensor>,
   heap: Heap, opts: LoadOptions, path: string,
 ): Map<string, WeightTensor | Float32Array> {
   const out = new Map<string, WeightTensor | Float32Array>();
@@ -354,7 +385,6 @@ function materialize(
   } finally {
     for (const fd of fds.values()) closeSync(fd);
   }
-  void cfg;
   return out;
 }
 
