@@ -14,7 +14,7 @@
  *   A node killed by SIGKILL cannot run handlers; the pid file covers that case on the next start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -138,7 +138,14 @@ function installExitHook(): void {
 
 export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
   const chainDir = join(opts.dataDir, 'chain');
-  mkdirSync(chainDir, { recursive: true });
+  try {
+    mkdirSync(chainDir, { recursive: true });
+    accessSync(chainDir, constants.W_OK);
+  } catch (cause) {
+    throw configError(`cannot write the chain directory ${chainDir}: ${(cause as Error).message}`, {
+      param: 'dataDir', code: 'data_dir_unwritable', hint: 'pass --data-dir with a directory this user can write', cause,
+    });
+  }
   const statePath = join(chainDir, 'anvil-state.json');
   const pidPath = join(chainDir, 'anvil.pid');
   const rpcUrl = `http://127.0.0.1:${opts.port}`;

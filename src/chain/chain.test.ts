@@ -130,6 +130,21 @@ describe('embedded chain', () => {
 });
 
 describe('embedded chain start-up failures', () => {
+  test('a data dir that cannot hold the chain directory → clear error', async () => {
+    const d = tempDataDir();
+    try {
+      const notADir = join(d.dir, 'file');
+      writeFileSync(notADir, 'x');
+      await rejectsWith(
+        startChain({ mode: 'embedded', dataDir: notADir, chainPort: await freePort(), mnemonic: TEST_MNEMONIC }),
+        'data_dir_unwritable',
+        /--data-dir/,
+      );
+    } finally {
+      d.remove();
+    }
+  });
+
   test('corrupt address book JSON → clear error, Anvil stopped', async () => {
     const d = tempDataDir();
     try {
