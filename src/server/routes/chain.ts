@@ -1,6 +1,7 @@
 /** Accounts and the chain event index. Balances read at the chain's money tag (finalized on real chains). */
 import type { FastifyInstance } from 'fastify';
-import { erc20Abi, formatUnits, getAddress, isAddress } from 'viem';
+import { formatUnits, getAddress, isAddress } from 'viem';
+import { actions } from '../../chain/index.ts';
 import type { Hex } from '../../store/index.ts';
 import { invalid } from '../../util/errors.ts';
 import type { NodeServices } from '../context.ts';
@@ -19,11 +20,9 @@ const account = {
 
 export async function chainRoutes(app: FastifyInstance, s: NodeServices) {
   async function balances(address: Hex, role: string) {
-    const pc = s.chain.publicClient;
-    const tag = s.chain.moneyReadTag;
     const [open, native] = await Promise.all([
-      pc.readContract({ address: s.chain.addresses.OpenToken, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockTag: tag }),
-      pc.getBalance({ address, blockTag: tag }),
+      actions.tokenBalance(s.chain, { owner: address }),
+      s.chain.publicClient.getBalance({ address, blockTag: s.chain.moneyReadTag }),
     ]);
     return { address, role, open: open.toString(), openFormatted: formatUnits(open, 18), native: native.toString() };
   }
