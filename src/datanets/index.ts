@@ -9,7 +9,7 @@ export { parseFile, fileKindOf, decodeUtf8, firstInvalidUtf8, assertLooksLikeTex
 export { prepareFile, prepareRows, formatHint, type PreparedUpload } from './upload.ts';
 export { validateRecords, buildReport, garbageReason, emptyExisting, type CheckedRow, type ExistingRows, type UploadReport, type Reason, type RejectCode } from './validate.ts';
 export { minhash, shingles, jaccard, estimateJaccard, LshIndex, DEFAULT_MINHASH, signatureToBytes, signatureFromBytes, type MinHashParams } from './minhash.ts';
-export { VersionTree, verifyRowProof, uploadRoot, uploadTree, VERSION_LEAF, UPLOAD_LEAF, type VersionLeaf, type RowProof } from './merkle.ts';
+export { VersionTree, verifyRowProof, versionLeafHash, uploadRoot, uploadProof, verifyUploadProof, VERSION_LEAF, type VersionLeaf, type RowProof } from './merkle.ts';
 export {
   CONTRIBUTION_TYPES,
   contributionDomain,

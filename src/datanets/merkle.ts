@@ -1,19 +1,21 @@
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
-import { getAddress, type Address } from 'viem';
+import { encodeAbiParameters, getAddress, hexToBytes, concat, type Address } from 'viem';
 import type { Hex } from '../da/index.ts';
+import { SortedTree, keccak, sha256, rootFromProof } from './tree.ts';
 
 /**
  * Version trees. A version's root commits to its accepted rows: one leaf per row,
  *   leaf = keccak256(bytes.concat(keccak256(abi.encode(bytes32 rowHash, address contributor))))
- * (OpenZeppelin's StandardMerkleTree: double-hashed leaves, sorted pairs, leaves sorted), so a
- * proof shows both that the row is in the version and who gets credit for it. The same scheme
- * verifies on chain with OpenZeppelin's MerkleProof.verify.
+ * with sorted pairs and sorted leaves: exactly OpenZeppelin's StandardMerkleTree with leaf types
+ * ["bytes32", "address"], so a proof verifies on chain with MerkleProof.verify and off chain with
+ * `StandardMerkleTree.verify` (tree.test.ts checks both agree). A proof shows that the row is in the
+ * version and who gets credit for it.
  *
  * Upload trees (`uploadRoot`) commit to the row hashes of one upload, so a contributor signs a whole
- * upload once (see signature.ts) and any single row can later be shown to be part of it.
+ * upload once (signature.ts) and any one row can later be shown to be part of it. They are only
+ * checked off chain, so they use sha256 (native in Node):
+ *   leaf = sha256(0x00 ‖ rowHash), parent = sha256(sorted pair), leaves sorted.
  */
 export const VERSION_LEAF = ['bytes32', 'address'] as const;
-export const UPLOAD_LEAF = ['bytes32'] as const;
 
 export interface VersionLeaf {
   rowHash: Hex;
@@ -26,56 +28,73 @@ export interface RowProof {
   proof: Hex[];
 }
 
+/** The double-hashed leaf of a version row. */
+export function versionLeafHash(leaf: VersionLeaf): Uint8Array {
+  const enc = encodeAbiParameters([{ type: 'bytes32' }, { type: 'address' }], [leaf.rowHash, getAddress(leaf.contributor)]);
+  return keccak(keccak(hexToBytes(enc)));
+}
+
 export class VersionTree {
-  private readonly index = new Map<string, number>();
-  private constructor(private readonly tree: StandardMerkleTree<[string, string]>) {
-    for (const [i, [h, a]] of tree.entries()) this.index.set(`${h.toLowerCase()}:${a.toLowerCase()}`, i);
-  }
+  private constructor(
+    private readonly tree: SortedTree,
+    readonly leaves: VersionLeaf[],
+  ) {}
 
   static build(leaves: VersionLeaf[]): VersionTree {
     if (leaves.length === 0) throw new Error('a version needs at least one row');
-    return new VersionTree(StandardMerkleTree.of(leaves.map((l): [string, string] => [l.rowHash, getAddress(l.contributor)]), [...VERSION_LEAF]));
+    const norm = leaves.map((l) => ({ rowHash: l.rowHash, contributor: getAddress(l.contributor) }));
+    return new VersionTree(new SortedTree(norm.map(versionLeafHash), keccak), norm);
   }
 
-  /** Loads a tree saved with `dump()` (the store keeps it beside the version). */
+  /** Rebuilds a tree saved with `dump()` (the store keeps the leaves beside the version). */
   static load(dump: unknown): VersionTree {
-    return new VersionTree(StandardMerkleTree.load(dump as never));
+    const d = dump as { format?: string; leaves?: Array<[Hex, Address]> };
+    if (d?.format !== 'openledger-version-v1' || !Array.isArray(d.leaves)) throw new Error('not a version tree dump');
+    return VersionTree.build(d.leaves.map(([rowHash, contributor]) => ({ rowHash, contributor })));
   }
 
   get root(): Hex {
-    return this.tree.root as Hex;
+    return this.tree.root;
   }
 
   get size(): number {
-    return this.index.size;
+    return this.leaves.length;
   }
 
-  dump(): unknown {
-    return this.tree.dump();
+  dump(): { format: 'openledger-version-v1'; leafEncoding: readonly string[]; leaves: Array<[Hex, Address]> } {
+    return { format: 'openledger-version-v1', leafEncoding: VERSION_LEAF, leaves: this.leaves.map((l) => [l.rowHash, l.contributor]) };
   }
 
   proof(leaf: VersionLeaf): RowProof {
-    const i = this.index.get(`${leaf.rowHash.toLowerCase()}:${leaf.contributor.toLowerCase()}`);
-    if (i === undefined) throw new Error(`row ${leaf.rowHash} by ${leaf.contributor} is not in this version`);
-    return { root: this.root, leaf: { rowHash: leaf.rowHash, contributor: getAddress(leaf.contributor) }, proof: this.tree.getProof(i) as Hex[] };
+    const norm = { rowHash: leaf.rowHash, contributor: getAddress(leaf.contributor) };
+    const proof = this.tree.proof(versionLeafHash(norm));
+    if (!proof) throw new Error(`row ${leaf.rowHash} by ${leaf.contributor} is not in this version`);
+    return { root: this.root, leaf: norm, proof };
   }
 }
 
 /** Checks a row proof against a root (e.g. the one `DatanetRegistry.getVersion` returns). */
 export function verifyRowProof(root: Hex, leaf: VersionLeaf, proof: Hex[]): boolean {
   try {
-    return StandardMerkleTree.verify(root, [...VERSION_LEAF], [leaf.rowHash, getAddress(leaf.contributor)], proof);
+    return rootFromProof(versionLeafHash(leaf), proof, keccak).toLowerCase() === root.toLowerCase();
   } catch {
     return false;
   }
 }
 
+const uploadLeaf = (rowHash: Hex) => sha256(hexToBytes(concat(['0x00', rowHash])));
+
 /** Root over one upload's row hashes (order-free: leaves are sorted). */
 export function uploadRoot(rowHashes: Hex[]): Hex {
   if (rowHashes.length === 0) throw new Error('an upload needs at least one row');
-  return StandardMerkleTree.of(rowHashes.map((h) => [h]), [...UPLOAD_LEAF]).root as Hex;
+  return new SortedTree(rowHashes.map(uploadLeaf), sha256).root;
 }
 
-export function uploadTree(rowHashes: Hex[]): StandardMerkleTree<[string]> {
-  return StandardMerkleTree.of(rowHashes.map((h) => [h] as [string]), [...UPLOAD_LEAF]);
+/** Proof that a row hash is part of an upload's root. */
+export function uploadProof(rowHashes: Hex[], rowHash: Hex): Hex[] | null {
+  return new SortedTree(rowHashes.map(uploadLeaf), sha256).proof(uploadLeaf(rowHash));
+}
+
+export function verifyUploadProof(root: Hex, rowHash: Hex, proof: Hex[]): boolean {
+  return rootFromProof(uploadLeaf(rowHash), proof, sha256).toLowerCase() === root.toLowerCase();
 }

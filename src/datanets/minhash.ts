@@ -101,7 +101,7 @@ export interface NearMatch<K> {
  */
 export class LshIndex<K> {
   private readonly rows: number;
-  private readonly buckets: Map<string, K[]>[];
+  private readonly buckets: Map<number, K[]>[];
   private readonly sigs = new Map<K, Uint32Array>();
   private readonly order = new Map<K, number>();
 
@@ -115,11 +115,18 @@ export class LshIndex<K> {
     return this.sigs.size;
   }
 
-  private bandKey(sig: Uint32Array, band: number): string {
-    // R uint32 → one string key; cheap and exact.
-    let s = '';
-    for (let j = band * this.rows; j < (band + 1) * this.rows; j++) s += sig[j].toString(36) + ',';
-    return s;
+  /**
+   * One band (R uint32) folded into a 52-bit number key. Two different bands can share a key only by
+   * a hash collision, which merely adds a candidate that the Jaccard check then drops.
+   */
+  private bandKey(sig: Uint32Array, band: number): number {
+    let a = 0x9e3779b9 ^ band;
+    let b = 0x85ebca6b + band;
+    for (let j = band * this.rows; j < (band + 1) * this.rows; j++) {
+      a = fmix32((a ^ sig[j]) >>> 0);
+      b = fmix32((b + Math.imul(sig[j], 0x27d4eb2f)) >>> 0);
+    }
+    return (a & 0xfffff) * 0x100000000 + b;
   }
 
   add(key: K, sig: Uint32Array): void {

@@ -6,9 +6,11 @@ import type { NodeServices } from '../context.ts';
 import { coreRoutes } from './core.ts';
 import { authRoutes } from './auth.ts';
 import { chainRoutes } from './chain.ts';
+import { datanetRoutes } from './datanets.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
   await authRoutes(app, s);
   await chainRoutes(app, s);
+  await datanetRoutes(app, s);
 }
