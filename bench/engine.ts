@@ -1,0 +1,221 @@
+/**
+ * Engine benchmark: our engine vs llama.cpp (node-llama-cpp 3.21.1, CPU) on the same GGUF files
+ * with the shapes of Qwen2.5-0.5B (random weights; testing/bench-model.ts), 2 threads each, plus
+ * the machine's memory bandwidth (testing/bandwidth.ts), in one run.
+ *
+ *   npm run bench:engine [-- --json] [-- --dtypes q8_0,f16] [-- --decode 32] [-- --batched-steps 16]
+ *
+ * Measures, per dtype:
+ * - prefill: one 512-token prompt in one step (tokens/s);
+ * - decode: one sequence, greedy, one token per step (tokens/s, after a 16-token prompt);
+ * - batched decode: 8 sequences decoding together, one token each per step (aggregate tokens/s).
+ *   llama.cpp: one context with 8 sequences generating concurrently (node-llama-cpp batches them
+ *   into one llama_decode per step).
+ * and reports our/llama.cpp ratios and decode as a fraction of the bandwidth ceiling
+ * (weight bytes read per token ÷ measured bandwidth). Files are cached under cache/bench-engine/.
+ */
+import { join } from 'node:path';
+import type { DType } from '../src/engine/kernels/types.ts';
+import { loadModel } from '../src/engine/model/load.ts';
+import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { selectKernels } from '../src/engine/kernels/select.ts';
+import { buildBenchModel, QWEN05_SHAPE, weightBytesPerToken } from '../src/engine/testing/bench-model.ts';
+import { measureBandwidth } from '../src/engine/testing/bandwidth.ts';
+import { getLlamaCpp } from '../src/engine/parity/llamacpp.ts';
+import type { Token } from 'node-llama-cpp';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : def;
+};
+const JSON_OUT = args.includes('--json');
+const DTYPES = opt('dtypes', 'q8_0,f16').split(',') as DType[];
+const THREADS = Number(opt('threads', '2'));
+const PREFILL = 512;
+const PROMPT = 16;
+const DECODE = Number(opt('decode', '32'));
+const BATCH = 8;
+const BATCH_STEPS = Number(opt('batched-steps', '16'));
+const CACHE = join(process.cwd(), 'cache', 'bench-engine');
+
+const log = (s: string) => { if (!JSON_OUT) console.log(s); else process.stderr.write(s + '\n'); };
+
+/** Deterministic token ids from the real (non-filler) part of the vocab. */
+function tokens(n: number, seed: number): number[] {
+  const out: number[] = [];
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out.push(s % 360);
+  }
+  return out;
+}
+
+const argmax = (x: Float32Array) => {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
+  return b;
+};
+
+interface Rates { prefill: number; decode: number; batched8: number }
+
+// ------------------------------------------------------------------ ours
+
+async function benchOurs(path: string): Promise<Rates> {
+  const model = await loadModel(path);
+  const kernels = selectKernels(model.heap, { threads: THREADS });
+  kernels.waitReady(10_000);
+  let engine: Engine | null = null;
+  try {
+    engine = await createEngine(model, { kernels, maxBatchTokens: PREFILL, kvTokens: PREFILL + 64 + BATCH * (PROMPT + BATCH_STEPS + 16), maxContext: 1024 });
+    const e = engine;
+    // Warm-up: one short step (first-touch of scratch, worker spin-up).
+    const w = e.createSequence();
+    e.step([{ seq: w, tokens: tokens(8, 9), logits: 'last' }]);
+    e.freeSequence(w);
+
+    const p = e.createSequence();
+    let t0 = performance.now();
+    e.step([{ seq: p, tokens: tokens(PREFILL, 1), logits: 'last' }]);
+    const prefill = PREFILL / ((performance.now() - t0) / 1000);
+    e.freeSequence(p);
+
+    const d = e.createSequence();
+    let [r] = e.step([{ seq: d, tokens: tokens(PROMPT, 2), logits: 'last' }]);
+    let next = argmax(r.logits!);
+    t0 = performance.now();
+    for (let i = 0; i < DECODE; i++) {
+      [r] = e.step([{ seq: d, tokens: [next], logits: 'last' }]);
+      next = argmax(r.logits!);
+    }
+    const decode = DECODE / ((performance.now() - t0) / 1000);
+    e.freeSequence(d);
+
+    const seqs = Array.from({ length: BATCH }, () => e.createSequence());
+    let outs = e.step(seqs.map((seq, i) => ({ seq, tokens: tokens(PROMPT, 10 + i), logits: 'last' as const })));
+    let nexts = outs.map((o) => argmax(o.logits!));
+    t0 = performance.now();
+    for (let s = 0; s < BATCH_STEPS; s++) {
+      outs = e.step(seqs.map((seq, i) => ({ seq, tokens: [nexts[i]], logits: 'last' as const })));
+      nexts = outs.map((o) => argmax(o.logits!));
+    }
+    const batched8 = (BATCH * BATCH_STEPS) / ((performance.now() - t0) / 1000);
+    for (const s of seqs) e.freeSequence(s);
+    return { prefill, decode, batched8 };
+  } finally {
+    kernels.close();
+  }
+}
+
+// ------------------------------------------------------------------ llama.cpp
+
+async function benchLlamaCpp(path: string): Promise<Rates> {
+  const llama = await getLlamaCpp();
+  if ('error' in llama) throw new Error(`node-llama-cpp cannot load: ${llama.error}`);
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  try {
+    const ctx = await model.createContext({ contextSize: 1024, batchSize: PREFILL, threads: THREADS, sequences: 1 });
+    let prefill: number, decode: number;
+    try {
+      const seq = ctx.getSequence();
+      await seq.evaluateWithoutGeneratingNewTokens(tokens(8, 9) as Token[]); // warm-up
+      await seq.clearHistory();
+      let t0 = performance.now();
+      await seq.evaluateWithoutGeneratingNewTokens(tokens(PREFILL, 1) as Token[]);
+      prefill = PREFILL / ((performance.now() - t0) / 1000);
+      await seq.clearHistory();
+
+      const prompt = tokens(PROMPT, 2) as Token[];
+      await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+      let n = 0;
+      t0 = 0;
+      // The first yielded token costs the last prompt token; time the DECODE steps after it.
+      for await (const _ of seq.evaluate(prompt.slice(-1), { temperature: 0 })) {
+        if (n === 0) t0 = performance.now();
+        if (++n > DECODE) break;
+      }
+      decode = DECODE / ((performance.now() - t0) / 1000);
+    } finally {
+      await ctx.dispose();
+    }
+
+    const ctx8 = await model.createContext({ contextSize: BATCH * 128, batchSize: PREFILL, threads: THREADS, sequences: BATCH });
+    let batched8: number;
+    try {
+      const seqs = Array.from({ length: BATCH }, () => ctx8.getSequence());
+      const prompts = seqs.map((_, i) => tokens(PROMPT, 10 + i) as Token[]);
+      await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(prompts[i].slice(0, -1))));
+      const firsts: number[] = [];
+      const ends: number[] = [];
+      await Promise.all(seqs.map(async (s, i) => {
+        let n = 0;
+        for await (const _ of s.evaluate(prompts[i].slice(-1), { temperature: 0 })) {
+          if (n === 0) firsts.push(performance.now());
+          if (++n > BATCH_STEPS) break;
+        }
+        ends.push(performance.now());
+      }));
+      batched8 = (BATCH * BATCH_STEPS) / ((Math.max(...ends) - Math.max(...firsts)) / 1000);
+    } finally {
+      await ctx8.dispose();
+    }
+    return { prefill, decode, batched8 };
+  } finally {
+    await model.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+const fmt = (x: number) => x.toFixed(1);
+const result: Record<string, number | string> = {
+  model: `Qwen2.5-0.5B shapes (C=${QWEN05_SHAPE.dModel}, L=${QWEN05_SHAPE.nLayers}, V=${QWEN05_SHAPE.vocabSize}), random weights`,
+  threads: THREADS,
+};
+const started = performance.now();
+const paths = Object.fromEntries(DTYPES.map((d) => [d, buildBenchModel(CACHE, d, log)]));
+
+log(`measuring memory bandwidth (${THREADS} threads) …`);
+const bw = await measureBandwidth({ threads: THREADS, bufferBytes: 1 << 30 });
+result.bandwidth_gbps = Number((bw.bytesPerSecond / 1e9).toFixed(2));
+
+const rows: string[][] = [];
+for (const dtype of DTYPES) {
+  log(`${dtype}: llama.cpp …`);
+  const ref = await benchLlamaCpp(paths[dtype]);
+  log(`${dtype}: ours …`);
+  const ours = await benchOurs(paths[dtype]);
+  const bytes = weightBytesPerToken(dtype);
+  const ceiling = bw.bytesPerSecond / bytes;
+  const key = dtype === 'q8_0' ? 'q8' : dtype;
+  result[`weight_mb_per_token_${key}`] = Number((bytes / 1e6).toFixed(1));
+  result[`decode_ceiling_tps_${key}`] = Number(ceiling.toFixed(1));
+  for (const k of ['prefill', 'decode', 'batched8'] as const) {
+    result[`ours_${k}_${key}_tps`] = Number(ours[k].toFixed(2));
+    result[`llamacpp_${k}_${key}_tps`] = Number(ref[k].toFixed(2));
+    result[`${k}_${key}_ratio_vs_llamacpp`] = Number((ours[k] / ref[k]).toFixed(3));
+    rows.push([dtype, k === 'batched8' ? 'decode ×8 (aggregate)' : k === 'prefill' ? `prefill ${PREFILL}` : 'decode ×1', fmt(ours[k]), fmt(ref[k]), (ours[k] / ref[k]).toFixed(2)]);
+  }
+  result[`decode_bandwidth_fraction_${key}`] = Number((ours.decode / ceiling).toFixed(3));
+  result[`llamacpp_decode_bandwidth_fraction_${key}`] = Number((ref.decode / ceiling).toFixed(3));
+}
+if (result.decode_q8_ratio_vs_llamacpp !== undefined) result.decode_bandwidth_fraction = result.decode_bandwidth_fraction_q8;
+result.seconds = Number(((performance.now() - started) / 1000).toFixed(1));
+
+if (JSON_OUT) {
+  console.log(JSON.stringify(result));
+} else {
+  const head = ['dtype', 'phase', 'ours tok/s', 'llama.cpp tok/s', 'ours/llama.cpp'];
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  console.log(`\n${result.model}, ${THREADS} threads; memory bandwidth ${result.bandwidth_gbps} GB/s\n`);
+  for (const r of all) console.log(r.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
+  for (const dtype of DTYPES) {
+    const key = dtype === 'q8_0' ? 'q8' : dtype;
+    console.log(`${dtype}: ${result[`weight_mb_per_token_${key}`]} MB of weights per token → decode ceiling ${result[`decode_ceiling_tps_${key}`]} tok/s; ` +
+      `ours at ${(100 * Number(result[`decode_bandwidth_fraction_${key}`])).toFixed(0)}%, llama.cpp at ${(100 * Number(result[`llamacpp_decode_bandwidth_fraction_${key}`])).toFixed(0)}%`);
+  }
+  console.log(`(${result.seconds} s)`);
+}
+process.exit(0);
