@@ -68,6 +68,21 @@ describe('indexer', () => {
     assert.deepEqual(chunked.events, sink.events);
   });
 
+  test('waitFor a block that never comes times out with a clear error', async () => {
+    const sink = new MemorySink();
+    const ix = startIndexer(chain, sink, { pollMs: 50 });
+    try {
+      const head = await chain.publicClient.getBlockNumber();
+      await assert.rejects(ix.waitFor(head + 100n, { timeoutMs: 300 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'index_timeout');
+        assert.match(err.message, new RegExp(`block ${head + 100n}.*cursor at ${head}`));
+        return true;
+      });
+    } finally {
+      await ix.stop();
+    }
+  });
+
   test('confirmations hold back the newest blocks', async () => {
     const sink = new MemorySink();
     const deep = { ...chain, confirmations: 3 };
