@@ -4,14 +4,19 @@
  * and identical layouts whichever format they came from (see names.ts for the transforms).
  *
  * Order of work, so bad input fails fast and cheaply:
- *   1. parse headers and config → ModelConfig (architectures.ts)
- *   2. plan every tensor (names.ts) and check each planned shape against what the config implies
- *      (missing tensor, wrong shape → error naming the tensor, expected and actual shape)
- *   3. build the tokenizer (so a broken tokenizer.json fails before 1 GB is read)
- *   4. hash the weight file(s) (streamed sha256)
- *   5. read tensor bytes straight into the heap: 2-D weights keep their file dtype (the kernels
- *      dequantize on the fly), 1-D tensors (norms, biases) become f32. Only tensors that need a
- *      row permutation or transpose (HF q/k, Conv1D, fused qkv) pass through a temporary buffer.
+ *   openModel (also behind inspectModel) — headers and JSON only:
+ *     1. parse headers and config → ModelConfig (architectures.ts)
+ *     2. plan every tensor (names.ts) and check each planned shape against what the config implies
+ *        (missing tensor, wrong shape → error naming the tensor, expected and actual shape)
+ *     3. build the tokenizer (so a broken tokenizer.json fails before 1 GB is read)
+ *   loadModel then:
+ *     4. hashes the weight file(s) (streamed sha256)
+ *     5. reads tensor bytes straight into the heap: 2-D weights keep their file dtype (the kernels
+ *        dequantize on the fly), 1-D tensors (norms, biases) become f32. Only tensors that need a
+ *        row permutation or transpose (HF q/k, Conv1D, fused qkv) pass through a temporary buffer.
+ *
+ * Measured (2 shared cores): a Qwen2.5-0.5B-shaped GGUF loads in 2.7 s (Q8_0, 0.5 GB) and 4.4 s
+ * (F16, 1 GB) including the hash; resident memory is the heap plus ~120 MB.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';

@@ -72,6 +72,9 @@ describe("tokenizer vs llama.cpp's vocab test vectors", () => {
         const got = tok.encode(inputs[i], { addSpecial: false });
         if (JSON.stringify(got) === JSON.stringify(want)) ok++;
         else bad.push(`${JSON.stringify(inputs[i]).slice(0, 40)}: want ${want.slice(0, 8)} got ${got.slice(0, 8)}`);
+        // Streaming decode gives the same text as decoding at once.
+        const step = tok.decodeIncremental();
+        assert.equal(got.map((id) => step(id)).join(''), tok.decode(got), `stream ${JSON.stringify(inputs[i]).slice(0, 40)}`);
       }
       assert.equal(ok, inputs.length, `${name}: ${ok}/${inputs.length}\n${bad.join('\n')}`);
     });
