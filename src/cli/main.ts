@@ -7,6 +7,7 @@ import { OpenLedgerError } from '../util/errors.ts';
 import { VERSION } from '../version.ts';
 import { upCommand } from './commands/up.ts';
 import { statusCommands } from './commands/status.ts';
+import { modelsCommands } from './commands/models.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   upCommand(program);
   statusCommands(program);
+  modelsCommands(program);
   return program;
 }
 

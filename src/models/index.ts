@@ -1,0 +1,1 @@
+export { ModelCatalog, type ModelEntry } from './catalog.ts';
