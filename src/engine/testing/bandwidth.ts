@@ -43,7 +43,7 @@ function assemble(): WebAssembly.Module {
   if (!m.validate()) throw new Error('bandwidth probe: invalid module');
   const bytes = m.emitBinary();
   m.dispose();
-  return new WebAssembly.Module(bytes);
+  return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
 }
 
 export interface BandwidthResult {
