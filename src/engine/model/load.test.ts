@@ -13,7 +13,7 @@ import { writeSafetensors } from '../formats/safetensors-write.ts';
 import type { WeightTensor } from '../kernels/types.ts';
 import { buildTinyModel, TINY_FAMILIES, type TinyFamily } from '../testing/tiny-models.ts';
 import { inspectModel } from './inspect.ts';
-import { loadModel, type LoadedModel } from './load.ts';
+import { loadModel, openModel, type LoadedModel } from './load.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'load-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -257,5 +257,33 @@ describe('loadModel: sharded checkpoints and inspection', () => {
     const hf = await inspectModel(tm.hfDir!);
     assert.equal(hf.format, 'safetensors');
     assert.equal(hf.family, 'bloom');
+  });
+});
+
+describe('loadModel: corrupted headers', () => {
+  it('random byte corruption of GGUF and safetensors headers is always a named error or a valid model, never a crash or hang', () => {
+    const tm = buildTinyModel('qwen2', fresh(), { format: 'both', dtype: 'q8_0' });
+    const st = join(tm.hfDir!, 'model.safetensors');
+    const orig = { gguf: readFileSync(tm.ggufPath!), st: readFileSync(st) };
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const gguf = i % 2 === 0;
+      const buf = Buffer.from(gguf ? orig.gguf : orig.st);
+      // Corrupt within the header (GGUF: metadata + tensor infos; safetensors: the JSON).
+      const end = gguf ? buf.length - 1 : Number(buf.readBigUInt64LE(0)) + 8;
+      for (let k = 0, n = 1 + Math.floor(rnd() * 4); k < n; k++) buf[Math.floor(rnd() * end)] = Math.floor(rnd() * 256);
+      writeFileSync(gguf ? tm.ggufPath! : st, buf);
+      const t0 = performance.now();
+      try {
+        openModel(gguf ? tm.ggufPath! : tm.hfDir!);
+      } catch (e) {
+        assert.ok(e instanceof OpenLedgerError, `iteration ${i}: ${(e as Error).stack}`);
+        codes.set(e.code!, (codes.get(e.code!) ?? 0) + 1);
+      }
+      assert.ok(performance.now() - t0 < 10_000, `iteration ${i} took too long`);
+    }
+    assert.ok((codes.get('corrupt_header') ?? 0) > 10, JSON.stringify([...codes]));
   });
 });
