@@ -83,6 +83,16 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       });
     }
     store.meta.set('chain_id', String(chain.chainId));
+    // Same chain id but another chain (a reset Anvil, a new devnet): the index would mix two histories.
+    const genesis = chain.addresses.genesisHash;
+    const boundGenesis = store.meta.get('genesis_hash');
+    if (boundGenesis && boundGenesis !== genesis) {
+      throw configError(`data dir ${config.dataDir} indexed a chain with genesis ${boundGenesis}, but this chain's genesis is ${genesis}`, {
+        code: 'store_wrong_chain',
+        hint: 'the chain was reset or replaced: use a fresh --data-dir (or move store.sqlite away to re-index from scratch)',
+      });
+    }
+    store.meta.set('genesis_hash', genesis);
 
     const indexer = startIndexer(chain, store.chainIndex);
     undo.push(() => indexer.stop());

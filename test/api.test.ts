@@ -123,3 +123,19 @@ describe('node API', () => {
     assert.equal(bad.json().error.param, 'address');
   });
 });
+
+test('a data dir bound to one chain refuses a chain with another genesis', async () => {
+  const { startTestNode } = await import('./helpers.ts');
+  const n = await startTestNode();
+  const dir = n.dataDir;
+  n.services.store.meta.set('genesis_hash', '0x' + 'ab'.repeat(32));
+  await n.stop();
+  await assert.rejects(startTestNode({ dataDir: dir }), (e: any) => e.code === 'store_wrong_chain' && /genesis/.test(e.message) && !!e.hint);
+  // Nothing was left running: the same data dir starts once the binding is corrected.
+  const { openStore } = await import('../src/store/index.ts');
+  const s = openStore(dir);
+  s.db.prepare("DELETE FROM node_meta WHERE key = 'genesis_hash'").run();
+  s.close();
+  const again = await startTestNode({ dataDir: dir });
+  await again.stop();
+});
