@@ -7,6 +7,7 @@ import { OpenLedgerError } from '../util/errors.ts';
 import { VERSION } from '../version.ts';
 import { upCommand } from './commands/up.ts';
 import { statusCommands } from './commands/status.ts';
+import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   upCommand(program);
   statusCommands(program);
+  datanetCommands(program);
   modelsCommands(program);
   return program;
 }

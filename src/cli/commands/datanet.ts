@@ -9,7 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { createPublicClient, http, parseUnits, type Address } from 'viem';
+import { createPublicClient, createWalletClient, http, parseUnits, type Address } from 'viem';
 import { DEFAULT_DATA_DIR } from '../../config/index.ts';
 import { artifacts } from '../../chain/index.ts';
 import { prepareFile, signContribution, verifyRowProof, type DataFormat } from '../../datanets/index.ts';
@@ -296,6 +296,29 @@ export function datanetCommands(program: Command) {
     const r = await client.request('POST', `/v1/datanets/${id(idArg)}/validators`, { address });
     if (o.json) return printJson(r);
     console.log(`validator ${address} added (tx ${r.txHash})`);
+  });
+
+  common(
+    v
+      .command('stake <amountOPEN>')
+      .description('stake OPEN in the Staking contract as --as (validators need a stake to review); signs over JSON-RPC with the dev key'),
+  ).action(async (amount: string, o: Common) => {
+    const account = devAccount(o.dataDir, o.as);
+    const st = await new NodeClient(o.api).request('GET', '/v1/status');
+    const chain = { id: st.chainId, name: `chain ${st.chainId}`, nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [st.rpcUrl] } } } as const;
+    const wallet = createWalletClient({ account, chain, transport: http(st.rpcUrl) });
+    const pc = createPublicClient({ chain, transport: http(st.rpcUrl) });
+    const wei = parseUnits(amount, 18);
+    const send = async (address: Address, abi: unknown, functionName: string, args: unknown[]) => {
+      const hash = await wallet.writeContract({ address, abi, functionName, args } as never);
+      const r = await pc.waitForTransactionReceipt({ hash });
+      if (r.status !== 'success') throw new OpenLedgerError(`${functionName} reverted (tx ${hash})`, { type: 'chain_error', hint: 'check the OPEN balance of the account (`openledger accounts`)' });
+      return hash;
+    };
+    await send(st.contracts.OpenToken, artifacts.OpenToken.abi, 'approve', [st.contracts.Staking, wei]);
+    const hash = await send(st.contracts.Staking, artifacts.Staking.abi, 'stake', [wei]);
+    if (o.json) return printJson({ account: account.address, staked: wei.toString(), txHash: hash });
+    console.log(`${account.address} staked ${amount} OPEN (tx ${hash})`);
   });
 
   const a = dn.command('access').description('grant or revoke access (approval and paid datanets)');
