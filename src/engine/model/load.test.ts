@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OpenLedgerError } from '../../util/errors.ts';
 import { dequantize, quantize } from '../formats/quantize.ts';
+import { Heap } from '../heap.ts';
 import { writeSafetensors } from '../formats/safetensors-write.ts';
 import type { WeightTensor } from '../kernels/types.ts';
 import { buildTinyModel, TINY_FAMILIES, type TinyFamily } from '../testing/tiny-models.ts';
@@ -211,6 +212,13 @@ describe('loadModel: bad input is a named error', () => {
     await expectError(loadModel(tm.hfDir!), 'invalid_json', p);
     rmSync(p);
     await expectError(loadModel(tm.hfDir!), 'missing_tokenizer', 'tokenizer.json');
+  });
+
+  it('a model that cannot fit the engine heap is refused before reading', async () => {
+    const tm = buildTinyModel('llama', fresh(), { format: 'gguf', dims: { dModel: 256, ffnDim: 512, nHeads: 4, nKvHeads: 2, headDim: 64 } });
+    const heap = new Heap({ maxBytes: 3 << 20 });
+    await expectError(loadModel(tm.ggufPath!, { heap }), 'heap_exhausted', 'MiB of engine memory');
+    assert.equal(heap.allocatedBytes, 0);
   });
 
   it('a path that does not exist, or is not a model', async () => {

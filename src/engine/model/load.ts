@@ -82,9 +82,9 @@ const ST_DTYPE: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' }
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const m = openModel(path);
   // Hash on a worker thread while this thread reads the tensors: the two overlap on two cores.
+  const heap = heapFor(m, opts, path);
   const hashing = sha256Files(m.files, { thread: true });
   hashing.catch(() => {}); // awaited below; never an unhandled rejection if reading fails first
-  const heap = opts.heap ?? new Heap(heapOptions(m.sources));
   const tensors = materialize(m.plans, m.parts, m.sources, heap, opts, path);
   const sha256 = await hashing;
   const config = m.config;
@@ -217,11 +217,41 @@ function dataBytes(parts: Map<string, Part>, sources: Map<string, SourceTensor>)
 
 // ------------------------------------------------------------------ shared
 
-function heapOptions(sources: Map<string, SourceTensor>) {
+/** Heap bytes the loaded tensors will take: 2-D in their stored (or requantized) dtype, 1-D as f32. */
+function loadedBytes(m: OpenedModel, opts: LoadOptions): number {
   let bytes = 0;
-  for (const s of sources.values()) bytes += s.nbytes + 64;
-  // Start with room for the weights (plus f32 growth of vectors); the heap grows on demand.
-  return { initialBytes: Math.min(bytes * 1.05 + (32 << 20), 2 ** 32 - 65536) };
+  for (const src of new Set([...m.parts.values()].map((p) => p.plan.source))) {
+    const t = m.sources.get(src)!;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.shape.length === 1) bytes += n * 4;
+    else if (opts.dtype && t.shape[1] % BLOCK[opts.dtype].elems === 0) bytes += (n / BLOCK[opts.dtype].elems) * BLOCK[opts.dtype].bytes;
+    else bytes += t.nbytes;
+    bytes += 64; // alignment
+  }
+  return bytes;
+}
+
+/** The heap to load into: the caller's, or a new one sized for the model. Refuses up front if it cannot fit. */
+function heapFor(m: OpenedModel, opts: LoadOptions, path: string): Heap {
+  const need = loadedBytes(m, opts);
+  const heap = opts.heap ?? (() => {
+    // Reserve the weights up front (the heap still grows on demand for activations and KV cache).
+    const initialBytes = Math.min(need * 1.02 + (32 << 20), 2 ** 32 - 65536);
+    try {
+      return new Heap({ initialBytes });
+    } catch {
+      return new Heap(); // the OS refused one big reservation: start small and grow
+    }
+  })();
+  const room = heap.maxBytes - heap.allocatedBytes - (1 << 20);
+  if (need > room) {
+    throw modelError(`${path}: the model needs ${(need / 2 ** 20).toFixed(0)} MiB of engine memory but only ${(room / 2 ** 20).toFixed(0)} MiB are available (the WebAssembly heap is limited to 4 GiB)`, {
+      code: 'heap_exhausted', param: 'model',
+      hint: 'load a smaller model, or a quantized one (a Q8_0/Q4_K GGUF, or loadModel(path, { dtype: "q8_0" }))',
+      details: { needBytes: need, availableBytes: room },
+    });
+  }
+  return heap;
 }
 
 function checkVocab(cfg: ModelConfig, tok: Tokenizer, path: string) {
