@@ -19,14 +19,14 @@ import type { LoraAdapter } from './lora/adapter.ts';
 import type { LoraSegment } from './model/blocks/linear.ts';
 import { KvCache, type SeqKv } from './kv-cache.ts';
 import { ModelRunner, type SeqSegment } from './model/forward.ts';
-import { referenceKernels } from './kernels/reference.ts';
+import { selectKernels } from './kernels/select.ts';
 import { loadAdapterFile } from './lora/load.ts';
 import { createAdapter, type LoraFactors } from './lora/memory.ts';
 import type { AdapterLoadOptions } from './lora/peft.ts';
 import { invalid, OpenLedgerError } from '../util/errors.ts';
 
 export interface EngineOptions {
-  /** Kernel set (default: the fast set from kernels/select.ts with reference fallback). */
+  /** Kernel set (default: selectKernels(heap), the WASM set with reference fallback). Engine.close() closes it. */
   kernels?: Kernels;
   /** Rows per forward call: prefill chunk + decode rows (default 256). */
   maxBatchTokens?: number;
@@ -70,20 +70,9 @@ class Sequence implements SequenceHandle {
   }
 }
 
-/** The fast kernel set if kernels/select.ts provides one, else the reference. */
-async function defaultKernels(heap: Heap): Promise<Kernels> {
-  try {
-    const spec = './kernels/select.ts';
-    const mod = (await import(spec)) as { selectKernels?: (heap: Heap) => Kernels | Promise<Kernels> };
-    if (mod.selectKernels) return await mod.selectKernels(heap);
-  } catch {
-    // fall through: the reference always works
-  }
-  return referenceKernels;
-}
-
 export async function createEngine(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
-  const kernels = opts.kernels ?? (await defaultKernels(model.heap));
+  // The fast set (WASM SIMD on worker threads) with per-op and per-call reference fallback.
+  const kernels = opts.kernels ?? selectKernels(model.heap);
   return new Engine(model, kernels, opts);
 }
 
@@ -280,6 +269,11 @@ export class Engine {
         dst.set(out.subarray(k * V, (k + 1) * V), e.logits === 'all' ? m.t * V : 0);
       }
     }
+  }
+
+  /** Stop the kernels' worker threads (they are unref'd, so this is only needed to free them early). */
+  close(): void {
+    (this.kernels as Kernels & { close?: () => void }).close?.();
   }
 
   private own(seq: SequenceHandle): Sequence {

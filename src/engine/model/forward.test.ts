@@ -112,3 +112,24 @@ test('bad input: context exceeded, KV full, bad token, freed sequence, config/we
   assert.throws(() => new Engine(bad2, referenceKernels), /missing tensor blk\.1\.attn_k\.weight/);
   assert.throws(() => new Engine(bad, referenceKernels), /ffn_gate\.weight is 64×64, config expects 96×64/);
 });
+
+test('a forward tape sees every layer\'s activations with their shapes', () => {
+  const model = tinyModel(tinyConfig('qwen2'), { seed: 2 });
+  const eng = new Engine(model, referenceKernels, { kvTokens: 64 });
+  const seen = new Map<string, number[]>();
+  let final: Float32Array | null = null;
+  const tape = { record(l: number, name: string, d: Float32Array, shape: readonly number[]) {
+    seen.set(`${l}.${name}`, [...shape]);
+    assert.equal(d.length, shape.reduce((a, b) => a * b, 1), `${name} length matches its shape`);
+    if (name === 'final') final = d.slice();
+  } };
+  const s = eng.createSequence();
+  const kvSeq = (s as unknown as { kv: import('../kv-cache.ts').SeqKv }).kv;
+  eng.kv.reserve(kvSeq, 3);
+  const hid = eng.runner.forward({ M: 3, tokens: [1, 2, 3], seqs: [{ rowStart: 0, rows: 3, pos0: 0, kv: kvSeq }], lora: [], outRows: [0, 2] }, tape);
+  assert.deepEqual(seen.get('0.q'), [3, 4, 16]);
+  assert.deepEqual(seen.get('1.act'), [3, 96]);
+  assert.deepEqual(seen.get('-1.final'), [2, 64]);
+  for (const n of ['x', 'attn_in', 'k', 'v', 'attn', 'ffn_in', 'gate', 'up']) assert.ok(seen.has(`1.${n}`), n);
+  assert.deepEqual(final, hid.slice());
+});

@@ -19,7 +19,9 @@
  * `logits` projects them through output.weight (tied: token_embd) and soft-caps.
  *
  * Training (issue 4) will sit beside this: each step above is one Kernels op with the shapes
- * in its comment, so a backward pass can walk the same list in reverse over saved inputs.
+ * in its comment, so a backward pass can walk the same list in reverse over saved inputs. An
+ * optional `ForwardTape` receives those inputs as they are produced (views into scratch that the
+ * next layer overwrites: a tape copies what it keeps); without a tape nothing is recorded.
  */
 import type { Heap } from '../heap.ts';
 import type { AttentionParams, Kernels } from '../kernels/types.ts';
@@ -50,6 +52,17 @@ export interface ForwardBatch {
   lora: readonly LoraSegment[];
   /** Rows whose final hidden state is wanted, in output order. */
   outRows: ArrayLike<number>;
+}
+
+/**
+ * Receives activations during a forward pass, per layer (−1 = embeddings / final norm):
+ *   'x' (M, C) residual stream entering the layer · 'attn_in' (M, C) normed input of attention ·
+ *   'q' (M, H·D), 'k' (M, Hkv·D) after qk-norm and rope · 'v' (M, Hkv·D) · 'attn' (M, H·D) attention
+ *   output before attn_output · 'ffn_in' (M, C) · 'gate', 'up' (M, F) before the activation ·
+ *   'act' (M, F) input of ffn_down · 'final' (R, C) gathered rows after output_norm (layer −1).
+ */
+export interface ForwardTape {
+  record(layer: number, name: string, data: Float32Array, shape: readonly number[]): void;
 }
 
 export interface RunnerOptions {
@@ -141,7 +154,7 @@ export class ModelRunner {
   }
 
   /** Run the batch; writes K/V into the cache and returns the final hidden states (outRows.length, C), a view valid until the next call. */
-  forward(b: ForwardBatch): Float32Array {
+  forward(b: ForwardBatch, tape: ForwardTape | null = null): Float32Array {
     const cfg = this.config, K = this.kernels, W = this.weights;
     const M = b.M, C = cfg.dModel, H = cfg.nHeads, Hkv = cfg.nKvHeads, D = cfg.headDim, F = cfg.ffnDim;
     const HD = H * D, KD = Hkv * D, eps = cfg.normEps;
@@ -173,7 +186,9 @@ export class ModelRunner {
     for (let il = 0; il < cfg.nLayers; il++) {
       const L = W.layers[il];
       const n = L.names;
+      tape?.record(il, 'x', x, [M, C]);
       this.norm(h, x, L.attnNorm, M);
+      tape?.record(il, 'attn_in', h, [M, C]);
       linear(K, q, h, M, L.q, L.qb, n.q, lora, ls);
       linear(K, k, h, M, L.k, L.kb, n.k, lora, ls);
       linear(K, v, h, M, L.v, L.vb, n.v, lora, ls);
@@ -185,6 +200,7 @@ export class ModelRunner {
         K.rope(q, M, H, D, pos, rt.invFreq, rt.neox, rt.mscale);
         K.rope(k, M, Hkv, D, pos, rt.invFreq, rt.neox, rt.mscale);
       }
+      if (tape) { tape.record(il, 'q', q, [M, H, D]); tape.record(il, 'k', k, [M, Hkv, D]); tape.record(il, 'v', v, [M, Hkv, D]); }
       const kPool = this.kv.k[il], vPool = this.kv.v[il];
       for (const s of b.seqs) {
         for (let t = 0; t < s.rows; t++) {
@@ -200,6 +216,7 @@ export class ModelRunner {
           { k: kPool, v: vPool, blockTable: s.kv.blockTable, blockSize: bs }, s.rows, s.pos0, p,
         );
       }
+      tape?.record(il, 'attn', att, [M, H * D]);
       linear(K, o, att, M, L.o, L.ob, n.o, lora, ls);
       if (L.postAttnNorm) K.rmsnorm(o, o, L.postAttnNorm, M, C, eps);
       if (cfg.parallelBlock) {
@@ -208,13 +225,13 @@ export class ModelRunner {
           ffnIn = this.h2!.subarray(0, M * C);
           this.norm(ffnIn, x, L.attnNorm2, M);
         }
-        this.ffn(f, ffnIn, M, il, lora);
+        this.ffn(f, ffnIn, M, il, lora, tape);
         K.add(x, x, o, M * C);
         K.add(x, x, f, M * C);
       } else {
         K.add(x, x, o, M * C);
         this.norm(h, x, L.ffnNorm!, M);
-        this.ffn(f, h, M, il, lora);
+        this.ffn(f, h, M, il, lora, tape);
         if (L.postFfnNorm) K.rmsnorm(f, f, L.postFfnNorm, M, C, eps);
         K.add(x, x, f, M * C);
       }
@@ -229,6 +246,7 @@ export class ModelRunner {
       hid.set(x.subarray(r * C, (r + 1) * C), i * C);
     }
     if (R > 0) this.norm(hid, hid, W.outNorm, R);
+    tape?.record(-1, 'final', hid, [R, C]);
     return hid;
   }
 
@@ -247,18 +265,23 @@ export class ModelRunner {
     } else this.kernels.layernorm(out, x, n.w, n.b, M, C, this.config.normEps);
   }
 
-  private ffn(out: Float32Array, z: Float32Array, M: number, il: number, lora: readonly LoraSegment[]): void {
+  private ffn(out: Float32Array, z: Float32Array, M: number, il: number, lora: readonly LoraSegment[], tape: ForwardTape | null): void {
     const cfg = this.config, K = this.kernels, L = this.weights.layers[il], F = cfg.ffnDim;
     const g = this.g.subarray(0, M * F), u = this.u.subarray(0, M * F);
     const ls = this.loraScratch;
+    tape?.record(il, 'ffn_in', z, [M, cfg.dModel]);
     linear(K, u, z, M, L.up, L.upB, L.names.up, lora, ls);
+    tape?.record(il, 'up', u, [M, F]);
     if (L.gate) {
       linear(K, g, z, M, L.gate, L.gateB, L.names.gate, lora, ls);
+      tape?.record(il, 'gate', g, [M, F]);
       if (cfg.activation === 'silu') K.siluMul(g, g, u, M * F);
       else K.geluMul(g, g, u, M * F);
+      tape?.record(il, 'act', g, [M, F]);
       linear(K, out, g, M, L.down, L.downB, L.names.down, lora, ls);
     } else {
       K.gelu(u, M * F);
+      tape?.record(il, 'act', u, [M, F]);
       linear(K, out, u, M, L.down, L.downB, L.names.down, lora, ls);
     }
   }
