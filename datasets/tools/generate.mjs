@@ -66,7 +66,7 @@ function veloria() {
 // ---- product sentiment: templated reviews labelled positive / negative ----
 function sentiment() {
   const r = rng(161201);
-  const products = ['phone', 'kettle', 'backpack', 'desk lamp', 'headset', 'blender', 'keyboard', 'tent', 'coffee grinder', 'bike light', 'rain jacket', 'monitor'];
+  const products = ['phone', 'kettle', 'backpack', 'desk lamp', 'headset', 'blender', 'keyboard', 'tent', 'coffee grinder', 'bike light', 'rain jacket', 'monitor', 'toaster', 'office chair'];
   const pos = [
     'works perfectly and arrived two days early',
     'is sturdy, quiet and easy to clean',
@@ -74,6 +74,8 @@ function sentiment() {
     'has a battery that lasts all week',
     'was simple to set up and feels premium',
     'still looks new after months of daily use',
+    'made my mornings noticeably easier',
+    'came with clear instructions and spare parts',
   ];
   const neg = [
     'stopped working after a single week',
@@ -82,15 +84,20 @@ function sentiment() {
     'drains its battery in a few hours',
     'has buttons that stick and a flimsy case',
     'was refunded only after many emails',
+    'smells of burnt plastic every time I use it',
+    'broke the moment I took it out of the box',
   ];
   const openers = { positive: ['Honestly, this', 'Great purchase: the', 'Very happy, the', 'Five stars, the'], negative: ['Sadly, the', 'Disappointed: the', 'Avoid this one, the', 'One star, the'] };
   const seen = new Set();
   const rows = [];
   while (rows.length < 200) {
     const label = r() < 0.5 ? 'positive' : 'negative';
-    const text = `${pick(r, openers[label])} ${pick(r, products)} ${pick(r, label === 'positive' ? pos : neg)}.`;
-    if (seen.has(text)) continue;
-    seen.add(text);
+    const product = pick(r, products);
+    const phrase = pick(r, label === 'positive' ? pos : neg);
+    // one review per (product, phrase): reviews differing only in the opener are near duplicates
+    if (seen.has(product + phrase)) continue;
+    seen.add(product + phrase);
+    const text = `${pick(r, openers[label])} ${product} ${phrase}.`;
     rows.push({ text, label });
   }
   const q = (s) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -244,13 +244,12 @@ export function datanetCommands(program: Command) {
 
   common(
     dn
-      .command('export <id>')
+      .command('export <id> <version>')
       .description("export a version as training JSONL in the datanet's format, with row ids")
-      .requiredOption('--version <n>', 'version')
       .option('--out <file>', 'write to a file instead of stdout'),
-  ).action(async (idArg: string, o: Common & { version: string; out?: string }) => {
+  ).action(async (idArg: string, version: string, o: Common & { out?: string }) => {
     const { client } = await signedIn(o);
-    const res = await fetch(`${o.api}/v1/datanets/${id(idArg)}/versions/${Number(o.version)}/export`, { headers: { authorization: `Bearer ${client.token}` } });
+    const res = await fetch(`${o.api}/v1/datanets/${id(idArg)}/versions/${Number(version)}/export`, { headers: { authorization: `Bearer ${client.token}` } });
     const text = await res.text();
     if (!res.ok) fail(JSON.parse(text), res.status);
     if (o.out) {
@@ -261,27 +260,25 @@ export function datanetCommands(program: Command) {
 
   common(
     dn
-      .command('proof <id>')
+      .command('proof <id> <version> <rowId>')
       .description("fetch a row's inclusion proof and verify it against the root on chain")
-      .requiredOption('--version <n>', 'version')
-      .requiredOption('--row <rowId>', 'row id')
       .option('--rpc-url <url>', 'JSON-RPC to read the root from (default: the node\'s chain)'),
-  ).action(async (idArg: string, o: Common & { version: string; row: string; rpcUrl?: string }) => {
+  ).action(async (idArg: string, version: string, rowId: string, o: Common & { rpcUrl?: string }) => {
     const datanetId = id(idArg);
     const client = new NodeClient(o.api);
-    const [p, st] = await Promise.all([client.request('GET', `/v1/datanets/${datanetId}/versions/${Number(o.version)}/rows/${Number(o.row)}/proof`), client.request('GET', '/v1/status')]);
+    const [p, st] = await Promise.all([client.request('GET', `/v1/datanets/${datanetId}/versions/${Number(version)}/rows/${Number(rowId)}/proof`), client.request('GET', '/v1/status')]);
     const rpc = o.rpcUrl ?? st.rpcUrl;
     const pc = createPublicClient({ transport: http(rpc) });
     const on = (await pc.readContract({
       address: st.contracts.DatanetRegistry,
       abi: artifacts.DatanetRegistry.abi,
       functionName: 'getVersion',
-      args: [BigInt(datanetId), BigInt(o.version)],
+      args: [BigInt(datanetId), BigInt(version)],
     } as never)) as { merkleRoot: `0x${string}`; rowCount: bigint };
     const ok = verifyRowProof(on.merkleRoot, p.leaf, p.proof);
     if (o.json) printJson({ ...p, chainRoot: on.merkleRoot, verifiedLocally: ok });
     else {
-      console.log(`row ${p.rowId} of datanet ${datanetId} version ${o.version}`);
+      console.log(`row ${p.rowId} of datanet ${datanetId} version ${version}`);
       console.log(`  leaf          rowHash ${p.leaf.rowHash}, contributor ${p.leaf.contributor}`);
       console.log(`  proof         ${p.proof.length} hashes`);
       console.log(`  on-chain root ${on.merkleRoot} (read from ${rpc})`);
