@@ -4,45 +4,14 @@
 // - the tiny vocab of testing/tiny-vocab.ts as a tokenizer.json;
 // - streaming decode, special tokens, chat templates, and tokenizer.json files that are not one.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
 import { OpenLedgerError } from '../../util/errors.ts';
 import { readGgufHeader } from '../formats/gguf.ts';
 import { buildTinyVocab, CHATML_TEMPLATE, tokenizerJson } from '../testing/tiny-vocab.ts';
 import { createTokenizer, tokenizerJsonFromGguf } from './index.ts';
-
-const dir = mkdtempSync(join(tmpdir(), 'tok-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** llama.cpp's vocab test files, extracted from node-llama-cpp's source bundle (or null if unavailable). */
-function llamaCppVocabDir(): string | null {
-  let bundle: string;
-  try {
-    // The package exports no package.json; walk up from its entry point to its root.
-    let d = dirname(createRequire(import.meta.url).resolve('node-llama-cpp'));
-    while (!existsSync(join(d, 'llama', 'gitRelease.bundle')) && dirname(d) !== d) d = dirname(d);
-    bundle = join(d, 'llama', 'gitRelease.bundle');
-  } catch {
-    return null;
-  }
-  if (!existsSync(bundle)) return null;
-  const repo = join(dir, 'llama.cpp');
-  try {
-    execFileSync('git', ['init', '-q', repo]);
-    execFileSync('git', ['-C', repo, 'fetch', '-q', bundle], { stdio: 'ignore' });
-    // One archive of just the files the tests read.
-    const files = VOCABS.flatMap((n) => [`models/ggml-vocab-${n}.gguf`, `models/ggml-vocab-${n}.gguf.inp`, `models/ggml-vocab-${n}.gguf.out`]);
-    const tar = execFileSync('git', ['-C', repo, 'archive', 'FETCH_HEAD', ...files], { maxBuffer: 256 << 20 });
-    execFileSync('tar', ['-x', '-C', repo], { input: tar });
-    return join(repo, 'models');
-  } catch {
-    return null;
-  }
-}
+import { llamaCppFiles } from './llamacpp-sources.ts';
 
 // SentencePiece (Llama 2/Mistral, Phi-3) and byte-level BPE (GPT-2, Qwen2) vocabs: both
 // conversion paths of gguf-vocab.ts, exact ids plus streaming decode. parity/tokenizer.test.ts runs
@@ -52,7 +21,8 @@ const VOCABS = ['llama-spm', 'phi-3', 'gpt-2', 'qwen2'];
 describe("tokenizer vs llama.cpp's vocab test vectors", () => {
   let repo: string | null = null;
   before(() => {
-    repo = llamaCppVocabDir();
+    const root = llamaCppFiles(VOCABS.flatMap((n) => [`models/ggml-vocab-${n}.gguf`, `models/ggml-vocab-${n}.gguf.inp`, `models/ggml-vocab-${n}.gguf.out`]));
+    repo = root && join(root, 'models');
   });
   for (const name of VOCABS) {
     it(name, (t) => {
