@@ -91,7 +91,7 @@ export function quantizeRowsQ8(x: usize, xq: usize, xd: usize, M: i32, K: i32): 
  * the four rows, and the four i32 block sums are reduced into one i32x4 so that conversion and
  * scaling cost one vector op per block, not four. Outputs of a 4-row group leave as one store.
  */
-export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+function matmulQ8_0Rows(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
   const nb = K >> 5;
   const rb = <usize>nb * 34;
   let n = n0;
@@ -140,6 +140,85 @@ export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K
       put(out + ((<usize>m * N + n) << 2), hsum(a0), acc);
     }
   }
+}
+
+/** Σ of one block: 4 i16x8 weight vectors (at w, already widened) × 4 i16x8 activations → i32x4. */
+// @ts-ignore: decorator
+@inline function dotW16(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  let s = i32x4.dot_i16x8_s(v128.load(w), x0);
+  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(w, 16), x1));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(w, 32), x2));
+  return i32x4.add(s, i32x4.dot_i16x8_s(v128.load(w, 48), x3));
+}
+
+/**
+ * q8_0 × int8 activations for M ≥ 2 (batched decode, prefill). Per 4-row group the weights are
+ * widened to i16 once into `scratch` (block-interleaved: 4 rows × 32 i16 = 256 B per block, then
+ * the 4 scales per block), instead of once per activation row; activation rows go in pairs so
+ * each weight vector loaded serves two rows.
+ */
+function matmulQ8_0Batch(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 34;
+  const ws = scratch, sc = scratch + (<usize>nb << 8);
+  let n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const w0 = w + <usize>n * rb;
+    for (let b = 0; b < nb; b++) {
+      const o = ws + (<usize>b << 8);
+      for (let r = 0; r < 4; r++) {
+        const p = w0 + <usize>r * rb + <usize>b * 34;
+        const d = o + (<usize>r << 6);
+        v128.store(d, v128.load8x8_s(p + 2));
+        v128.store(d, v128.load8x8_s(p + 10), 16);
+        v128.store(d, v128.load8x8_s(p + 18), 32);
+        v128.store(d, v128.load8x8_s(p + 26), 48);
+      }
+      const p = w0 + <usize>b * 34;
+      v128.store(sc + (<usize>b << 4), f32x4(h2f(p), h2f(p + rb), h2f(p + 2 * rb), h2f(p + 3 * rb)));
+    }
+    let m = 0;
+    for (; m + 2 <= M; m += 2) {
+      const xa = xq + ((<usize>m * K) << 1), xb = xa + (<usize>K << 1);
+      const da = xd + ((<usize>m * nb) << 2), db = da + (<usize>nb << 2);
+      let aa = f32x4.splat(0), ab = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const o = ws + (<usize>b << 8);
+        const xo = <usize>b << 6;
+        const x0 = v128.load(xa + xo), x1 = v128.load(xa + xo, 16), x2 = v128.load(xa + xo, 32), x3 = v128.load(xa + xo, 48);
+        const y0 = v128.load(xb + xo), y1 = v128.load(xb + xo, 16), y2 = v128.load(xb + xo, 32), y3 = v128.load(xb + xo, 48);
+        const s = hsum4(dotW16(o, x0, x1, x2, x3), dotW16(o + 64, x0, x1, x2, x3), dotW16(o + 128, x0, x1, x2, x3), dotW16(o + 192, x0, x1, x2, x3));
+        const t = hsum4(dotW16(o, y0, y1, y2, y3), dotW16(o + 64, y0, y1, y2, y3), dotW16(o + 128, y0, y1, y2, y3), dotW16(o + 192, y0, y1, y2, y3));
+        const scw = v128.load(sc + (<usize>b << 4));
+        aa = f32x4.add(aa, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(scw, f32x4.splat(load<f32>(da + (<usize>b << 2))))));
+        ab = f32x4.add(ab, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(scw, f32x4.splat(load<f32>(db + (<usize>b << 2))))));
+      }
+      const oa = out + ((<usize>m * N + n) << 2), ob = oa + (<usize>N << 2);
+      v128.store(oa, acc ? f32x4.add(v128.load(oa), aa) : aa);
+      v128.store(ob, acc ? f32x4.add(v128.load(ob), ab) : ab);
+    }
+    if (m < M) {
+      const xa = xq + ((<usize>m * K) << 1);
+      const da = xd + ((<usize>m * nb) << 2);
+      let aa = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const o = ws + (<usize>b << 8);
+        const xo = <usize>b << 6;
+        const x0 = v128.load(xa + xo), x1 = v128.load(xa + xo, 16), x2 = v128.load(xa + xo, 32), x3 = v128.load(xa + xo, 48);
+        const s = hsum4(dotW16(o, x0, x1, x2, x3), dotW16(o + 64, x0, x1, x2, x3), dotW16(o + 128, x0, x1, x2, x3), dotW16(o + 192, x0, x1, x2, x3));
+        aa = f32x4.add(aa, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(sc + (<usize>b << 4)), f32x4.splat(load<f32>(da + (<usize>b << 2))))));
+      }
+      const oa = out + ((<usize>m * N + n) << 2);
+      v128.store(oa, acc ? f32x4.add(v128.load(oa), aa) : aa);
+    }
+  }
+  if (n < n1) matmulQ8_0Rows(out, xq, xd, w, M, K, N, n, n1, acc, scratch); // < 4 leftover rows
+}
+
+/** q8_0 weights × int8 activations: the matvec kernel for M = 1, the widened-weights kernel above. */
+export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  if (M >= 2) matmulQ8_0Batch(out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
+  else matmulQ8_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
 }
 
 /** q4_0 block (16 nibble bytes) · 32 activations. Nibbles − 8 give int8 values; low nibbles are elements 0..15. */
