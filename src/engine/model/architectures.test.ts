@@ -185,6 +185,23 @@ describe('architecture table: real configs', () => {
     assert.equal(canonicalHfName('chatglm', 'transformer.encoder.layers.3.mlp.dense_h_to_4h.weight'), 'blk.3.ffn_up_gate.weight');
     assert.equal(canonicalHfName('chatglm', 'transformer.rotary_pos_emb.inv_freq'), null);
   });
+
+  it('HF names of the checkpoint layouts people download', () => {
+    assert.equal(canonicalHfName('gpt2', 'h.11.mlp.c_proj.weight'), 'blk.11.ffn_down.weight'); // openai-community/gpt2
+    assert.equal(canonicalHfName('gpt2', 'transformer.wpe.weight'), 'position_embd.weight');
+    assert.equal(canonicalHfName('gpt2', 'h.0.attn.bias'), null); // the causal-mask buffer
+    assert.equal(canonicalHfName('bloom', 'word_embeddings_layernorm.bias'), 'token_embd_norm.bias'); // bigscience/bloom-560m
+    assert.equal(canonicalHfName('falcon', 'transformer.h.3.ln_attn.weight'), 'blk.3.attn_norm_2.weight');
+    assert.equal(canonicalHfName('falcon', 'transformer.h.3.ln_mlp.weight'), 'blk.3.attn_norm.weight');
+    assert.equal(canonicalHfName('gemma2', 'model.layers.2.pre_feedforward_layernorm.weight'), 'blk.2.ffn_norm.weight');
+    assert.equal(canonicalHfName('gemma2', 'model.layers.2.post_attention_layernorm.weight'), 'blk.2.post_attention_norm.weight');
+    assert.equal(canonicalHfName('llama', 'model.layers.2.post_attention_layernorm.weight'), 'blk.2.ffn_norm.weight');
+    assert.equal(canonicalHfName('gemma3', 'language_model.model.layers.0.self_attn.q_norm.weight'), 'blk.0.attn_q_norm.weight');
+    assert.equal(canonicalHfName('gemma3', 'model.language_model.embed_tokens.weight'), 'token_embd.weight');
+    assert.equal(canonicalHfName('gemma3', 'model.vision_tower.vision_model.embeddings.patch_embedding.weight'), null);
+    assert.equal(canonicalHfName('llama', 'model.layers.0.self_attn.rotary_emb.inv_freq'), null);
+    assert.equal(canonicalHfName('llama', 'model.layers.0.block_sparse_moe.gate.weight'), undefined); // not a dense llama: planHf refuses it
+  });
 });
 
 describe('architecture table: errors', () => {

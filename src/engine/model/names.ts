@@ -118,22 +118,33 @@ const RULES: Record<Family, Rule[]> = {
   ],
 };
 
-/** Prefixes some checkpoints put in front of the names above. */
-const PREFIXES: Record<Family, string[]> = {
+/** Prefix rewrites for checkpoints that nest the names above ([from, to], first match wins). */
+const PREFIXES: Record<Family, Array<[string, string]>> = {
   llama: [], mistral: [], qwen2: [], qwen3: [], gemma: [], gemma2: [],
-  gemma3: ['language_model.'], // Gemma3ForConditionalGeneration
-  gpt2: ['transformer.'], falcon: ['transformer.'], bloom: ['transformer.'], chatglm: ['transformer.'],
+  // Gemma3ForConditionalGeneration: language_model.model.* (transformers < 4.52) or model.language_model.*.
+  gemma3: [['language_model.', ''], ['model.language_model.', 'model.']],
+  gpt2: [['transformer.', '']], falcon: [['transformer.', '']], bloom: [['transformer.', '']], chatglm: [['transformer.', '']],
 };
 
-/** Buffers that are not weights (rotary caches, attention masks): skipped silently. */
-const IGNORED = [/rotary_emb\.inv_freq$/, /rotary_pos_emb\.inv_freq$/, /\.attn\.(masked_)?bias$/];
+/**
+ * Tensors that are not language-model weights: rotary caches, attention-mask buffers, and the
+ * vision tower of multimodal checkpoints (text-only here). Skipped silently.
+ */
+const IGNORED = [
+  /rotary_emb\.inv_freq$/, /rotary_pos_emb\.inv_freq$/, /\.attn\.(masked_)?bias$/,
+  /^(model\.)?(vision_tower|multi_modal_projector)\./,
+];
 
 /** HF name → canonical name before splitting, or null for names the family ignores. */
 export function canonicalHfName(family: Family, name: string): string | null | undefined {
   if (IGNORED.some((r) => r.test(name))) return null;
   let n = name;
-  for (const p of PREFIXES[family]) if (n.startsWith(p)) n = n.slice(p.length);
-  // Gemma3 multimodal: language_model.model.layers… → model.layers…
+  for (const [from, to] of PREFIXES[family]) {
+    if (n.startsWith(from)) {
+      n = to + n.slice(from.length);
+      break;
+    }
+  }
   for (const [re, tpl] of RULES[family]) {
     const m = re.exec(n);
     if (m) return n.replace(re, tpl);
