@@ -11,7 +11,7 @@ import type { Address } from 'viem';
 import { startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { actions } from '../chain/index.ts';
-import { getVersion } from './chain-facts.ts';
+import { getVersion, purchaseAccess } from './chain-facts.ts';
 import { verifyRowProof } from './merkle.ts';
 import { prepareFile } from './upload.ts';
 import { signContribution } from './signature.ts';
@@ -337,6 +337,16 @@ describe('datanets', () => {
     assert.equal((await call('GET', `/v1/datanets/${id}/versions/1/export`, outsider)).statusCode, 403);
     // buying twice is idempotent
     assert.equal((await call('POST', `/v1/datanets/${id}/purchase`, buyer, {})).json().txHash, p.json().txHash);
+    // a purchase made directly on chain (not through the API) is credited once the indexer has seen it
+    const direct = await purchaseAccess(node.services.chain, BigInt(id), price, alice);
+    await node.services.waitForIndex(direct.blockNumber);
+    const all = (await call('GET', `/v1/datanets/${id}/credits`)).json().data;
+    const total = all.reduce((s: bigint, c: any) => s + BigInt(c.amountWei), 0n);
+    assert.equal(total, 2n * price);
+    // the factory's entry point follows the same policy
+    const svc = node.services.modules.datanets as any;
+    assert.equal((await svc.trainingRows(id, 1, buyer.address)).rows.length, 3);
+    await assert.rejects(svc.trainingRows(id, 1, outsider.address), (e: any) => e.code === 'no_read_access');
   });
 
   test('wallet flow: prepare returns EIP-712 typed data; JSON rows upload with it; quotas', async () => {

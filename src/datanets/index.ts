@@ -42,3 +42,15 @@ export {
 export { leaderboard, type LeaderboardEntry, type ContributorCounts } from './leaderboard.ts';
 export { splitByRows } from './split.ts';
 export { snapshotJsonl, parseSnapshot, exportJsonl, type VersionRow } from './snapshot.ts';
+export {
+  DatanetService,
+  CreateDatanetInput,
+  type DatanetServiceDeps,
+  type ContributionSource,
+  type ContributeInput,
+  type DatanetView,
+  type RowView,
+  type VersionView,
+  type ProofView,
+} from './service.ts';
+export { DatanetRepo } from './repo.ts';

@@ -2,7 +2,7 @@ import { getAddress, parseEventLogs, type Account, type Address } from 'viem';
 import { z } from 'zod';
 import { actions, artifacts, type Chain } from '../chain/index.ts';
 import type { BlobStore, Hex } from '../da/index.ts';
-import type { Db } from '../store/index.ts';
+import type { ChainIndexRepo, Db } from '../store/index.ts';
 import { OpenLedgerError, forbidden, invalid, notFound } from '../util/errors.ts';
 import { FORMATS, type DataFormat, type RowData } from './formats.ts';
 import { DEFAULT_LIMITS, type UploadLimits } from './limits.ts';
@@ -25,7 +25,7 @@ import {
 } from './policy.ts';
 import { DatanetRepo, type DatanetRecord, type RowRecord, type VersionRecord } from './repo.ts';
 import { contributionTypedDataJson, verifyContribution, type ContributionDomainInput } from './signature.ts';
-import { exportJsonl, snapshotJsonl } from './snapshot.ts';
+import { exportJsonl, snapshotJsonl, type VersionRow } from './snapshot.ts';
 import { splitByRows } from './split.ts';
 import { prepareFile, prepareRows, type PreparedUpload } from './upload.ts';
 import { buildReport, emptyExisting, validateRecords, type ExistingRows, type UploadReport } from './validate.ts';
@@ -63,6 +63,8 @@ export type CreateDatanetInput = z.input<typeof CreateDatanetInput>;
 
 export interface DatanetServiceDeps {
   db: Db;
+  /** The chain event index (store.chainIndex): lets the service credit purchases made directly on chain. */
+  chainIndex?: ChainIndexRepo;
   chain: Chain;
   blobs: BlobStore;
   limits?: Partial<UploadLimits>;
@@ -167,6 +169,7 @@ export class DatanetService {
   readonly repo: DatanetRepo;
   readonly limits: UploadLimits;
   private readonly chain: Chain;
+  private readonly chainIndex: ChainIndexRepo | null;
   private readonly blobs: BlobStore;
   private readonly minStake: bigint;
   private readonly now: () => number;
@@ -176,6 +179,7 @@ export class DatanetService {
   constructor(deps: DatanetServiceDeps) {
     this.repo = new DatanetRepo(deps.db);
     this.chain = deps.chain;
+    this.chainIndex = deps.chainIndex ?? null;
     this.blobs = deps.blobs;
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     this.minStake = deps.minValidatorStakeWei ?? 1n;
@@ -614,6 +618,19 @@ export class DatanetService {
     return exportJsonl(d.format, this.repo.versionRows(id, version).map((r) => ({ id: r.id, hash: r.hash, contributor: r.contributor, data: r.data as RowData })));
   }
 
+  /**
+   * For training (the factory): the rows of one version with their ids, hashes and contributors,
+   * after checking that `caller` may use it (open, granted, bought, owner or validator), plus the
+   * version's root so the training record can name exactly what it saw.
+   */
+  async trainingRows(id: number, version: number, caller: Address): Promise<{ datanetId: number; version: number; format: DataFormat; merkleRoot: Hex; rows: VersionRow[] }> {
+    const d = this.record(id);
+    const v = this.version(id, version);
+    await this.requireRead(id, caller);
+    const rows = this.repo.versionRows(id, version).map((r) => ({ id: r.id, hash: r.hash, contributor: r.contributor, data: r.data as RowData }));
+    return { datanetId: id, version, format: d.format, merkleRoot: v.merkleRoot, rows };
+  }
+
   // ---- paid access ----
 
   /**
@@ -644,12 +661,35 @@ export class DatanetService {
     } else {
       throw invalid('a purchase needs the buyer\'s purchaseAccess transaction', { param: 'txHash', code: 'purchase_tx_required', hint: 'approve the price to DatanetRegistry, call purchaseAccess(datanetId), and pass its txHash' });
     }
+    const credits = this.recordPurchase(d, b, price, txHash);
+    return { datanetId: id, buyer: b, priceWei: price.toString(), txHash, credits: credits.map((c) => ({ contributor: c.contributor, amountWei: c.amount.toString() })) };
+  }
+
+  /** Splits a purchase among the contributors of accepted rows (all to the owner while there are none) and records it. */
+  private recordPurchase(d: DatanetRecord, buyer: Address, price: bigint, txHash: Hex) {
     const byContributor = new Map<Address, number>();
-    for (const r of this.repo.acceptedRows(id)) byContributor.set(r.contributor, (byContributor.get(r.contributor) ?? 0) + 1);
+    for (const r of this.repo.acceptedRows(d.id)) byContributor.set(r.contributor, (byContributor.get(r.contributor) ?? 0) + 1);
     let credits = splitByRows(price, [...byContributor].map(([contributor, rows]) => ({ contributor, rows })));
     if (credits.length === 0) credits = [{ contributor: d.owner, amount: price }];
-    this.repo.tx(() => this.repo.insertPurchase(id, b, price, txHash, credits, this.now()));
-    return { datanetId: id, buyer: b, priceWei: price.toString(), txHash, credits: credits.map((c) => ({ contributor: c.contributor, amountWei: c.amount.toString() })) };
+    this.repo.tx(() => this.repo.insertPurchase(d.id, buyer, price, txHash, credits, this.now()));
+    return credits;
+  }
+
+  /**
+   * Credits purchases that buyers made directly on chain (AccessPurchased events in the chain index)
+   * and that the node has not recorded yet. Returns how many were added.
+   */
+  syncPurchases(id: number): number {
+    const d = this.record(id);
+    if (!this.chainIndex) return 0;
+    let added = 0;
+    for (const e of this.chainIndex.events({ contract: 'DatanetRegistry', event: 'AccessPurchased', args: { datanetId: String(id) } })) {
+      const buyer = getAddress(String(e.args.account));
+      if (this.repo.purchase(id, buyer)) continue;
+      this.recordPurchase(d, buyer, BigInt(String(e.args.price)), e.txHash);
+      added++;
+    }
+    return added;
   }
 
   private creditsOf(id: number, txHash: Hex) {
@@ -658,7 +698,7 @@ export class DatanetService {
 
   /** Total credited to each contributor of a datanet from paid access (wei). */
   credits(id: number): Array<{ contributor: Address; amountWei: string }> {
-    this.record(id);
+    this.syncPurchases(id);
     const sum = new Map<Address, bigint>();
     for (const c of this.repo.credits(id)) sum.set(c.contributor, (sum.get(c.contributor) ?? 0n) + c.amountWei);
     return [...sum].map(([contributor, a]) => ({ contributor, amountWei: a.toString() }));

@@ -36,7 +36,7 @@ export function datanetService(s: NodeServices): DatanetService {
   if (!svc) {
     const blobs = (s.modules.da as BlobStore | undefined) ?? new LocalBlobStore({ dir: join(s.config.dataDir, 'blobs') });
     s.modules.da = blobs;
-    svc = new DatanetService({ db: s.store.db, chain: s.chain, blobs });
+    svc = new DatanetService({ db: s.store.db, chain: s.chain, chainIndex: s.store.chainIndex, blobs });
     s.modules.datanets = svc;
   }
   return svc;
