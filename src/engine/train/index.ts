@@ -1,0 +1,17 @@
+/**
+ * Training in the engine (issue 4): LoRA fine-tuning with exact gradients.
+ *
+ *   const r = await train(model, examples, { lora: { targets: 'all-linear', rank: 8 }, hyperparameters: { lr: 2e-4 } });
+ *   const adapter = engine.createAdapter(r.factors);     // served at once by the inference engine
+ *
+ * Lower level: TrainModel (forward + backward over a packed batch), TrainableLora, AdamW and
+ * schedules, packing, checkpoints, and the backward ops.
+ */
+export { train, planBatches, type TrainOptions, type TrainResult, type TrainHyperparameters, type StepMetrics, type ExampleGradients } from './train.ts';
+export { TrainModel, type TrainBatch, type StepOptions, type StepResult, type DocGradients, type TrainModelOptions } from './model.ts';
+export { TrainableLora, checkLoraConfig, LORA_MODULES, type LoraTrainConfig, type LoraParam, type LoraModuleKind } from './lora.ts';
+export { AdamW, clipGradNorm, globalGradNorm, learningRate, type AdamWConfig, type ScheduleKind, type ParamTensor } from './optim.ts';
+export { packExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
+export { saveCheckpoint, loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
+export { transposeWeight, type TransposeDType } from './weights-t.ts';
+export { Xorshift } from './rng.ts';
