@@ -55,6 +55,8 @@ export interface StepEntry {
   logits: 'last' | 'all' | 'none';
   /** Also return the final-norm hidden states (T, C) of all tokens (embeddings). */
   hidden?: boolean;
+  /** Write the logits here instead of a fresh array (length V for 'last', T·V for 'all'). */
+  out?: Float32Array;
 }
 
 export interface StepResult {
@@ -180,6 +182,7 @@ export class Engine {
         });
       }
       if (e.adapter && !this.adapters.has(e.adapter)) throw invalid(`adapter ${e.adapter.name} is not loaded in this engine`, { code: 'adapter_not_loaded' });
+      if (e.out && e.logits !== 'none' && e.out.length < (e.logits === 'all' ? e.tokens.length : 1) * V) throw invalid('step entry `out` is shorter than its logits', { param: 'out' });
       need += this.kv.blocksNeeded(s.kv, len);
     }
     if (need > this.kv.freeBlocks) {
@@ -194,7 +197,7 @@ export class Engine {
     }
 
     const results: StepResult[] = batch.map((e) => ({
-      logits: e.logits === 'none' ? null : new Float32Array((e.logits === 'all' ? e.tokens.length : 1) * V),
+      logits: e.logits === 'none' ? null : e.out ? e.out.subarray(0, (e.logits === 'all' ? e.tokens.length : 1) * V) : new Float32Array((e.logits === 'all' ? e.tokens.length : 1) * V),
       hidden: e.hidden ? new Float32Array(e.tokens.length * C) : null,
     }));
     // Rows grouped by adapter (stable), so each adapter is one segment per forward call.

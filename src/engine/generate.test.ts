@@ -48,7 +48,7 @@ test('seeded sampling reproduces, alone or batched with other requests', async (
 test('continuous batching: more requests than slots, different lengths, all equal to running alone', async () => {
   const eng = engine();
   const prompts = ['one', 'two two', 'three three three', 'f', 'five five five five five'];
-  const alone = [];
+  const alone: Awaited<ReturnType<typeof generateText>>[] = [];
   for (const p of prompts) alone.push(await generateText(eng, { prompt: p, maxTokens: 6 + p.length % 4, sampling: { temperature: 0, logitBias: ASCII } }));
   const gen = new BatchGenerator(eng, { maxRunning: 2, tokenBudget: 8 });
   const streams = prompts.map((p) => gen.submit({ prompt: p, maxTokens: 6 + p.length % 4, sampling: { temperature: 0, logitBias: ASCII } }));
@@ -122,4 +122,18 @@ test('logprobs per token; bad requests fail at submit with clear errors', async 
   // max tokens capped by the context
   const long = await generateText(eng, { prompt: 'y'.repeat(120), maxTokens: 50, sampling: { temperature: 0 } });
   assert.equal(long.completionTokens + long.promptTokens <= 128, true);
+});
+
+test('an adapter unloaded mid-generation fails only its own request', async () => {
+  const eng = engine();
+  const r = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.1);
+  const ad = eng.createAdapter({ 'blk.0.attn_q.weight': { a: r(2 * 64), b: r(64 * 2), rank: 2, alpha: 4 } });
+  const withAd = generate(eng, { prompt: 'abc', maxTokens: 40, adapter: ad, sampling: { temperature: 0 } });
+  const plain = generateText(eng, { prompt: 'abd', maxTokens: 20, sampling: { temperature: 0 } });
+  await assert.rejects((async () => {
+    for await (const c of withAd) if (c.tokens.length) eng.unloadAdapter(ad);
+  })(), (e: any) => e.code === 'adapter_not_loaded');
+  await assert.rejects(withAd.result, (e: any) => e.code === 'adapter_not_loaded');
+  assert.equal((await plain).completionTokens, 20);
+  assert.equal(eng.kv.freeBlocks, eng.kv.numBlocks);
 });

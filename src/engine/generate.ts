@@ -146,6 +146,7 @@ export class BatchGenerator {
   private active: Req[] = [];
   private promisedBlocks = 0;
   private looping = false;
+  private readonly logitBufs: Float32Array[] = [];
 
   constructor(engine: Engine, opts: BatchGeneratorOptions = {}) {
     this.engine = engine;
@@ -251,12 +252,26 @@ export class BatchGenerator {
   }
 
   private stepOnce(): void {
-    const entries: Array<{ seq: SequenceHandle; tokens: number[]; adapter: LoraAdapter | null; logits: 'last' | 'none' }> = [];
+    const entries: Array<{ seq: SequenceHandle; tokens: number[]; adapter: LoraAdapter | null; logits: 'last' | 'none'; out?: Float32Array }> = [];
     const owners: Req[] = [];
     let budget = this.budget;
+    // An adapter unloaded under a running request fails that request only.
+    const loaded = new Set(this.engine.loadedAdapters);
+    for (const r of [...this.active]) {
+      if (r.adapter && !loaded.has(r.adapter)) {
+        this.fail(r, invalid(`adapter ${r.adapter.name} was unloaded while the request was running`, { code: 'adapter_not_loaded', param: 'model' }));
+      }
+    }
+    // Logit rows are written into per-slot buffers reused across steps (no per-step allocation).
+    const V = this.engine.config.vocabSize;
+    let slot = 0;
+    const buf = () => {
+      if (!this.logitBufs[slot]) this.logitBufs[slot] = new Float32Array(V);
+      return this.logitBufs[slot++];
+    };
     for (const r of this.active) {
       if (r.next < 0 || budget === 0) continue;
-      entries.push({ seq: r.seq!, tokens: [r.next], adapter: r.adapter, logits: 'last' });
+      entries.push({ seq: r.seq!, tokens: [r.next], adapter: r.adapter, logits: 'last', out: buf() });
       owners.push(r);
       budget--;
     }
@@ -264,7 +279,8 @@ export class BatchGenerator {
       if (r.next >= 0 || budget === 0) continue;
       const n = Math.min(r.prompt.length - r.prefilled, budget);
       const end = r.prefilled + n;
-      entries.push({ seq: r.seq!, tokens: r.prompt.slice(r.prefilled, end), adapter: r.adapter, logits: end === r.prompt.length ? 'last' : 'none' });
+      const last = end === r.prompt.length;
+      entries.push({ seq: r.seq!, tokens: r.prompt.slice(r.prefilled, end), adapter: r.adapter, logits: last ? 'last' : 'none', ...(last ? { out: buf() } : {}) });
       owners.push(r);
       r.prefilled = end;
       budget -= n;

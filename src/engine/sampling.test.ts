@@ -56,10 +56,10 @@ test('top-p over a large vocabulary grows its candidate set until the mass is re
   const logits = new Float32Array(V); // flat: top-p 0.5 needs 25000 candidates
   const s = new Sampler({ seed: 8, topP: 0.5 }, V);
   const seen = new Set<number>();
-  for (let i = 0; i < 3000; i++) seen.add(s.sample(logits).token);
+  for (let i = 0; i < 400; i++) seen.add(s.sample(logits).token);
   const ids = [...seen];
   assert.ok(ids.every((t) => t < 25000), 'ties rank lower ids first, so only the first half survives');
-  assert.ok(ids.length > 2000);
+  assert.ok(ids.length > 350);
 });
 
 test('repetition, frequency and presence penalties', () => {

@@ -70,11 +70,21 @@ export class Prng {
     return r / 4294967296;
   }
 }
+/** Logits this far below the max are treated as probability 0 (e^-30 ≈ 1e-13). */
+const CUT = 30;
+
 const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
 
 /** Indices of the n largest values of x, largest first (min-heap selection, O(V log n)). */
 export function topIndices(x: ArrayLike<number>, n: number, V = x.length): Int32Array {
   n = Math.min(n, V);
+  if (n * 8 >= V) {
+    // A large share of the vocabulary: one full sort beats the heap.
+    const all = new Int32Array(V);
+    for (let i = 0; i < V; i++) all[i] = i;
+    all.sort((a, b) => x[b] - x[a] || a - b);
+    return all.slice(0, n);
+  }
   const heap = new Int32Array(n);
   let size = 0;
   const less = (a: number, b: number) => x[a] < x[b] || (x[a] === x[b] && a > b); // ties: lower id ranks higher
@@ -194,23 +204,29 @@ export class Sampler {
     for (let i = 0; i < V; i++) { l[i] *= invT; if (l[i] > mx) mx = l[i]; }
     const k = p.topK > 0 ? Math.min(p.topK, V) : V;
     const minLogit = p.minP > 0 ? mx + Math.log(p.minP) : -Infinity;
+    // Tokens more than CUT below the max have p < e^-CUT·p_max ≈ 1e-13·p_max: counted as 0.
+    const floor = Math.max(minLogit, mx - CUT);
     if (k === V && p.topP >= 1) {
-      // Full distribution (after min-p): one pass for the mass, one to draw.
+      // Full distribution (after min-p): weights computed once into l, then one pass to draw.
       let z = 0;
-      for (let i = 0; i < V; i++) if (l[i] >= minLogit) z += Math.exp(l[i] - mx);
+      for (let i = 0; i < V; i++) {
+        const e = l[i] >= floor ? Math.exp(l[i] - mx) : 0;
+        l[i] = e;
+        z += e;
+      }
       let u = this.rng.next() * z;
       let last = 0;
       for (let i = 0; i < V; i++) {
-        if (l[i] < minLogit) continue;
+        if (l[i] === 0) continue;
         last = i;
-        u -= Math.exp(l[i] - mx);
+        u -= l[i];
         if (u < 0) return i;
       }
       return last;
     }
     // Candidates sorted by logit: grow the selection until top-k is covered or top-p is reached.
     let zAll = 0;
-    if (k === V) for (let i = 0; i < V; i++) zAll += Math.exp(l[i] - mx);
+    if (k === V) for (let i = 0; i < V; i++) if (l[i] >= mx - CUT) zAll += Math.exp(l[i] - mx);
     let n = k < V ? k : Math.min(V, 64);
     let cand: Int32Array;
     let cut: number;
@@ -250,7 +266,7 @@ export class Sampler {
     let mx = -Infinity;
     for (let i = 0; i < V; i++) if (raw[i] > mx) mx = raw[i];
     let z = 0;
-    for (let i = 0; i < V; i++) z += Math.exp(raw[i] - mx);
+    for (let i = 0; i < V; i++) if (raw[i] >= mx - CUT) z += Math.exp(raw[i] - mx);
     const lse = mx + Math.log(z);
     out.logprob = raw[out.token] - lse;
     out.top = n > 0 ? Array.from(topIndices(raw, n, V), (t) => ({ token: t, logprob: raw[t] - lse })) : [];
