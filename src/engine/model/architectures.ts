@@ -191,8 +191,9 @@ export const FAMILY_SPECS: Record<Family, FamilySpec> = {
         });
       }
       const newArch = bool(c, 'new_decoder_architecture', false);
-      const multiQuery = bool(c, 'multi_query', true);
-      const kv = newArch ? num(c, ['num_kv_heads', 'n_head_kv'], b.nHeads)! : multiQuery ? 1 : b.nHeads;
+      // As llama.cpp's converter: an explicit kv head count wins (40B/180B); otherwise MQA (7B)
+      // unless multi_query is off, in which case every head has its own k/v.
+      const kv = num(c, ['num_kv_heads', 'n_head_kv']) ?? (bool(c, 'multi_query', true) ? 1 : b.nHeads);
       const bias = bool(c, 'bias', false);
       return {
         nKvHeads: kv, parallelBlock: bool(c, 'parallel_attn', true),

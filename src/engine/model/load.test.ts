@@ -90,6 +90,17 @@ describe('loadModel: HF folder and GGUF give the same model', () => {
   }
 });
 
+describe('loadModel: layout variants', () => {
+  it('Falcon with grouped kv heads (the 40B qkv layout) loads identically from both formats', async () => {
+    const tm = buildTinyModel('falcon', fresh(), { format: 'both', dims: { nKvHeads: 2 } });
+    const hf = await loadModel(tm.hfDir!);
+    const gguf = await loadModel(tm.ggufPath!);
+    assert.equal(hf.config.nKvHeads, 2);
+    assert.equal(gguf.config.nKvHeads, 2);
+    compareTensors(hf, gguf);
+  });
+});
+
 describe('loadModel: storage types', () => {
   it('quantized GGUF weights stay quantized, exactly as written', async () => {
     const tm = buildTinyModel('llama', fresh(), { format: 'both', dtype: 'q8_0' });
