@@ -167,7 +167,7 @@ describe('loadModel: bad input is a named error', () => {
     const tm = buildTinyModel('falcon', fresh(), { format: 'hf' });
     const cfgPath = join(tm.hfDir!, 'config.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    writeFileSync(cfgPath, JSON.stringify({ ...cfg, multi_query: false }));
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, num_kv_heads: cfg.num_attention_heads }));
     await expectError(loadModel(tm.hfDir!), 'shape_mismatch', 'query_key_value');
   });
 
