@@ -117,7 +117,10 @@ export interface ModelConfig {
    */
   parallelBlockTwoNorms: boolean;
 
-  /** Keys further back than this many positions are masked; null = full attention. */
+  /**
+   * Sliding-window attention: a query at position i sees keys j with i - W < j ≤ i (W keys,
+   * itself included; llama.cpp's LLAMA_SWA_TYPE_STANDARD masks i - j ≥ W). null = full attention.
+   */
   slidingWindow: number | null;
   /**
    * With slidingWindow: every Nth layer (layer % N == N-1) is global, the others use the window.
