@@ -13,6 +13,9 @@
  *   into one llama_decode per step).
  * and reports our/llama.cpp ratios and decode as a fraction of the bandwidth ceiling
  * (weight bytes read per token ÷ measured bandwidth). Files are cached under cache/bench-engine/.
+ *
+ * The machine is shared, so each rate is the best window of 8 consecutive steps (prefill: best of
+ * 2), for both engines alike: the capacity of the code, less the noise of other processes.
  */
 import { join } from 'node:path';
 import type { DType } from '../src/engine/kernels/types.ts';
@@ -60,6 +63,16 @@ const argmax = (x: Float32Array) => {
 
 interface Rates { prefill: number; decode: number; batched8: number }
 
+const PREFILL_REPS = 2;
+/** Tokens/s over the fastest window of WINDOW consecutive steps (`times[k]` = end of step k; `perStep` tokens each). */
+const WINDOW = 8;
+function bestRate(times: number[], perStep: number): number {
+  const w = Math.min(WINDOW, times.length - 1);
+  let best = 0;
+  for (let k = 0; k + w < times.length; k++) best = Math.max(best, (w * perStep) / ((times[k + w] - times[k]) / 1000));
+  return best;
+}
+
 // ------------------------------------------------------------------ ours
 
 async function benchOurs(path: string): Promise<Rates> {
@@ -75,32 +88,37 @@ async function benchOurs(path: string): Promise<Rates> {
     e.step([{ seq: w, tokens: tokens(8, 9), logits: 'last' }]);
     e.freeSequence(w);
 
-    const p = e.createSequence();
-    let t0 = performance.now();
-    e.step([{ seq: p, tokens: tokens(PREFILL, 1), logits: 'last' }]);
-    const prefill = PREFILL / ((performance.now() - t0) / 1000);
-    e.freeSequence(p);
+    let prefill = 0;
+    for (let rep = 0; rep < PREFILL_REPS; rep++) {
+      const p = e.createSequence();
+      const t0 = performance.now();
+      e.step([{ seq: p, tokens: tokens(PREFILL, 1 + rep), logits: 'last' }]);
+      prefill = Math.max(prefill, PREFILL / ((performance.now() - t0) / 1000));
+      e.freeSequence(p);
+    }
 
     const d = e.createSequence();
     let [r] = e.step([{ seq: d, tokens: tokens(PROMPT, 2), logits: 'last' }]);
     let next = argmax(r.logits!);
-    t0 = performance.now();
+    const times = [performance.now()];
     for (let i = 0; i < DECODE; i++) {
       [r] = e.step([{ seq: d, tokens: [next], logits: 'last' }]);
       next = argmax(r.logits!);
+      times.push(performance.now());
     }
-    const decode = DECODE / ((performance.now() - t0) / 1000);
+    const decode = bestRate(times, 1);
     e.freeSequence(d);
 
     const seqs = Array.from({ length: BATCH }, () => e.createSequence());
     let outs = e.step(seqs.map((seq, i) => ({ seq, tokens: tokens(PROMPT, 10 + i), logits: 'last' as const })));
     let nexts = outs.map((o) => argmax(o.logits!));
-    t0 = performance.now();
+    const btimes = [performance.now()];
     for (let s = 0; s < BATCH_STEPS; s++) {
       outs = e.step(seqs.map((seq, i) => ({ seq, tokens: [nexts[i]], logits: 'last' as const })));
       nexts = outs.map((o) => argmax(o.logits!));
+      btimes.push(performance.now());
     }
-    const batched8 = (BATCH * BATCH_STEPS) / ((performance.now() - t0) / 1000);
+    const batched8 = bestRate(btimes, BATCH);
     for (const s of seqs) e.freeSequence(s);
     return { prefill, decode, batched8 };
   } finally {
@@ -121,21 +139,23 @@ async function benchLlamaCpp(path: string): Promise<Rates> {
       const seq = ctx.getSequence();
       await seq.evaluateWithoutGeneratingNewTokens(tokens(8, 9) as Token[]); // warm-up
       await seq.clearHistory();
-      let t0 = performance.now();
-      await seq.evaluateWithoutGeneratingNewTokens(tokens(PREFILL, 1) as Token[]);
-      prefill = PREFILL / ((performance.now() - t0) / 1000);
-      await seq.clearHistory();
+      prefill = 0;
+      for (let rep = 0; rep < PREFILL_REPS; rep++) {
+        const t0 = performance.now();
+        await seq.evaluateWithoutGeneratingNewTokens(tokens(PREFILL, 1 + rep) as Token[]);
+        prefill = Math.max(prefill, PREFILL / ((performance.now() - t0) / 1000));
+        await seq.clearHistory();
+      }
 
       const prompt = tokens(PROMPT, 2) as Token[];
       await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
-      let n = 0;
-      t0 = 0;
       // The first yielded token costs the last prompt token; time the DECODE steps after it.
+      const times: number[] = [];
       for await (const _ of seq.evaluate(prompt.slice(-1), { temperature: 0 })) {
-        if (n === 0) t0 = performance.now();
-        if (++n > DECODE) break;
+        times.push(performance.now());
+        if (times.length > DECODE) break;
       }
-      decode = DECODE / ((performance.now() - t0) / 1000);
+      decode = bestRate(times, 1);
     } finally {
       await ctx.dispose();
     }
@@ -146,17 +166,16 @@ async function benchLlamaCpp(path: string): Promise<Rates> {
       const seqs = Array.from({ length: BATCH }, () => ctx8.getSequence());
       const prompts = seqs.map((_, i) => tokens(PROMPT, 10 + i) as Token[]);
       await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(prompts[i].slice(0, -1))));
-      const firsts: number[] = [];
-      const ends: number[] = [];
+      // Step s is complete when every sequence has its s-th token.
+      const stamps: number[][] = seqs.map(() => []);
       await Promise.all(seqs.map(async (s, i) => {
-        let n = 0;
         for await (const _ of s.evaluate(prompts[i].slice(-1), { temperature: 0 })) {
-          if (n === 0) firsts.push(performance.now());
-          if (++n > BATCH_STEPS) break;
+          stamps[i].push(performance.now());
+          if (stamps[i].length > BATCH_STEPS) break;
         }
-        ends.push(performance.now());
       }));
-      batched8 = (BATCH * BATCH_STEPS) / ((Math.max(...ends) - Math.max(...firsts)) / 1000);
+      const times = Array.from({ length: BATCH_STEPS + 1 }, (_, k) => Math.max(...stamps.map((st) => st[k])));
+      batched8 = bestRate(times, BATCH);
     } finally {
       await ctx8.dispose();
     }
