@@ -17,7 +17,7 @@ import { OpenLedgerError } from '../../util/errors.ts';
 import { train, type ExampleGradients } from './train.ts';
 import { TrainableLora } from './lora.ts';
 import { TrainModel } from './model.ts';
-import { packExamples, type TrainExample } from './packing.ts';
+import { batchTargets, packExamples, type TrainExample } from './packing.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { learningRate } from './optim.ts';
 
@@ -159,7 +159,7 @@ test('per-example gradients: exact, sum to the step gradient, and only on the st
   for (const p of lora.params.values()) for (let i = 0; i < p.b.length; i++) p.b[i] = Math.sin(i + p.N) * 0.2;
   const tm = new TrainModel(model, { kernels: referenceKernels, maxTokens: 64, lora });
   const [batch] = packExamples(EXAMPLES, [0, 1, 2], { maxTokens: 64 });
-  const n = batch.targets.reduce((s: number, t: number) => s + (t >= 0 ? 1 : 0), 0);
+  const n = batchTargets(batch);
   lora.zeroGrad();
   const r = tm.step(batch, { gradScale: 1 / n, docGrads: true });
   const name = 'blk.0.attn_q.weight', p = lora.params.get(name)!;
