@@ -27,7 +27,8 @@ import { DatanetRepo, type DatanetRecord, type RowRecord, type VersionRecord } f
 import { contributionTypedDataJson, verifyContribution, type ContributionDomainInput } from './signature.ts';
 import { exportJsonl, snapshotJsonl, type VersionRow } from './snapshot.ts';
 import { splitByRows } from './split.ts';
-import { prepareFile, prepareRows, type PreparedUpload } from './upload.ts';
+import { prepareRows, type PreparedUpload } from './upload.ts';
+import { ParsePool } from './parse/pool.ts';
 import { buildReport, emptyExisting, validateRecords, type ExistingRows, type UploadReport } from './validate.ts';
 import { getDatanet, getVersion, hasAccess, isValidator, purchaseAccess, stakeOf } from './chain-facts.ts';
 
@@ -174,6 +175,8 @@ export class DatanetService {
   private readonly minStake: bigint;
   private readonly now: () => number;
   private readonly dedup = new Map<number, ExistingRows>();
+  /** Parses uploads on a worker thread (parse/pool.ts). */
+  private readonly parser = new ParsePool();
   private readonly locks = new Map<number, Promise<unknown>>();
 
   constructor(deps: DatanetServiceDeps) {
@@ -184,6 +187,11 @@ export class DatanetService {
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     this.minStake = deps.minValidatorStakeWei ?? 1n;
     this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Stops the parse worker (the node's shutdown; the worker never holds the process open while idle). */
+  close(): Promise<void> {
+    return this.parser.close();
   }
 
   /** EIP-712 domain of contributions on this node's chain. */
@@ -344,7 +352,7 @@ export class DatanetService {
     if (source.kind === 'file') {
       if (source.bytes.byteLength > this.limits.maxUploadBytes) throw tooLarge(source.filename, source.bytes.byteLength, this.limits.maxUploadBytes);
       const kind = fileKindOf(source.filename);
-      return { prepared: await prepareFile(source.bytes, source.filename, d.format, this.limits), bytes: source.bytes, filename: source.filename, kind };
+      return { prepared: await this.parser.prepareFile(source.bytes, source.filename, d.format, this.limits), bytes: source.bytes, filename: source.filename, kind };
     }
     const bytes = new TextEncoder().encode(JSON.stringify(source.rows));
     if (bytes.byteLength > this.limits.maxUploadBytes) throw tooLarge('rows', bytes.byteLength, this.limits.maxUploadBytes);
