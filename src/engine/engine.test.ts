@@ -26,6 +26,8 @@ test('tiny GGUF: chat template → streamed greedy generation; fast kernels agre
       assert.equal(text, r.text);
       assert.equal(r.text, model.tokenizer.decode(r.tokens, { skipSpecial: true }));
       assert.equal(r.promptTokens, model.tokenizer.encode(prompt).length);
+      const viaMessages = generate(engine, { messages: [{ role: 'user', content: 'Hello there' }], maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } });
+      assert.deepEqual((await viaMessages.result).tokens, r.tokens);
 
       // The same prompt on the reference kernels: same greedy tokens, logits within 1e-3.
       const ids = model.tokenizer.encode(prompt);

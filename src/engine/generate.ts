@@ -16,12 +16,18 @@
  */
 import type { Engine, SequenceHandle } from './engine.ts';
 import type { LoraAdapter } from './lora/adapter.ts';
+import type { ChatMessage } from './tokenizer/types.ts';
 import { Sampler, type SampledToken, type SamplingParams } from './sampling.ts';
 import { invalid, OpenLedgerError } from '../util/errors.ts';
 
 export interface GenerateRequest {
-  /** Text (tokenized with the model's tokenizer) or token ids. */
-  prompt: string | readonly number[];
+  /** Text (tokenized with the model's tokenizer) or token ids; or give `messages` instead. */
+  prompt?: string | readonly number[];
+  /**
+   * Chat messages, rendered with the model's chat template (generation prompt appended) and
+   * tokenized without adding special tokens (the template writes them).
+   */
+  messages?: readonly ChatMessage[];
   /** Most tokens to generate (default 256; capped by the context). */
   maxTokens?: number;
   /** Stop when the text contains one of these (the stop text is not returned). */
@@ -160,7 +166,12 @@ export class BatchGenerator {
   /** Queue a request; throws at once for bad input (empty prompt, prompt longer than the context). */
   submit(req: GenerateRequest): GenerationStream {
     const eng = this.engine, tk = eng.tokenizer;
-    const prompt = typeof req.prompt === 'string' ? tk.encode(req.prompt, { addSpecial: req.addSpecial ?? true }) : [...req.prompt];
+    if ((req.prompt === undefined) === (req.messages === undefined)) throw invalid('give exactly one of prompt and messages', { param: 'prompt' });
+    let prompt: number[];
+    if (req.messages) {
+      if (!tk.chatTemplate) throw invalid('this model has no chat template; send a plain prompt', { param: 'messages', code: 'no_chat_template' });
+      prompt = tk.encode(tk.applyChatTemplate([...req.messages], { addGenerationPrompt: true }), { addSpecial: false });
+    } else prompt = typeof req.prompt === 'string' ? tk.encode(req.prompt, { addSpecial: req.addSpecial ?? true }) : [...req.prompt!];
     if (prompt.length === 0) throw invalid('the prompt is empty', { param: 'prompt', code: 'empty_prompt' });
     for (const t of prompt) {
       if (!Number.isInteger(t) || t < 0 || t >= eng.config.vocabSize) throw invalid(`prompt token id ${t} is outside the vocabulary (${eng.config.vocabSize})`, { param: 'prompt', code: 'invalid_token' });
