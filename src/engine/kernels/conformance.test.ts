@@ -6,7 +6,7 @@
  *
  *   matmul, float math (f32, f16, bf16, K-quants; q8_0/q4_0 with f32 activations):
  *       |out − oracle| ≤ 1e-5 · Σₖ|xₖ·wₖ|  (+1e-6 · |oracle|)
- *   matmul, int8 activations (q8_0/q4_0, as llama.cpp): x is rounded to 32-wide int8 blocks with
+ *   matmul, int8 activations (q8_0/q4_0 always, K-quants for M ≤ 4; as llama.cpp): x is rounded to 32-wide int8 blocks with
  *       scale dₓ = max|x_block|/127, so each xₖ moves by ≤ dₓ/2 and
  *       |out − oracle| ≤ Σ_blocks (dₓ/2)·Σ_{k∈block}|wₖ| + 1e-5 · Σₖ|xₖ·wₖ|
  *   rmsnorm, layernorm, siluMul, gelu, softmax:  |out − oracle| ≤ 2e-6 + 1e-5·|oracle|
@@ -37,11 +37,13 @@ const heap = new Heap({ initialBytes: 64 << 20 });
 const f32 = (src: ArrayLike<number>) => { const v = heap.f32(src.length); v.set(src); return v; };
 
 interface Impl { label: string; k: Kernels; int8: boolean; close(): void }
+/** K-quant matmuls with M ≤ this take the int8-activation path (wasm-kernels.ts default). */
+const KQUANT_INT_MAX_M = 4;
 const impls: Impl[] = [];
 before(() => {
   impls.push({ label: 'reference', k: referenceKernels, int8: false, close() {} });
   const mk = (label: string, opts: Parameters<typeof selectKernels>[1], int8: boolean) => {
-    const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, ...opts });
+    const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, kquantIntMaxM: KQUANT_INT_MAX_M, ...opts });
     assert.ok(k.fastOps.includes('matmul'), `${label}: WASM kernels did not load (run npm run build)`);
     assert.ok(k.waitReady(20_000), `${label}: workers did not start`);
     impls.push({ label, k, int8, close: () => k.close() });
@@ -127,7 +129,8 @@ describe('matmul conformance', () => {
           const x = f32(Float32Array.from({ length: M * K }, () => (r() * 2 - 1) * (r() < 0.05 ? 5 : 1)));
           const o = oracle(x, w, M);
           for (const impl of impls) {
-            const int8 = impl.int8 && (dtype === 'q8_0' || dtype === 'q4_0');
+            const kq = dtype === 'q4_K' || dtype === 'q5_K' || dtype === 'q6_K';
+            const int8 = impl.int8 && (dtype === 'q8_0' || dtype === 'q4_0' || (kq && M <= KQUANT_INT_MAX_M));
             for (const accumulate of [false, true]) {
               const out = heap.f32(M * N);
               const base = Float32Array.from({ length: M * N }, () => r() - 0.5);

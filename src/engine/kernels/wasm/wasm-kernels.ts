@@ -23,8 +23,10 @@ export interface WasmKernelOptions {
   threads?: number;
   /** Worker spin (Atomics.load polls) before sleeping between jobs. Default 200000 (≈0.3 ms). */
   spin?: number;
-  /** Activations for q8_0/q4_0 matmuls: 'int8' (default, as llama.cpp) or 'f32'. */
+  /** Activations for q8_0/q4_0 (and K-quant, small M) matmuls: 'int8' (default, as llama.cpp) or 'f32'. */
   q8Activations?: 'int8' | 'f32';
+  /** K-quant matmuls with M up to this use int8 activations (q8_K-style), larger M the f32 tile. Default 4 (measured crossover ≈4.4 rows). */
+  kquantIntMaxM?: number;
   /** Below this many multiply-adds (M·N·K) a matmul runs on the caller alone. Default 2^17. */
   minParallelWork?: number;
 }
@@ -48,6 +50,9 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 200_000 }) : null;
   const int8 = (opts.q8Activations ?? 'int8') === 'int8';
   const minWork = opts.minParallelWork ?? 1 << 17;
+  // K-quants take the integer path up to this many rows (it re-unpacks nibbles per row; the
+  // dequantize-into-scratch f32 tile wins for large M).
+  const kquantIntMaxM = opts.kquantIntMaxM ?? 4;
 
   // Scratch on the heap, grown on demand, never in hot loops after warm-up:
   //  rows: 4·K f32 per part (float path); xq/xd: quantized activations (integer path).
@@ -74,11 +79,30 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
 
     const stride = 16 * K; // per-part scratch: 4 rows of K f32 (float path) or 4 scales per block (q8_0)
     [rowsOff, rowsBytes] = scratch(rowsOff, rowsBytes, stride * (pool ? threads : 1));
-    if (int8 && (w.dtype === 'q8_0' || w.dtype === 'q4_0')) {
+    const kq = w.dtype === 'q4_K' || w.dtype === 'q5_K' || w.dtype === 'q6_K';
+    if (int8 && (w.dtype === 'q8_0' || w.dtype === 'q4_0' || (kq && M <= kquantIntMaxM))) {
       const nb = K >> 5;
-      [xqOff, xqBytes] = scratch(xqOff, xqBytes, M * K * 2 + M * nb * 4 + 64);
-      const xq = xqOff, xd = xqOff + Math.ceil((M * K * 2) / 64) * 64;
-      k.quantizeRowsQ8(px, xq, xd, M, K);
+      const qBytes = Math.ceil((M * K * 2) / 64) * 64, sBytes = Math.ceil((M * nb * 4) / 64) * 64;
+      [xqOff, xqBytes] = scratch(xqOff, xqBytes, qBytes + 2 * sBytes);
+      const xq = xqOff, xd = xqOff + qBytes, xs = xd + sBytes;
+      k.quantizeRowsQ8(px, xq, xd, M, K, w.dtype === 'q4_K' || w.dtype === 'q5_K' ? xs : 0);
+      if (w.dtype === 'q4_K' || w.dtype === 'q5_K') {
+        const hi = w.dtype === 'q5_K' ? 1 : 0;
+        if (chunks === 1) return k.matmulQ45K(hi, po, xq, xd, xs, pw, M, K, N, 0, N, acc, rowsOff);
+        pool!.run(OP.MATMUL_Q45K, [hi, po, xq, xd, xs, pw, M, K, N, acc, rowsOff, stride], chunks, (c) => {
+          const [n0, n1] = rowRange(N, chunks, c);
+          if (n0 < n1) k.matmulQ45K(hi, po, xq, xd, xs, pw, M, K, N, n0, n1, acc, rowsOff);
+        });
+        return;
+      }
+      if (w.dtype === 'q6_K') {
+        if (chunks === 1) return k.matmulQ6K(po, xq, xd, pw, M, K, N, 0, N, acc);
+        pool!.run(OP.MATMUL_Q6K, [po, xq, xd, pw, M, K, N, acc], chunks, (c) => {
+          const [n0, n1] = rowRange(N, chunks, c);
+          if (n0 < n1) k.matmulQ6K(po, xq, xd, pw, M, K, N, n0, n1, acc);
+        });
+        return;
+      }
       const f = w.dtype === 'q8_0' ? k.matmulQ8_0 : k.matmulQ4_0;
       if (chunks === 1) return f(po, xq, xd, pw, M, K, N, 0, N, acc, rowsOff);
       pool!.run(w.dtype === 'q8_0' ? OP.MATMUL_Q8_0 : OP.MATMUL_Q4_0, [po, xq, xd, pw, M, K, N, acc, rowsOff, stride], chunks, (c) => {
