@@ -5,7 +5,7 @@
  */
 import type { DType } from '../kernels/types.ts';
 import type { ModelConfig } from './config.ts';
-import { openModel, sha256Files } from './load.ts';
+import { loadedBytes, openModel, sha256Files } from './load.ts';
 
 export interface ModelInfo {
   format: 'gguf' | 'safetensors';
@@ -16,8 +16,10 @@ export interface ModelInfo {
   config: ModelConfig;
   /** sha256 of the weight file (or of the shards concatenated in name order). */
   sha256: string;
-  /** Bytes of tensor data the engine will load. */
+  /** Bytes of tensor data the engine will read. */
   weightBytes: number;
+  /** Bytes the tensors take on the engine heap once loaded (vectors widen to f32); the heap holds at most 4 GiB. */
+  heapBytes: number;
   files: string[];
   /** Number of canonical tensors, and how many of them are stored in each dtype. */
   tensorCount: number;
@@ -40,6 +42,7 @@ export async function inspectModel(path: string): Promise<ModelInfo> {
     config: m.config,
     sha256: await sha256Files(m.files),
     weightBytes: m.weightBytes,
+    heapBytes: loadedBytes(m, {}),
     files: m.files,
     tensorCount: m.parts.size,
     dtypes,

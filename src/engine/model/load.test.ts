@@ -272,6 +272,7 @@ describe('loadModel: sharded checkpoints and inspection', () => {
     assert.equal(info.tensorCount, loaded.tensors.size);
     assert.ok((info.dtypes.q8_0 ?? 0) > 0 && (info.dtypes.f32 ?? 0) > 0);
     assert.ok(info.weightBytes > 0 && info.weightBytes < readFileSync(tm.ggufPath!).length);
+    assert.ok(info.heapBytes >= info.weightBytes && info.heapBytes <= loaded.heap.allocatedBytes + 64 * info.tensorCount);
     assert.equal(info.chatTemplate, true);
     const hf = await inspectModel(tm.hfDir!);
     assert.equal(hf.format, 'safetensors');

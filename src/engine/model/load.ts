@@ -218,7 +218,7 @@ function dataBytes(parts: Map<string, Part>, sources: Map<string, SourceTensor>)
 // ------------------------------------------------------------------ shared
 
 /** Heap bytes the loaded tensors will take: 2-D in their stored (or requantized) dtype, 1-D as f32. */
-function loadedBytes(m: OpenedModel, opts: LoadOptions): number {
+export function loadedBytes(m: OpenedModel, opts: LoadOptions): number {
   let bytes = 0;
   for (const src of new Set([...m.parts.values()].map((p) => p.plan.source))) {
     const t = m.sources.get(src)!;
