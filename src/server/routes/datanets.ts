@@ -69,6 +69,10 @@ function sourceOf(request: FastifyRequest<{ Querystring: { filename?: string } }
 
 export async function datanetRoutes(app: FastifyInstance, s: NodeServices) {
   const svc = datanetService(s);
+  app.addHook('onClose', async () => {
+    await svc.close();
+    if (s.modules.datanets === svc) delete s.modules.datanets;
+  });
   await app.register(async (r) => {
     r.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: svc.limits.maxUploadBytes }, (_req, body, done) => done(null, body));
 
