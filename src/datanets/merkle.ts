@@ -1,4 +1,4 @@
-import { encodeAbiParameters, getAddress, hexToBytes, concat, type Address } from 'viem';
+import { getAddress, hexToBytes, concat, type Address } from 'viem';
 import type { Hex } from '../da/index.ts';
 import { SortedTree, keccak, sha256, rootFromProof } from './tree.ts';
 
@@ -28,10 +28,18 @@ export interface RowProof {
   proof: Hex[];
 }
 
-/** The double-hashed leaf of a version row. */
+/**
+ * The double-hashed leaf of a version row. abi.encode(bytes32, address) is 64 bytes: the hash, then
+ * the address left-padded with 12 zero bytes; written directly (the general ABI encoder and address
+ * checksumming cost more than the two hashes).
+ */
 export function versionLeafHash(leaf: VersionLeaf): Uint8Array {
-  const enc = encodeAbiParameters([{ type: 'bytes32' }, { type: 'address' }], [leaf.rowHash, getAddress(leaf.contributor)]);
-  return keccak(keccak(hexToBytes(enc)));
+  const enc = new Uint8Array(64);
+  enc.set(hexToBytes(leaf.rowHash), 0);
+  const a = hexToBytes(leaf.contributor);
+  if (a.length !== 20) throw new Error(`not an address: ${leaf.contributor}`);
+  enc.set(a, 44);
+  return keccak(keccak(enc));
 }
 
 export class VersionTree {
@@ -42,7 +50,13 @@ export class VersionTree {
 
   static build(leaves: VersionLeaf[]): VersionTree {
     if (leaves.length === 0) throw new Error('a version needs at least one row');
-    const norm = leaves.map((l) => ({ rowHash: l.rowHash, contributor: getAddress(l.contributor) }));
+    const checksummed = new Map<string, Address>();
+    const addr = (a: Address) => {
+      let c = checksummed.get(a);
+      if (!c) checksummed.set(a, (c = getAddress(a)));
+      return c;
+    };
+    const norm = leaves.map((l) => ({ rowHash: l.rowHash, contributor: addr(l.contributor) }));
     return new VersionTree(new SortedTree(norm.map(versionLeafHash), keccak), norm);
   }
 
