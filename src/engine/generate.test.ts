@@ -137,3 +137,16 @@ test('an adapter unloaded mid-generation fails only its own request', async () =
   assert.equal((await plain).completionTokens, 20);
   assert.equal(eng.kv.freeBlocks, eng.kv.numBlocks);
 });
+
+test('a failure while handling one request fails that request only; the generator keeps running', async () => {
+  const eng = engine();
+  const tk = eng.tokenizer as { decodeIncremental: (o?: object) => (id: number) => string };
+  const real = tk.decodeIncremental;
+  tk.decodeIncremental = () => () => { throw new Error('cannot decode'); };
+  const bad = generate(eng, { prompt: 'abc', maxTokens: 5, sampling: { temperature: 0 } });
+  tk.decodeIncremental = real;
+  const good = generateText(eng, { prompt: 'abd', maxTokens: 5, sampling: { temperature: 0 } });
+  await assert.rejects(bad.result, /cannot decode/);
+  assert.equal((await good).completionTokens, 5);
+  assert.equal(eng.kv.freeBlocks, eng.kv.numBlocks);
+});

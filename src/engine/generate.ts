@@ -234,10 +234,15 @@ export class BatchGenerator {
   private async loop(): Promise<void> {
     try {
       while (this.waiting.length || this.active.length) {
-        this.reap();
-        this.admit();
-        if (!this.active.length) break;
-        this.stepOnce();
+        try {
+          this.reap();
+          this.admit();
+          if (!this.active.length) break;
+          this.stepOnce();
+        } catch (e) {
+          // A bug must not leave streams hanging or crash the process: fail what was running.
+          for (const r of [...this.active]) this.fail(r, e);
+        }
         await new Promise<void>((res) => setImmediate(res));
       }
     } finally {
@@ -308,7 +313,11 @@ export class BatchGenerator {
       const r = owners[i];
       const logits = out[i].logits;
       if (!logits || r.done) continue;
-      this.onLogits(r, logits);
+      try {
+        this.onLogits(r, logits);
+      } catch (e) {
+        this.fail(r, e); // e.g. a tokenizer that cannot decode: only this request fails
+      }
     }
   }
 
