@@ -428,20 +428,25 @@ export function matmulQ6K(out: usize, xq: usize, xd: usize, w: usize, M: i32, K:
 export function matmulQ4_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
   const nb = K >> 5;
   const rb = <usize>nb * 18;
+  const lim: usize = (<usize>memory.size() << 16) - 64;
+  let touched: u32 = 0;
   for (let n = n0; n < n1; n++) {
     const w0 = w + <usize>n * rb;
+    const ahead = w0 + 4 * rb; // touch-ahead as in matmulQ8_0, 4 rows ahead
     for (let m = 0; m < M; m++) {
       const xm = xq + ((<usize>m * K) << 1);
       const dm = xd + ((<usize>m * nb) << 2);
       let a0 = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
         const pb = <usize>b * 18;
+        touched |= <u32>load<u8>(min(ahead + pb, lim));
         const s0 = dotBlockQ4(w0 + pb + 2, xm + (<usize>b << 6));
         a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(h2f(w0 + pb) * load<f32>(dm + (<usize>b << 2)))));
       }
       put(out + ((<usize>m * N + n) << 2), hsum(a0), acc);
     }
   }
+  if (touched > 255) unreachable();
 }
 
 // ---- float path ----
