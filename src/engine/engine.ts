@@ -36,7 +36,7 @@ export interface EngineOptions {
   blockSize?: number;
   /** Longest sequence (default and cap: the model's context length). */
   maxContext?: number;
-  /** Rows of logits computed per output matmul (default 8): bounds the (rows, V) scratch. */
+  /** Rows of logits per output matmul (default 64: one pass over the head for up to 64 decoding streams); the (rows, V) f32 scratch is its cost. */
   logitRows?: number;
 }
 
@@ -107,7 +107,7 @@ export class Engine {
       maxTokens: kvTokens, maxSeqLen: this.maxContext,
     });
     this.runner = new ModelRunner(model, { kernels, kv: this.kv, maxTokens: this.maxBatchTokens });
-    this.logitRows = Math.max(1, Math.min(opts.logitRows ?? 8, this.maxBatchTokens));
+    this.logitRows = Math.max(1, Math.min(opts.logitRows ?? 64, this.maxBatchTokens));
     this.logitBuf = model.heap.f32(this.logitRows * cfg.vocabSize);
   }
 
