@@ -10,9 +10,9 @@
  * - the HF folder and the GGUF load to the same logits (≤ 1e-4 · range).
  * - with a LoRA adapter (GGUF LoRA in both engines, and our PEFT load of the same adapter): the
  *   same tolerance and identical greedy tokens.
- * - a q8_0 file: llama.cpp rounds activations to 8 bits inside its quantized matmuls and we do
- *   not, so only near-equality holds: argmax equal at the prompt and max |Δ log p| ≤ 0.05 · range
- *   over the tokens llama.cpp gives log p > −10.
+ * - every stored dtype (f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K): llama.cpp rounds activations to
+ *   f16 / 8 bits inside those matmuls (our kernels may differ), so only near-equality holds: argmax
+ *   equal at the prompt and max |Δ log p| ≤ 0.05 · range over the tokens llama.cpp gives log p > −10.
  *
  * Skips (with the reason) only when node-llama-cpp cannot load on this machine.
  */
@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LlamaModel } from 'node-llama-cpp';
+import type { DType } from '../kernels/types.ts';
 import { loadModel } from '../model/load.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import type { LoraAdapter } from '../lora/adapter.ts';
@@ -160,25 +161,38 @@ for (const family of TINY_FAMILIES) {
   });
 }
 
-test('parity q8_0: near-equality with llama.cpp on quantized weights', async (t) => {
-  const llama = await getLlamaCpp();
-  if ('error' in llama) return t.skip(`node-llama-cpp cannot load: ${llama.error}`);
-  for (const family of ['llama', 'qwen2', 'gpt2'] as TinyFamily[]) {
-    const tm = buildTinyModel(family, join(root, `q8-${family}`), { format: 'gguf', dtype: 'q8_0' });
-    const prompt = tm.addBos ? [tm.bosTokenId!, ...TEXT] : TEXT;
-    const oracle = await loadOracleModel(tm.ggufPath!);
-    try {
-      const ref = await oracleGreedy(oracle, prompt, 0);
-      const engine = await createEngine(await loadModel(tm.ggufPath!));
-      const ours = ourGreedy(engine, prompt, 0);
-      const d = maxDiff(ours.logprobs[0], ref.logprobs[0], -10);
-      assert.ok(d <= 0.05 * range(ref.logprobs[0]), `${family} q8_0: ${d}`);
-      assert.equal(argmax(ours.logprobs[0]), argmax(ref.logprobs[0]));
-    } finally {
-      await oracle.dispose();
+const QUANT_CASES: Array<{ dtype: DType; families: TinyFamily[]; dims?: Partial<TinyModel['dims']> }> = [
+  { dtype: 'q8_0', families: ['llama', 'qwen2', 'gpt2'] },
+  { dtype: 'f16', families: ['qwen2'] },
+  { dtype: 'bf16', families: ['qwen2'] },
+  { dtype: 'q4_0', families: ['qwen2'] },
+  { dtype: 'q4_K', families: ['llama'], dims: { dModel: 256, headDim: 64, ffnDim: 512 } },
+  { dtype: 'q5_K', families: ['llama'], dims: { dModel: 256, headDim: 64, ffnDim: 512 } },
+  { dtype: 'q6_K', families: ['llama'], dims: { dModel: 256, headDim: 64, ffnDim: 512 } },
+];
+
+for (const { dtype, families, dims } of QUANT_CASES) {
+  test(`parity ${dtype}: near-equality with llama.cpp on stored-${dtype} weights`, async (t) => {
+    const llama = await getLlamaCpp();
+    if ('error' in llama) return t.skip(`node-llama-cpp cannot load: ${llama.error}`);
+    for (const family of families) {
+      const tm = buildTinyModel(family, join(root, `${dtype}-${family}`), { format: 'gguf', dtype, dims });
+      const prompt = tm.addBos ? [tm.bosTokenId!, ...TEXT] : TEXT;
+      const oracle = await loadOracleModel(tm.ggufPath!);
+      try {
+        const ref = await oracleGreedy(oracle, prompt, 0);
+        const engine = await createEngine(await loadModel(tm.ggufPath!));
+        const ours = ourGreedy(engine, prompt, 0);
+        const d = maxDiff(ours.logprobs[0], ref.logprobs[0], -10);
+        assert.ok(d <= 0.05 * range(ref.logprobs[0]), `${family} ${dtype}: max |Δ log p| = ${d} (range ${range(ref.logprobs[0])})`);
+        assert.equal(argmax(ours.logprobs[0]), argmax(ref.logprobs[0]), `${family} ${dtype}: argmax`);
+        worst[`${family}@${dtype}`] = d / range(ref.logprobs[0]);
+      } finally {
+        await oracle.dispose();
+      }
     }
-  }
-});
+  });
+}
 
 test.after(() => {
   if (Object.keys(worst).length) {
