@@ -81,8 +81,8 @@ const ST_DTYPE: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' }
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const m = openModel(path);
-  // Hash on a worker thread while this thread reads the tensors: the two overlap on two cores.
   const heap = heapFor(m, opts, path);
+  // Hash on a worker thread while this thread reads the tensors: the two overlap on two cores.
   const hashing = sha256Files(m.files, { thread: true });
   hashing.catch(() => {}); // awaited below; never an unhandled rejection if reading fails first
   const tensors = materialize(m.plans, m.parts, m.sources, heap, opts, path);
@@ -348,6 +348,12 @@ function materialize(
     list.push(p);
     bySource.set(p.plan.source, list);
   }
+  // Every heap block taken here, so a failure part-way leaves the caller's heap as it was.
+  const blocks: ArrayBufferView[] = [];
+  const take = <T extends ArrayBufferView>(v: T): T => {
+    blocks.push(v);
+    return v;
+  };
   const fds = new Map<string, number>();
   const fdOf = (file: string) => {
     let fd = fds.get(file);
@@ -369,7 +375,7 @@ function materialize(
         const raw = Buffer.allocUnsafe(src.nbytes);
         readExact(fdOf(src.file), raw, src.offset, path, src.name);
         const n = src.shape.reduce((a, b) => a * b, 1);
-        const f32 = heap.f32(n);
+        const f32 = take(heap.f32(n));
         dequantize(raw, dtype, n, f32 as Float32Array<ArrayBuffer>);
         if (plan.addOne) for (let i = 0; i < n; i++) f32[i] += 1;
         if (plan.perm) {
@@ -383,7 +389,7 @@ function materialize(
       const rb = rowBytesOf(dtype, cols);
       let data: Uint8Array;
       if (!plan.transpose && !plan.perm) {
-        data = heap.u8(src.nbytes);
+        data = take(heap.u8(src.nbytes));
         readExact(fdOf(src.file), data, src.offset, path, src.name);
       } else {
         if (BLOCK[dtype].elems !== 1) throw new Error(`internal: cannot permute/transpose quantized tensor ${src.name}`);
@@ -403,7 +409,7 @@ function materialize(
           }
           cur = t;
         }
-        data = heap.u8(src.nbytes);
+        data = take(heap.u8(src.nbytes));
         if (plan.perm) {
           for (let r = 0; r < rows; r++) data.set(cur.subarray(plan.perm[r] * rb, (plan.perm[r] + 1) * rb), r * rb);
         } else data.set(cur);
@@ -413,7 +419,8 @@ function materialize(
         // Requantize: per row block of the whole matrix (rows are independent).
         const f32 = dequantize(data, dtype, rows * cols) as Float32Array<ArrayBuffer>;
         heap.free(data);
-        data = heap.u8(rows * rowBytesOf(opts.dtype, cols));
+        blocks.splice(blocks.indexOf(data), 1);
+        data = take(heap.u8(rows * rowBytesOf(opts.dtype, cols)));
         quantize(f32, opts.dtype, data);
         wdtype = opts.dtype;
       }
@@ -422,6 +429,9 @@ function materialize(
         out.set(p.name, { dtype: wdtype, rows: p.shape[0], cols, data: data.subarray(p.row0 * wrb, (p.row0 + p.shape[0]) * wrb) });
       }
     }
+  } catch (e) {
+    for (const b of blocks) heap.free(b);
+    throw e;
   } finally {
     for (const fd of fds.values()) closeSync(fd);
   }
