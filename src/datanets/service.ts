@@ -175,6 +175,8 @@ export class DatanetService {
   private readonly minStake: bigint;
   private readonly now: () => number;
   private readonly dedup = new Map<number, ExistingRows>();
+  /** Loaded version trees, by "datanet:version" (rebuilding one costs ~3 keccaks per row). */
+  private readonly trees = new Map<string, VersionTree>();
   /** Parses uploads on a worker thread (parse/pool.ts). */
   private readonly parser = new ParsePool();
   private readonly locks = new Map<number, Promise<unknown>>();
@@ -586,8 +588,17 @@ export class DatanetService {
         createdAt: this.now(),
       };
       this.repo.tx(() => this.repo.insertVersion(record, rows.map((r) => r.id)));
+      this.cacheTree(id, record.version, tree);
       return versionView(record);
     });
+  }
+
+  private cacheTree(id: number, version: number, tree: VersionTree): VersionTree {
+    const key = `${id}:${version}`;
+    this.trees.delete(key);
+    this.trees.set(key, tree);
+    while (this.trees.size > 8) this.trees.delete(this.trees.keys().next().value!);
+    return tree;
   }
 
   versions(id: number): VersionView[] {
@@ -613,7 +624,9 @@ export class DatanetService {
     if (!r || !this.repo.versionHasRow(id, version, rowId)) {
       throw notFound(`row ${rowId} is not in version ${version} of datanet ${id}`, { param: 'rowId', code: 'row_not_in_version', hint: 'only accepted rows published in that version have proofs' });
     }
-    const p = VersionTree.load(v.tree).proof({ rowHash: r.hash, contributor: r.contributor });
+    const key = `${id}:${version}`;
+    const tree = this.trees.get(key) ?? this.cacheTree(id, version, VersionTree.load(v.tree));
+    const p = tree.proof({ rowHash: r.hash, contributor: r.contributor });
     const on = await getVersion(this.chain, BigInt(id), BigInt(version));
     return { datanetId: id, version, rowId, leaf: p.leaf, proof: p.proof, root: p.root, onChainRoot: on.merkleRoot, verified: verifyRowProof(on.merkleRoot, p.leaf, p.proof) };
   }
