@@ -35,9 +35,10 @@ import { invalid, modelError, OpenLedgerError } from '../../util/errors.ts';
 import type { LoraParam, TrainableLora } from './lora.ts';
 import { LORA_MODULES, type LoraModuleKind } from './lora.ts';
 import { transposeWeight, type TransposeDType } from './weights-t.ts';
+import { AttentionBackward } from './attention.ts';
 import { Xorshift } from './rng.ts';
 import {
-  attentionBackward, crossEntropy, geluBackward, geluMulBackward, layernormBackward, matmulTN,
+  crossEntropy, geluBackward, geluMulBackward, layernormBackward, matmulTN,
   rmsnormBackward, siluMulBackward, softcapBackward, transpose,
 } from './ops.ts';
 
@@ -152,6 +153,7 @@ export class TrainModel {
   private readonly tR1: Float32Array; // (M·R)
   private readonly tR2: Float32Array; // (R·M)
   private readonly blockTable = new Int32Array(1);
+  private readonly attnB: AttentionBackward;
 
   constructor(model: Pick<LoadedModel, 'config' | 'tensors' | 'heap'> & { source?: { path: string } }, opts: TrainModelOptions) {
     const cfg = model.config;
@@ -220,6 +222,7 @@ export class TrainModel {
     this.tT2 = hp.f32(T * maxK);
     this.tR1 = hp.f32(Math.max(1, T * R));
     this.tR2 = hp.f32(Math.max(1, T * R));
+    this.attnB = new AttentionBackward(hp, opts.kernels);
   }
 
   /**
@@ -553,7 +556,7 @@ export class TrainModel {
       const shape = { H, Hkv, D, scale: ap.scale, softcap: ap.softcap, window: ap.slidingWindow, alibi: ap.alibiSlopes };
       for (const d of docs) {
         const s = d.start, e = d.start + d.len;
-        attentionBackward(dq.subarray(s * HD, e * HD), dk.subarray(s * KD, e * KD), dv.subarray(s * KD, e * KD), dAtt.subarray(s * HD, e * HD),
+        this.attnB.run(dq.subarray(s * HD, e * HD), dk.subarray(s * KD, e * KD), dv.subarray(s * KD, e * KD), dAtt.subarray(s * HD, e * HD),
           q.subarray(s * HD, e * HD), k.subarray(s * KD, e * KD), v.subarray(s * KD, e * KD), d.len, shape);
       }
       const rt = ap.slidingWindow !== null ? this.ropeLocal : this.ropeGlobal;
@@ -588,6 +591,7 @@ export class TrainModel {
     }
     for (const t of this.wT) for (const w of Object.values(t)) if (w) hp.free(w.data);
     for (const c of this.outT) hp.free(c.w.data);
+    this.attnB.free();
     for (const v of [this.tok, this.pos, this.negPos, this.x, this.hid, this.f, this.o, this.dx, this.dh, this.dC, this.dQ, this.dK, this.dV, this.dAtt, this.dG, this.dU,
       this.logits, this.logitsY, this.dlChunk, this.tmpMK, this.tT1, this.tT2, this.tR1, this.tR2]) if (v) hp.free(v);
   }
