@@ -12,7 +12,7 @@
 //    thread's scratch (f32, 4·K), then a 2×4 register tile (2 activation rows × 4 weight rows,
 //    8 f32x4 accumulators) runs dot products along K. f32 weights are read in place.
 //    For M = 1 f16/bf16/f32 use fused 1×4 dots that convert on load.
-import { h2f, h2f4, bf2f4 } from './f16';
+import { h2f, h2f4, bf2f4, F16_MASK, TWO112 } from './f16';
 import { hsum } from './math';
 import { deqF16, deqBF16, deqQ8_0, deqQ4_0, deqQ4_K, deqQ5_K, deqQ6_K } from './dequant';
 
@@ -114,10 +114,6 @@ function matmulQ8_0Rows(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i
   for (; n + 4 <= n1; n += 4) {
     const w0 = w + <usize>n * rb, w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
     const ahead = w0 + 4 * rb;
-    for (let b = 0; b < nb; b++) {
-      const pb = <usize>b * 34;
-      v128.store(scratch + (<usize>b << 4), f32x4(h2f(w0 + pb), h2f(w1 + pb), h2f(w2 + pb), h2f(w3 + pb)));
-    }
     for (let m = 0; m < M; m++) {
       const xm = xq + ((<usize>m * K) << 1);
       const dm = xd + ((<usize>m * nb) << 2);
@@ -129,7 +125,13 @@ function matmulQ8_0Rows(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i
         touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim));
         const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
         const s = hsum4(dotQ8(w0 + pb, x0, x1, x2, x3), dotQ8(w1 + pb, x0, x1, x2, x3), dotQ8(w2 + pb, x0, x1, x2, x3), dotQ8(w3 + pb, x0, x1, x2, x3));
-        const sc = f32x4.mul(v128.load(scratch + (<usize>b << 4)), f32x4.splat(load<f32>(dm + (<usize>b << 2))));
+        // the 4 rows' f16 block scales, gathered and converted as one vector (f16.ts trick)
+        let g = i32x4.splat(<i32>load<i16>(w0 + pb - 2));
+        g = i32x4.replace_lane(g, 1, <i32>load<i16>(w1 + pb - 2));
+        g = i32x4.replace_lane(g, 2, <i32>load<i16>(w2 + pb - 2));
+        g = i32x4.replace_lane(g, 3, <i32>load<i16>(w3 + pb - 2));
+        const wd = f32x4.mul(v128.and(i32x4.shl(g, 13), i32x4.splat(F16_MASK)), f32x4.splat(TWO112));
+        const sc = f32x4.mul(wd, f32x4.splat(load<f32>(dm + (<usize>b << 2))));
         a = f32x4.add(a, f32x4.mul(f32x4.convert_i32x4_s(s), sc));
       }
       const o = out + ((<usize>m * N + n) << 2);
