@@ -32,6 +32,7 @@ test('greedy generation equals a hand-written argmax loop over engine.step', asy
   assert.equal(r.text, String.fromCharCode(...want));
   assert.equal(r.completionTokens, 12);
   assert.equal(r.promptTokens, 5);
+  assert.ok(r.timings.firstTokenMs! >= r.timings.admittedMs && r.timings.totalMs >= r.timings.firstTokenMs!);
 });
 
 test('seeded sampling reproduces, alone or batched with other requests', async () => {

@@ -64,6 +64,8 @@ export interface GenerateResult {
   promptTokens: number;
   completionTokens: number;
   logprobs?: SampledToken[];
+  /** Milliseconds from submit: admitted (KV reserved), first token, done. */
+  timings: { admittedMs: number; firstTokenMs: number | null; totalMs: number };
 }
 
 export interface GenerationStream extends AsyncIterable<GenerateChunk> {
@@ -139,6 +141,9 @@ interface Req {
   emitted: number;
   cancelled: boolean;
   done: boolean;
+  t0: number;
+  tAdmit: number;
+  tFirst: number | null;
   chan: Channel<GenerateChunk>;
   resolve: (r: GenerateResult) => void;
   reject: (e: unknown) => void;
@@ -202,6 +207,7 @@ export class BatchGenerator {
       adapter: req.adapter ?? null, sampler, wantLogprobs: req.sampling?.logprobs !== undefined,
       decode: tk.decodeIncremental({ skipSpecial: req.skipSpecial ?? true }), signal: req.signal, onAbort: null, needBlocks,
       seq: null, prefilled: 0, next: -1, tokens: [], logprobs: [], gen: '', emitted: 0, cancelled: false, done: false,
+      t0: performance.now(), tAdmit: 0, tFirst: null,
       chan: null as unknown as Channel<GenerateChunk>, resolve, reject,
     };
     r.chan = new Channel<GenerateChunk>(() => this.cancel(r));
@@ -262,6 +268,7 @@ export class BatchGenerator {
       if (this.promisedBlocks + r.needBlocks > eng.kv.numBlocks) break; // FIFO: wait for room
       this.waiting.shift();
       r.seq = eng.createSequence();
+      r.tAdmit = performance.now();
       this.promisedBlocks += r.needBlocks;
       this.active.push(r);
     }
@@ -324,6 +331,7 @@ export class BatchGenerator {
   private onLogits(r: Req, logits: Float32Array): void {
     const s = r.sampler.sample(logits);
     const tok = s.token;
+    if (r.tFirst === null) r.tFirst = performance.now();
     r.sampler.accept(tok);
     r.tokens.push(tok);
     if (r.wantLogprobs) r.logprobs.push(s);
@@ -398,6 +406,9 @@ export class BatchGenerator {
     r.resolve({
       text: r.gen, tokens: r.tokens, finishReason: reason, stopSequence, promptTokens: r.prompt.length,
       completionTokens: r.tokens.length, ...(r.wantLogprobs ? { logprobs: r.logprobs } : {}),
+      timings: {
+        admittedMs: r.tAdmit ? r.tAdmit - r.t0 : 0, firstTokenMs: r.tFirst === null ? null : r.tFirst - r.t0, totalMs: performance.now() - r.t0,
+      },
     });
   }
 
