@@ -234,6 +234,7 @@ describe('loadModel: bad input is a named error', () => {
 
   it('a path that does not exist, or is not a model', async () => {
     await expectError(loadModel(join(root, 'nope')), 'model_not_found');
+    await expectError(loadModel(join(root, 'nope'), { dtype: 'q5_1' as never }), 'invalid_dtype', "'q5_1'");
     const p = join(fresh() + '.bin');
     writeFileSync(p, 'PK\x03\x04 a zip, not a model');
     await expectError(loadModel(p), 'not_gguf', p);

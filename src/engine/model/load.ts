@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { modelError, notFound } from '../../util/errors.ts';
+import { invalid, modelError, notFound } from '../../util/errors.ts';
 import { Heap } from '../heap.ts';
 import { BLOCK, type DType, type WeightTensor } from '../kernels/types.ts';
 import { readGgufHeader, unsupportedTypeError, type GgufFile } from '../formats/gguf.ts';
@@ -80,6 +80,9 @@ export interface Part {
 const ST_DTYPE: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  if (opts.dtype !== undefined && !(opts.dtype in BLOCK)) {
+    throw invalid(`unknown weight dtype '${String(opts.dtype)}'`, { param: 'dtype', code: 'invalid_dtype', hint: `use one of ${Object.keys(BLOCK).join(', ')}` });
+  }
   const m = openModel(path);
   const heap = heapFor(m, opts, path);
   // Hash on a worker thread while this thread reads the tensors: the two overlap on two cores.
