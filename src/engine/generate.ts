@@ -198,7 +198,7 @@ export class BatchGenerator {
       });
     }
     const stopIds = new Set<number>(req.stopTokenIds ?? []);
-    if (!req.ignoreEos) for (const e of tk.eosTokenIds) stopIds.add(e);
+    if (!req.ignoreEos) for (const e of [...tk.eosTokenIds, ...eng.config.eosTokenIds]) stopIds.add(e);
     let resolve!: (r: GenerateResult) => void, reject!: (e: unknown) => void;
     const result = new Promise<GenerateResult>((res, rej) => { resolve = res; reject = rej; });
     result.catch(() => {}); // the stream reports errors too; never an unhandled rejection
