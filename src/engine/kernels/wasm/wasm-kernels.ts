@@ -71,6 +71,9 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       throw new RangeError(`matmul: x has ${x.length} values for M=${M}×K=${K}, out ${out.length} for M×N=${M * N}`);
     }
     if (K % BLOCK[w.dtype].elems !== 0) throw new RangeError(`matmul: ${w.dtype} needs K a multiple of ${BLOCK[w.dtype].elems}, got ${K}`);
+    if (w.data.byteLength < N * (K / BLOCK[w.dtype].elems) * BLOCK[w.dtype].bytes) {
+      throw new RangeError(`matmul: ${w.dtype} weight ${N}×${K} needs ${N * (K / BLOCK[w.dtype].elems) * BLOCK[w.dtype].bytes} bytes, data has ${w.data.byteLength}`);
+    }
     if (M === 0 || N === 0) return;
     const acc = accumulate ? 1 : 0;
     // Chunks: ~4 per thread, so a thread the OS delays leaves little for the others to wait on.
@@ -132,6 +135,12 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     const nBlocks = Math.ceil(L / kv.blockSize);
     if (kv.blockTable.length < nBlocks) throw new RangeError(`attention: block table has ${kv.blockTable.length} blocks, ${nBlocks} needed for ${L} positions`);
     if (H % Hkv !== 0) throw new RangeError(`attention: ${H} query heads are not a multiple of ${Hkv} KV heads`);
+    const poolBlocks = Math.floor(Math.min(kv.k.length, kv.v.length) / (kv.blockSize * Hkv * D));
+    for (let i = 0; i < nBlocks; i++) {
+      const b = kv.blockTable[i];
+      if (!(b >= 0 && b < poolBlocks)) throw new RangeError(`attention: block table entry ${i} = ${b} outside the KV pool of ${poolBlocks} blocks`);
+    }
+    if (q.length < T * H * D || out.length < T * H * D) throw new RangeError(`attention: q/out hold ${q.length}/${out.length} values, ${T * H * D} needed`);
     const chunks = pool && T * H * L * D >= minWork && H >= 2 ? H : 1;
     const scoresStride = Math.ceil((L * 4) / 64) * 64;
     const tableBytes = Math.ceil((nBlocks * 4) / 64) * 64;
