@@ -65,6 +65,7 @@ async function upload(acct: LocalAccount, datanetId: number, content: string | U
   });
 }
 
+const SOON = BigInt(Math.floor(Date.now() / 1000) + 3600);
 const errCode = (res: { json(): any }) => res.json().error?.code;
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -115,6 +116,10 @@ describe('datanets', () => {
     assert.equal(errCode(await call('POST', '/v1/datanets', owner, { name: 'x', format: 'text', license: 'not a license!' })), 'invalid_datanet');
     assert.equal((await call('POST', '/v1/datanets', undefined, { name: 'x', format: 'text' })).statusCode, 401);
     assert.equal((await call('GET', '/v1/datanets/999')).statusCode, 404);
+    const doc = (await call('GET', '/openapi.json')).json();
+    for (const path of ['/v1/datanets', '/v1/datanets/{id}/contributions', '/v1/datanets/{id}/reviews', '/v1/datanets/{id}/versions', '/v1/datanets/{id}/versions/{version}/rows/{rowId}/proof']) {
+      assert.ok(doc.paths[path], `${path} documented`);
+    }
   });
 
   test('contribute a mixed good/bad CSV: report with lines and reasons; good rows pending', async () => {
@@ -162,31 +167,31 @@ describe('datanets', () => {
     const text = (await call('POST', '/v1/datanets', owner, { name: 'Notes', format: 'text' })).json().id;
 
     const badUtf8 = new Uint8Array([...enc('fine line\nbad '), 0xff, 0xfe, ...enc('\n')]);
-    const r1 = await upload(alice, text, badUtf8, 'notes.txt', 'text', { nonce: nonceSeq++, deadline: 9999999999n, signature: '0x00' });
+    const r1 = await upload(alice, text, badUtf8, 'notes.txt', 'text', { nonce: nonceSeq++, deadline: SOON, signature: '0x00' });
     assert.equal(r1.statusCode, 400);
     assert.equal(errCode(r1), 'invalid_utf8');
     assert.match(r1.json().error.message, /line 2/);
 
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
-    const r2 = await upload(alice, text, png, 'image.txt', 'text', { nonce: nonceSeq++, deadline: 9999999999n, signature: '0x00' });
+    const r2 = await upload(alice, text, png, 'image.txt', 'text', { nonce: nonceSeq++, deadline: SOON, signature: '0x00' });
     assert.equal(errCode(r2), 'binary_file');
 
     const huge = Buffer.alloc(11 * 1024 * 1024, 0x61);
-    const r3 = await call('POST', `/v1/datanets/${text}/contributions?filename=big.txt&nonce=1&deadline=9999999999&signature=0x00`, alice, huge, { 'content-type': 'application/octet-stream' });
+    const r3 = await call('POST', `/v1/datanets/${text}/contributions?filename=big.txt&nonce=1&deadline=${SOON}&signature=0x00`, alice, huge, { 'content-type': 'application/octet-stream' });
     assert.equal(r3.statusCode, 413);
     assert.equal(r3.json().error.type, 'payload_too_large');
 
     const bomb = buildDocx(['hello'], [{ name: 'word/media/bomb.bin', data: new Uint8Array(64 * 1024 * 1024) }]);
-    const r4 = await upload(alice, text, bomb, 'bomb.docx', 'text', { nonce: nonceSeq++, deadline: 9999999999n, signature: '0x00' });
+    const r4 = await upload(alice, text, bomb, 'bomb.docx', 'text', { nonce: nonceSeq++, deadline: SOON, signature: '0x00' });
     assert.equal(r4.statusCode, 413);
     assert.equal(errCode(r4), 'zip_bomb');
 
-    const r5 = await upload(alice, text, '{"text":"ok"}\n{"text": broken\n', 'rows.jsonl', 'text', { nonce: nonceSeq++, deadline: 9999999999n, signature: '0x00' });
+    const r5 = await upload(alice, text, '{"text":"ok"}\n{"text": broken\n', 'rows.jsonl', 'text', { nonce: nonceSeq++, deadline: SOON, signature: '0x00' });
     assert.equal(r5.statusCode, 400);
     assert.equal(errCode(r5), 'malformed_jsonl');
     assert.match(r5.json().error.message, /line 2/);
 
-    const r6 = await upload(alice, sentiment, 'text\nno label column here\n', 'rows.csv', 'labelled', { nonce: nonceSeq++, deadline: 9999999999n, signature: '0x00' });
+    const r6 = await upload(alice, sentiment, 'text\nno label column here\n', 'rows.csv', 'labelled', { nonce: nonceSeq++, deadline: SOON, signature: '0x00' });
     assert.equal(r6.statusCode, 400);
     assert.equal(errCode(r6), 'csv_missing_column');
 
@@ -205,6 +210,7 @@ describe('datanets', () => {
       contributor: alice.address, datanetId: BigInt(sentiment), rowsRoot: (await prepareFile(enc(content), 'f.csv', 'labelled')).rowsRoot, rowCount: 1n, nonce: old.nonce, deadline: 1000n,
     });
     assert.equal(errCode(await upload(alice, sentiment, content, 'f.csv', 'labelled', { nonce: old.nonce, deadline: 1000n, signature: expired })), 'signature_expired');
+    assert.equal(errCode(await upload(alice, sentiment, content, 'f.csv', 'labelled', { nonce: old.nonce, deadline: 2n ** 200n, signature: expired })), 'deadline_too_far');
     // replayed: the same signed upload twice
     const ok = await signed(alice, sentiment, enc(content), 'f.csv', 'labelled');
     assert.equal((await upload(alice, sentiment, content, 'f.csv', 'labelled', ok)).statusCode, 201);
@@ -214,7 +220,7 @@ describe('datanets', () => {
 
     // unauthenticated, unsupported type, missing signature
     assert.equal((await call('POST', `/v1/datanets/${text}/contributions?filename=a.txt`, undefined, Buffer.from('x'), { 'content-type': 'application/octet-stream' })).statusCode, 401);
-    assert.equal(errCode(await upload(alice, text, 'x', 'a.exe', 'text', { nonce: 1n, deadline: 9999999999n, signature: '0x00' })), 'unsupported_file_type');
+    assert.equal(errCode(await upload(alice, text, 'x', 'a.exe', 'text', { nonce: 1n, deadline: SOON, signature: '0x00' })), 'unsupported_file_type');
 
     // all-or-nothing: only the one good upload added a row
     const afterRows = (await call('GET', `/v1/datanets/${sentiment}/rows?limit=1000`, owner)).json().data.length;

@@ -393,6 +393,9 @@ export class DatanetService {
         hint: 'ask the datanet owner to grant you access (POST /v1/datanets/:id/access)',
       });
     }
+    if (input.deadline > BigInt(this.now() + 30 * 86400)) {
+      throw invalid('the signature deadline is more than 30 days away', { param: 'deadline', code: 'deadline_too_far', hint: 'sign with a deadline within 30 days (prepare suggests one hour)' });
+    }
     const { prepared, bytes, filename, kind } = await this.prepare(d, input.source);
     await verifyContribution(
       this.domain,
