@@ -200,6 +200,9 @@ describe('architecture table: real configs', () => {
     assert.equal(canonicalHfName('gemma3', 'model.language_model.embed_tokens.weight'), 'token_embd.weight');
     assert.equal(canonicalHfName('gemma3', 'model.vision_tower.vision_model.embeddings.patch_embedding.weight'), null);
     assert.equal(canonicalHfName('llama', 'model.layers.0.self_attn.rotary_emb.inv_freq'), null);
+    assert.equal(canonicalHfName('qwen3', 'layers.5.self_attn.k_norm.weight'), 'blk.5.attn_k_norm.weight'); // Qwen3Model (embedding checkpoints)
+    assert.equal(canonicalHfName('qwen3', 'embed_tokens.weight'), 'token_embd.weight');
+    assert.equal(canonicalHfName('gpt2', 'layers.5.self_attn.k_norm.weight'), undefined);
     assert.equal(canonicalHfName('llama', 'model.layers.0.block_sparse_moe.gate.weight'), undefined); // not a dense llama: planHf refuses it
   });
 });

@@ -118,6 +118,9 @@ const RULES: Record<Family, Rule[]> = {
   ],
 };
 
+/** The families whose HF names are `model.layers.N.*` (LLaMA-like). */
+const LLAMA_LIKE_FAMILIES = new Set<Family>(['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'gemma3']);
+
 /** Prefix rewrites for checkpoints that nest the names above ([from, to], first match wins). */
 const PREFIXES: Record<Family, Array<[string, string]>> = {
   llama: [], mistral: [], qwen2: [], qwen3: [], gemma: [], gemma2: [],
@@ -148,6 +151,12 @@ export function canonicalHfName(family: Family, name: string): string | null | u
   for (const [re, tpl] of RULES[family]) {
     const m = re.exec(n);
     if (m) return n.replace(re, tpl);
+  }
+  // Base-model checkpoints (LlamaModel, Qwen2Model, Qwen3Model — e.g. embedding models) drop the
+  // 'model.' prefix, as llama.cpp's converter notes for Qwen2Model.
+  if (!n.startsWith('model.') && LLAMA_LIKE_FAMILIES.has(family)) {
+    const withPrefix = `model.${n}`;
+    for (const [re, tpl] of RULES[family]) if (re.test(withPrefix)) return withPrefix.replace(re, tpl);
   }
   return undefined;
 }
