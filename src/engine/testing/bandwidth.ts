@@ -8,7 +8,6 @@
  * and assembled with binaryen (an AssemblyScript dependency) at run time.
  */
 import { Worker } from 'node:worker_threads';
-import binaryen from 'binaryen';
 
 const WAT = `(module
   (import "env" "memory" (memory 1 65536 shared))
@@ -37,7 +36,9 @@ parentPort.on('message', ({ start, end, reps }) => {
   parentPort.postMessage(s);
 });`;
 
-function assemble(): WebAssembly.Module {
+async function assemble(): Promise<WebAssembly.Module> {
+  // Imported here so that importing testing/index.ts does not load binaryen.
+  const { default: binaryen } = await import('binaryen');
   const m = binaryen.parseText(WAT);
   m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.Atomics | binaryen.Features.BulkMemory);
   if (!m.validate()) throw new Error('bandwidth probe: invalid module');
@@ -65,7 +66,7 @@ export async function measureBandwidth(opts: { threads?: number; bufferBytes?: n
   const u32 = new Uint32Array(memory.buffer, 65536, bytes / 4);
   for (let i = 0; i < u32.length; i += 1024) u32[i] = i | 1;
   u32.fill(0x01020304, 1);
-  const module = assemble();
+  const module = await assemble();
   const workers = Array.from({ length: threads }, () => new Worker(WORKER, { eval: true, workerData: { module, memory } }));
   try {
     const slice = Math.floor(bytes / threads / 64) * 64;
