@@ -21,7 +21,7 @@ import { MAX_CHUNKS, OP, headRange, rowRange } from './protocol.ts';
 export interface WasmKernelOptions {
   /** Threads including the caller. Default os.availableParallelism(). */
   threads?: number;
-  /** Worker spin (Atomics.load polls) before sleeping between jobs. Default 200000 (≈0.3 ms). */
+  /** Worker spin (Atomics.load polls) before sleeping between jobs. Default 50000 (≈0.2–2 ms: long enough to bridge the gaps between the matmuls of a layer). */
   spin?: number;
   /** Activations for q8_0/q4_0 (and K-quant, small M) matmuls: 'int8' (default, as llama.cpp) or 'f32'. */
   q8Activations?: 'int8' | 'f32';
@@ -47,7 +47,7 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const module = kernelModule();
   const k: KernelExports = instantiate(heap.memory);
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
-  const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 200_000 }) : null;
+  const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 50_000 }) : null;
   const int8 = (opts.q8Activations ?? 'int8') === 'int8';
   const minWork = opts.minParallelWork ?? 1 << 17;
   // K-quants take the integer path up to this many rows (it re-unpacks nibbles per row; the
