@@ -101,6 +101,28 @@ describe('loadModel: layout variants', () => {
   });
 });
 
+describe('loadModel: Gemma 3 embedding padding', () => {
+  it('rows past the tokenizer are dropped, as llama.cpp converts it', async () => {
+    const tm = buildTinyModel('gemma3', fresh(), { format: 'hf' });
+    const cfgPath = join(tm.hfDir!, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    const V = tm.vocabSize;
+    const C = tm.dims.dModel;
+    const emb = tm.hf.get('model.embed_tokens.weight')!;
+    const padded = new Float32Array((V + 64) * C);
+    padded.set(emb.data);
+    padded.fill(9, V * C); // padding rows that must not survive
+    writeSafetensors(join(tm.hfDir!, 'model.safetensors'), Object.fromEntries([...tm.hf].map(([k, t]) =>
+      [k, k === 'model.embed_tokens.weight' ? { dtype: 'F32' as const, shape: [V + 64, C], data: padded } : { dtype: 'F32' as const, shape: t.shape, data: t.data }])));
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, vocab_size: V + 64 }));
+    const m = await loadModel(tm.hfDir!);
+    assert.equal(m.config.vocabSize, V);
+    const t = m.tensors.get('token_embd.weight') as WeightTensor;
+    assert.equal(t.rows, V);
+    assert.deepEqual(asF32(t), emb.data);
+  });
+});
+
 describe('loadModel: storage types', () => {
   it('quantized GGUF weights stay quantized, exactly as written', async () => {
     const tm = buildTinyModel('llama', fresh(), { format: 'both', dtype: 'q8_0' });

@@ -171,6 +171,13 @@ function openHfFolder(dir: string): OpenedModel {
   const tokenizer = createTokenizer(tokJson, tokConfig, { source: tokPath, bosTokenId: bos, eosTokenIds: [...eos], chatTemplate });
   config = { ...config, bosTokenId: bos, eosTokenIds: [...eos] };
   checkVocab(config, tokenizer, dir);
+  if (config.family === 'gemma3' && tokenizer.vocabSize < config.vocabSize) {
+    // Gemma 3 pads its embedding past the tokenizer (262208 rows for 262144 tokens); llama.cpp's
+    // converter drops the padding rows, so the logits have one entry per real token. Same here.
+    const emb = parts.get('token_embd.weight')!;
+    emb.shape = [tokenizer.vocabSize, emb.shape[1]];
+    config = { ...config, vocabSize: tokenizer.vocabSize };
+  }
   const files = st.files.map((f) => f.path);
   return { format: 'safetensors', config, tokenizer, chatTemplate, files, weightBytes: dataBytes(parts, sources), sources, plans, parts };
 }
