@@ -9,6 +9,7 @@ import { referenceKernels } from '../kernels/reference.ts';
 import { tinyConfig, tinyModel } from '../model/fixture.ts';
 import { TrainableLora } from './lora.ts';
 import { TrainModel, type TrainBatch } from './model.ts';
+import { FullParams } from './full.ts';
 import { Xorshift } from './rng.ts';
 
 function batch(seed: number, V: number): TrainBatch {
@@ -65,5 +66,44 @@ for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom', 'ch
     const num = along(dirs, 2e-2);
     const gn = Math.sqrt(grads.reduce((s, g) => s + g.reduce((t, v) => t + v * v, 0), 0));
     assert.ok(Math.abs(num - gv) <= 2e-2 * gn, `random direction: finite difference ${num} vs g·v ${gv} (‖g‖ ${gn})`);
+  });
+}
+
+// Full fine-tuning: every tensor (embeddings, norms, biases, projections, output head) gets a
+// gradient; each is checked the same way.
+for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom'] as const) {
+  test(`${fam}: full fine-tuning gradients of every tensor match finite differences`, () => {
+    const cfg = tinyConfig(fam);
+    const model = tinyModel(cfg, { seed: 7 });
+    const full = new FullParams(model, model.heap);
+    const tm = new TrainModel(model, { kernels: referenceKernels, maxTokens: 16, lora: null, full, logitRows: 5 });
+    const b = batch(12, cfg.vocabSize);
+    const loss = () => { const s = tm.step(b, { backward: false }); return s.lossSum / s.tokens; };
+    const n = tm.step(b, { backward: false }).tokens;
+    full.zeroGrad();
+    tm.step(b, { gradScale: 1 / n });
+    const params = full.tensors();
+    const grads = params.map((p) => Float32Array.from(p.grad));
+    let checked = 0;
+    for (let i = 0; i < params.length; i++) {
+      const g = grads[i], p = params[i];
+      const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+      if (norm < 1e-4) continue;
+      const saved = Float32Array.from(p.value);
+      const h = 2e-2;
+      for (let j = 0; j < saved.length; j++) p.value[j] = saved[j] + (h * g[j]) / norm;
+      tm.refreshWeights();
+      const lp = loss();
+      for (let j = 0; j < saved.length; j++) p.value[j] = saved[j] - (h * g[j]) / norm;
+      tm.refreshWeights();
+      const lm = loss();
+      p.value.set(saved);
+      tm.refreshWeights();
+      const num = (lp - lm) / (2 * h);
+      assert.ok(Math.abs(num - norm) <= 3e-2 * norm + 2e-4, `${p.name}: finite difference ${num} vs ‖g‖ ${norm}`);
+      checked++;
+    }
+    assert.ok(checked >= params.length - 2, `only ${checked}/${params.length} tensors had a gradient`);
+    tm.free(); full.free();
   });
 }

@@ -4,7 +4,9 @@
  *   const r = await train(model, examples, { lora: { targets: 'all-linear', rank: 8 }, hyperparameters: { lr: 2e-4 } });
  *   const adapter = engine.createAdapter(r.factors);     // served at once by the inference engine
  *
- * Lower level: TrainModel (forward + backward over a packed batch), TrainableLora, AdamW and
+ * Full fine-tuning of small f32 models: train(model, examples, { method: "full" }) trains `model` in place.
+ *
+ * Lower level: TrainModel (forward + backward over a packed batch), TrainableLora, FullParams, AdamW and
  * schedules, packing, checkpoints, and the backward ops.
  */
 export { train, planBatches, type TrainOptions, type TrainResult, type TrainHyperparameters, type StepMetrics, type ExampleGradients } from './train.ts';
@@ -13,5 +15,7 @@ export { TrainableLora, checkLoraConfig, LORA_MODULES, type LoraTrainConfig, typ
 export { AdamW, clipGradNorm, globalGradNorm, learningRate, type AdamWConfig, type ScheduleKind, type ParamTensor } from './optim.ts';
 export { packExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
-export { transposeWeight, type TransposeDType } from './weights-t.ts';
+export { transposeWeight, transposeInto, type TransposeDType } from './weights-t.ts';
+export { FullParams } from './full.ts';
+export { AttentionBackward } from './attention.ts';
 export { Xorshift } from './rng.ts';

@@ -34,12 +34,13 @@ import { alibiSlopes, ropeTable, type RopeTable } from '../model/blocks/rope.ts'
 import { invalid, modelError, OpenLedgerError } from '../../util/errors.ts';
 import type { LoraParam, TrainableLora } from './lora.ts';
 import { LORA_MODULES, type LoraModuleKind } from './lora.ts';
-import { transposeWeight, type TransposeDType } from './weights-t.ts';
+import { transposeInto, transposeWeight, type TransposeDType } from './weights-t.ts';
+import type { FullParams } from './full.ts';
 import { AttentionBackward } from './attention.ts';
 import { Xorshift } from './rng.ts';
 import {
-  crossEntropy, geluBackward, geluMulBackward, layernormBackward, matmulTN,
-  rmsnormBackward, siluMulBackward, softcapBackward, transpose,
+  crossEntropy, embeddingBackward, geluBackward, geluMulBackward, layernormBackward, matmulTN,
+  rmsnormBackward, siluMulBackward, softcapBackward, sumRows, transpose,
 } from './ops.ts';
 
 /** A packed batch: documents back to back. */
@@ -88,6 +89,8 @@ export interface TrainModelOptions {
   /** Most rows per batch (tape buffers are sized for it). */
   maxTokens: number;
   lora: TrainableLora | null;
+  /** Full fine-tuning: gradients for every tensor of the model (f32 weights; no LoRA). */
+  full?: FullParams | null;
   /** Storage of the transposed base weights for the backward (default f32 for f32 bases, else f16). */
   transposeDtype?: TransposeDType;
   /** Rows of logits per output-head call (default 32). */
@@ -119,6 +122,7 @@ export class TrainModel {
   readonly kernels: Kernels;
   readonly maxTokens: number;
   readonly lora: TrainableLora | null;
+  readonly full: FullParams | null;
   private readonly heap: Heap;
   private readonly ropeGlobal: RopeTable | null;
   private readonly ropeLocal: RopeTable | null;
@@ -154,6 +158,10 @@ export class TrainModel {
   private readonly tR2: Float32Array; // (R·M)
   private readonly blockTable = new Int32Array(1);
   private readonly attnB: AttentionBackward;
+  // Full fine-tuning only: the embedding output before the embedding norm, dlogitsᵀ, hiddenᵀ.
+  private readonly xEmb: Float32Array | null;
+  private readonly dlT: Float32Array | null;
+  private readonly hidT: Float32Array | null;
 
   constructor(model: Pick<LoadedModel, 'config' | 'tensors' | 'heap'> & { source?: { path: string } }, opts: TrainModelOptions) {
     const cfg = model.config;
@@ -162,6 +170,8 @@ export class TrainModel {
     this.kernels = opts.kernels;
     this.maxTokens = opts.maxTokens;
     this.lora = opts.lora;
+    this.full = opts.full ?? null;
+    if (this.full && this.lora) throw invalid('train either a LoRA adapter or the full model, not both', { code: 'invalid_training_method' });
     if (!cfg.gatedFfn && cfg.activation === 'silu') throw modelError('ungated SiLU feed-forward is not supported', { code: 'unsupported_architecture' });
     this.weights = resolveWeights(cfg, model.tensors, model.heap, model.source?.path);
     this.ropeGlobal = ropeTable(cfg, { freqFactors: this.weights.ropeFreqs });
@@ -223,6 +233,17 @@ export class TrainModel {
     this.tR1 = hp.f32(Math.max(1, T * R));
     this.tR2 = hp.f32(Math.max(1, T * R));
     this.attnB = new AttentionBackward(hp, opts.kernels);
+    this.xEmb = this.full && this.weights.embdNorm ? hp.f32(T * C) : null;
+    this.dlT = this.full ? hp.f32(this.logitRows * V) : null;
+    this.hidT = this.full ? hp.f32(this.logitRows * C) : null;
+  }
+
+  /** Full fine-tuning: re-transpose the backward copies after the optimizer changed the weights. */
+  refreshWeights(): void {
+    this.weights.layers.forEach((L, il) => {
+      for (const kind of LORA_MODULES) if (L[kind]) transposeInto(this.wT[il][kind]!, L[kind]!);
+    });
+    for (const c of this.outT) transposeInto(c.w, this.weights.output, c.v0);
   }
 
   /**
@@ -283,8 +304,16 @@ export class TrainModel {
   /** dx (+)= ∂norm(x)/∂x ᵀ dy. */
   private normBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: Norm, M: number, accumulate: boolean): void {
     const C = this.config.dModel, eps = this.config.normEps;
-    if (this.config.norm === 'rms') rmsnormBackward(dx, dy, x, n.w, M, C, eps, { accumulate });
-    else layernormBackward(dx, dy, x, n.w, M, C, eps, { accumulate });
+    const dw = this.full?.grad(n.w) ?? null, db = this.full?.grad(n.b) ?? null;
+    if (this.config.norm === 'rms') {
+      if (db) sumRows(db, dy, M, C); // (rms norm + bias: y = rmsnorm(x)·w + b)
+      rmsnormBackward(dx, dy, x, n.w, M, C, eps, { accumulate, dw });
+    } else layernormBackward(dx, dy, x, n.w, M, C, eps, { accumulate, dw, db });
+  }
+
+  /** Backward of an in-place rmsnorm with weight w over rows of `C` (qk and post norms). */
+  private rmsB(dx: Float32Array, dy: Float32Array, x: Float32Array, w: Float32Array, M: number, C: number): void {
+    rmsnormBackward(dx, dy, x, w, M, C, this.config.normEps, { dw: this.full?.grad(w) ?? null });
   }
 
   // ------------------------------------------------------------------ linear with LoRA
@@ -319,9 +348,22 @@ export class TrainModel {
   private linB(
     dx: Float32Array | null, dy: Float32Array, x: Float32Array, M: number, wT: WeightTensor, t: LinTape | undefined,
     accumulate: boolean, docs: TrainBatch['docs'], docGrads: DocGradients | null, docScale: number[],
+    w?: WeightTensor, bias?: Float32Array | null,
   ): void {
     const K = this.kernels;
     if (dx) K.matmul(dx, dy, wT, M, accumulate);
+    if (this.full && w) {
+      // dW (N, K) += dyᵀ·x: out (N, K) = dyᵀ (N, M) · (xᵀ as a (K, M) weight)ᵀ ; db += Σ dy
+      const N = w.rows, Kd = w.cols;
+      const gW = this.full.grad(w), gB = this.full.grad(bias ?? null);
+      if (gW) {
+        const dyT = this.tT1.subarray(0, N * M), xT = this.tT2.subarray(0, Kd * M);
+        transpose(dyT, dy, M, N);
+        transpose(xT, x, M, Kd);
+        K.matmul(gW, dyT, f32w(xT, Kd, M), N, true);
+      }
+      if (gB) sumRows(gB, dy, M, N);
+    }
     if (!t) return;
     const p = t.p, R = p.R, N = p.N, Kd = p.K;
     const u = t.u.subarray(0, M * R);
@@ -387,7 +429,10 @@ export class TrainModel {
       K.getRows(pe, W.posEmbd, pos, M);
       K.add(x, x, pe, M * C);
     }
-    if (W.embdNorm) this.norm(x, x, W.embdNorm, M);
+    if (W.embdNorm) {
+      if (this.xEmb) this.xEmb.set(x);
+      this.norm(x, x, W.embdNorm, M);
+    }
 
     for (let il = 0; il < cfg.nLayers; il++) {
       const L = W.layers[il], T = this.tape[il], lt = T.lin;
@@ -487,6 +532,14 @@ export class TrainModel {
       if (cap) softcapBackward(lg, lg, this.logitsY!, R * V, cap);
       // dh (R, C) = dlogits (R, V) · E (V, C), vocabulary chunk by chunk through Eᵀ.
       const dhr = dh.subarray(r0 * C, (r0 + R) * C);
+      const gOut = this.full?.grad(this.weights.output) ?? null;
+      if (gOut) {
+        // dE (V, C) += dlogitsᵀ (V, R) · h (R, C): out = dlᵀ · (hᵀ as a (C, R) weight)ᵀ
+        const dlT = this.dlT!.subarray(0, V * R), hT = this.hidT!.subarray(0, C * R);
+        transpose(dlT, lg, R, V);
+        transpose(hT, hid.subarray(r0 * C, (r0 + R) * C), R, C);
+        K.matmul(gOut, dlT, f32w(hT, C, R), V, true);
+      }
       let first = true;
       for (const ch of this.outT) {
         const n = ch.v1 - ch.v0;
@@ -511,32 +564,32 @@ export class TrainModel {
     this.normBackward(dx, dh, this.x.subarray(0, M * C), W.outNorm, M, false);
     const neg = this.negPos.subarray(0, M);
     // Layers below the lowest LoRA layer need no gradient at all (frozen base, LoRA only).
-    let lowest = cfg.nLayers;
+    let lowest = this.full ? 0 : cfg.nLayers;
     if (this.lora) for (const p of this.lora.params.values()) lowest = Math.min(lowest, p.layer);
     for (let il = cfg.nLayers - 1; il >= lowest; il--) {
       const L = W.layers[il], T = this.tape[il], lt = T.lin, wT = this.wT[il];
-      const needIn = il > lowest; // does anything below need dx of this layer's input?
-      const lb = (dxo: Float32Array | null, dy: Float32Array, xin: Float32Array, w: WeightTensor, t: LinTape | undefined, acc: boolean) =>
-        this.linB(dxo, dy, xin, M, w, t, acc, docs, docGrads, docScale);
+      const needIn = il > lowest || !!this.full; // does anything below need dx of this layer's input?
+      const lb = (dxo: Float32Array | null, dy: Float32Array, xin: Float32Array, w: WeightTensor, t: LinTape | undefined, acc: boolean, fw?: WeightTensor, fb?: Float32Array | null) =>
+        this.linB(dxo, dy, xin, M, w, t, acc, docs, docGrads, docScale, fw, fb);
       const xIn = T.xIn.subarray(0, M * C), h = T.h.subarray(0, M * C);
       // ---- ffn branch: df = dx (through post norm)
       let df = dx;
-      if (L.postFfnNorm) { rmsnormBackward(dC, dx, T.fPre!.subarray(0, M * C), L.postFfnNorm, M, C, eps); df = dC; }
+      if (L.postFfnNorm) { this.rmsB(dC, dx, T.fPre!.subarray(0, M * C), L.postFfnNorm, M, C); df = dC; }
       const ffnIn = cfg.parallelBlock ? (L.attnNorm2 ? T.h2!.subarray(0, M * C) : h) : T.hf!.subarray(0, M * C);
       const dz = this.dh.subarray(0, M * C); // gradient of the ffn input
       const da = this.dU.subarray(0, M * F), dg = this.dG.subarray(0, M * F);
-      lb(da, df, T.a.subarray(0, M * F), wT.down!, lt.down, false);
+      lb(da, df, T.a.subarray(0, M * F), wT.down!, lt.down, false, L.down, L.downB);
       const u = T.u.subarray(0, M * F);
       if (L.gate) {
         const g = T.g!.subarray(0, M * F);
         if (cfg.activation === 'silu') siluMulBackward(dg, da, da, g, u, M * F);
         else geluMulBackward(dg, da, da, g, u, M * F);
         // da now holds d(up output), dg d(gate output)
-        lb(dz, da, ffnIn, wT.up!, lt.up, false);
-        lb(dz, dg, ffnIn, wT.gate!, lt.gate, true);
+        lb(dz, da, ffnIn, wT.up!, lt.up, false, L.up, L.upB);
+        lb(dz, dg, ffnIn, wT.gate!, lt.gate, true, L.gate, L.gateB);
       } else {
         geluBackward(da, da, u, M * F);
-        lb(dz, da, ffnIn, wT.up!, lt.up, false);
+        lb(dz, da, ffnIn, wT.up!, lt.up, false, L.up, L.upB);
       }
       // ---- residual: sequential x' = x2 + f(x2): dx2 = dx + norm'(x2)ᵀ dz
       let dres: Float32Array; // gradient flowing into the attention branch's output
@@ -546,9 +599,9 @@ export class TrainModel {
       } else dres = dx;
       // ---- attention branch: do = dres (through post norm)
       let dout = dres;
-      if (L.postAttnNorm) { rmsnormBackward(dC, dres, T.oPre!.subarray(0, M * C), L.postAttnNorm, M, C, eps); dout = dC; }
+      if (L.postAttnNorm) { this.rmsB(dC, dres, T.oPre!.subarray(0, M * C), L.postAttnNorm, M, C); dout = dC; }
       const att = T.att.subarray(0, M * HD), dAtt = this.dAtt.subarray(0, M * HD);
-      lb(dAtt, dout, att, wT.o!, lt.o, false);
+      lb(dAtt, dout, att, wT.o!, lt.o, false, L.o, L.ob);
       const q = T.q.subarray(0, M * HD), k = T.k.subarray(0, M * KD), v = T.v.subarray(0, M * KD);
       const dq = this.dQ.subarray(0, M * HD), dk = this.dK.subarray(0, M * KD), dv = this.dV.subarray(0, M * KD);
       dk.fill(0); dv.fill(0);
@@ -564,13 +617,13 @@ export class TrainModel {
         K.rope(dq, M, H, D, neg, rt.invFreq, rt.neox, rt.mscale);
         K.rope(dk, M, Hkv, D, neg, rt.invFreq, rt.neox, rt.mscale);
       }
-      if (L.qNorm) rmsnormBackward(dq, dq, T.qPre!.subarray(0, M * HD), L.qNorm, M * H, D, eps);
-      if (L.kNorm) rmsnormBackward(dk, dk, T.kPre!.subarray(0, M * KD), L.kNorm, M * Hkv, D, eps);
+      if (L.qNorm) this.rmsB(dq, dq, T.qPre!.subarray(0, M * HD), L.qNorm, M * H, D);
+      if (L.kNorm) this.rmsB(dk, dk, T.kPre!.subarray(0, M * KD), L.kNorm, M * Hkv, D);
       // dh = dq·Wq + dk·Wk + dv·Wv (skipped where nothing below is trainable; LoRA grads still taken)
       const dhq = needIn ? this.dC.subarray(0, M * C) : null;
-      lb(dhq, dq, h, wT.q!, lt.q, false);
-      lb(dhq, dk, h, wT.k!, lt.k, true);
-      lb(dhq, dv, h, wT.v!, lt.v, true);
+      lb(dhq, dq, h, wT.q!, lt.q, false, L.q, L.qb);
+      lb(dhq, dk, h, wT.k!, lt.k, true, L.k, L.kb);
+      lb(dhq, dv, h, wT.v!, lt.v, true, L.v, L.vb);
       if (!needIn) continue;
       // ---- into the layer input
       if (cfg.parallelBlock) {
@@ -580,6 +633,22 @@ export class TrainModel {
       }
       this.normBackward(dx, dhq!, xIn, L.attnNorm, M, true);
     }
+    if (this.full) this.embeddingBackward(dx, M);
+  }
+
+  /** Full fine-tuning: dx at the bottom of the stack → embedding norm, position and token embedding gradients. */
+  private embeddingBackward(dx: Float32Array, M: number): void {
+    const cfg = this.config, W = this.weights, C = cfg.dModel, full = this.full!;
+    if (W.embdNorm) {
+      const d = this.dC.subarray(0, M * C);
+      this.normBackward(d, dx, this.xEmb!.subarray(0, M * C), W.embdNorm, M, false);
+      dx.set(d);
+    }
+    const gPos = full.grad(W.posEmbd);
+    if (gPos) embeddingBackward(gPos, dx, this.pos, M, C);
+    if (cfg.embedScale !== null) this.kernels.scale(dx, cfg.embedScale, M * C);
+    const gTok = full.grad(W.tokEmbd);
+    if (gTok) embeddingBackward(gTok, dx, this.tok, M, C);
   }
 
   /** Free the tape, transposed weights and scratch. */
@@ -592,6 +661,7 @@ export class TrainModel {
     for (const t of this.wT) for (const w of Object.values(t)) if (w) hp.free(w.data);
     for (const c of this.outT) hp.free(c.w.data);
     this.attnB.free();
+    for (const v of [this.xEmb, this.dlT, this.hidT]) if (v) hp.free(v);
     for (const v of [this.tok, this.pos, this.negPos, this.x, this.hid, this.f, this.o, this.dx, this.dh, this.dC, this.dQ, this.dK, this.dV, this.dAtt, this.dG, this.dU,
       this.logits, this.logitsY, this.dlChunk, this.tmpMK, this.tT1, this.tT2, this.tR1, this.tR2]) if (v) hp.free(v);
   }

@@ -20,6 +20,8 @@ export interface ParamTensor {
   name: string;
   value: Float32Array;
   grad: Float32Array;
+  /** Apply weight decay (default true; false for norms and biases in full fine-tuning). */
+  decay?: boolean;
 }
 
 export class AdamW {
@@ -45,10 +47,11 @@ export class AdamW {
     this.t++;
     const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
     const c1 = 1 - b1 ** this.t, c2 = 1 - b2 ** this.t;
-    const decay = 1 - lr * this.weightDecay;
+    const decayAll = 1 - lr * this.weightDecay;
     for (let i = 0; i < this.params.length; i++) {
-      const { value: w, grad: g } = this.params[i];
+      const { value: w, grad: g, decay: dk } = this.params[i];
       const m = this.m[i], v = this.v[i];
+      const decay = dk === false ? 1 : decayAll;
       for (let j = 0; j < w.length; j++) {
         const gj = g[j];
         const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);

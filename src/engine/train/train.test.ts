@@ -66,6 +66,21 @@ test('a tiny llama learns a planted key → value mapping with LoRA; the adapter
   r.free();
 });
 
+test('full fine-tuning of a small model learns the mapping too (the model itself is trained); quantized weights are refused', async () => {
+  const model = tinyModel(tinyConfig('llama'), { seed: 5 });
+  const losses: number[] = [];
+  const r = await train(model, EXAMPLES, { method: 'full', kernels: referenceKernels, hyperparameters: { ...HP, epochs: 25, lr: 3e-3 }, onStep: (m) => losses.push(m.loss) });
+  assert.ok(losses[losses.length - 1] < 0.1 * losses[0], `loss ${losses[0]} → ${losses[losses.length - 1]}`);
+  assert.equal(r.lora, null);
+  const eng = new Engine(model, referenceKernels, { kvTokens: 256 });
+  let ok = 0;
+  for (const { key, v } of PAIRS) if (greedy(eng, promptOf(key), 3, null).every((t, i) => t === [...v, 256][i])) ok++;
+  assert.equal(ok, PAIRS.length, `the trained model reproduces ${ok}/${PAIRS.length} pairs`);
+  r.free();
+  await assert.rejects(train(tinyModel(tinyConfig('llama'), { dtype: 'q8_0' }), EXAMPLES, { method: 'full', kernels: referenceKernels }),
+    (e: unknown) => e instanceof OpenLedgerError && e.code === 'unsupported_training' && /f32/.test(e.hint ?? ''));
+});
+
 test('same seed, same losses; a different seed differs; LoRA dropout and rsLoRA run', async () => {
   const run = async (seed: number) => {
     const model = tinyModel(tinyConfig('gpt2'), { seed: 5 });
@@ -181,7 +196,7 @@ test('per-example gradients: exact, sum to the step gradient, and only on the st
   const res = await train(model, EXAMPLES, { kernels: referenceKernels, lora: { targets: 'all-linear', rank: 2 }, hyperparameters: { ...HP, epochs: 1 }, attribution: { steps: (s) => s === 2, onExampleGradients: (e) => got.push(e) } });
   assert.ok(got.length >= 1 && got.every((e) => e.step === 2));
   assert.equal(got.flatMap((e) => e.exampleIds).length, 6);
-  assert.equal(got[0].modules.size, res.lora.params.size);
+  assert.equal(got[0].modules.size, res.lora!.params.size);
   res.free();
 });
 

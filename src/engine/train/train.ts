@@ -25,6 +25,7 @@ import type { LoraFactors } from '../lora/memory.ts';
 import { invalid, OpenLedgerError } from '../../util/errors.ts';
 import { TrainableLora, type LoraTrainConfig } from './lora.ts';
 import { TrainModel, type DocGradients } from './model.ts';
+import { FullParams } from './full.ts';
 import { AdamW, clipGradNorm, learningRate, type ScheduleKind } from './optim.ts';
 import { checkExamples, packExamples, batchTargets, type PackedBatch, type TrainExample } from './packing.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -85,7 +86,10 @@ export interface ExampleGradients {
 }
 
 export interface TrainOptions {
-  lora: LoraTrainConfig;
+  /** 'lora' (default): train an adapter, the base stays frozen. 'full': train every tensor of `model` in place (f32 weights; small models). */
+  method?: 'lora' | 'full';
+  /** The adapter to train (required for 'lora'). */
+  lora?: LoraTrainConfig;
   hyperparameters?: TrainHyperparameters;
   /** Kernels (default: the engine's selection, WASM SIMD with reference fallback). */
   kernels?: Kernels;
@@ -106,8 +110,9 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  lora: TrainableLora;
-  /** For engine.createAdapter. */
+  /** The trained adapter (null for full fine-tuning, where `model` itself was trained). */
+  lora: TrainableLora | null;
+  /** For engine.createAdapter ({} for full fine-tuning). */
   factors: Record<string, LoraFactors>;
   steps: number;
   totalSteps: number;
@@ -170,16 +175,20 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
     kernels = k;
     closeKernels = () => k.close();
   }
-  const lora = new TrainableLora(model, opts.lora, { seed: hp.seed });
+  const method = opts.method ?? 'lora';
+  if (method === 'lora' && !opts.lora) throw invalid('LoRA training needs a LoRA config (targets, rank)', { param: 'hyperparameters', code: 'invalid_hyperparameter', hint: 'pass lora: { targets: "all-linear", rank: 8 }, or method: "full"' });
+  let lora: TrainableLora | null = null, full: FullParams | null = null;
   let tm: TrainModel | null = null;
   try {
-    tm = new TrainModel(model, { kernels, maxTokens: hp.maxBatchTokens, lora });
-    const params = lora.tensors();
+    if (method === 'full') full = new FullParams(model, model.heap);
+    else lora = new TrainableLora(model, opts.lora!, { seed: hp.seed });
+    tm = new TrainModel(model, { kernels, maxTokens: hp.maxBatchTokens, lora, full });
+    const params = lora ? lora.tensors() : full!.tensors();
     const adam = new AdamW(params, { beta1: hp.beta1, beta2: hp.beta2, eps: hp.adamEps, weightDecay: hp.weightDecay });
 
-    // Everything an exact resume depends on.
+    // Everything an exact resume depends on (the source hash, not the live weights: full fine-tuning restores those from the checkpoint).
     const h = createHash('sha256');
-    h.update(JSON.stringify({ model: model.source.sha256 || model.source.path, cfg: { ...cfg }, lora: lora.config, hp }));
+    h.update(JSON.stringify({ model: model.source.sha256 || model.source.path, cfg: { ...cfg }, method, lora: lora?.config ?? null, hp }));
     for (const e of examples) { h.update(Int32Array.from(e.tokens as ArrayLike<number>)); if (e.lossMask) h.update(Uint8Array.from(e.lossMask as ArrayLike<number>)); }
     const runHash = h.digest('hex');
 
@@ -200,6 +209,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
         });
         adam.t = ck.meta.adamT;
         start = ck.meta.step;
+        if (full) tm.refreshWeights();
       }
     }
     if (ckPath) mkdirSync(opts.checkpoint!.dir, { recursive: true });
@@ -217,7 +227,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
       const ts = performance.now();
       const mbs = plan.slice(step * hp.gradAccum, (step + 1) * hp.gradAccum);
       const denom = mbs.reduce((s, b) => s + batchTargets(b), 0);
-      lora.zeroGrad();
+      if (lora) lora.zeroGrad(); else full!.zeroGrad();
       const wantRows = !!opts.attribution?.steps(step + 1);
       let lossSum = 0, rows = 0;
       for (let j = 0; j < mbs.length; j++) {
@@ -238,6 +248,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
       }
       const lr = learningRate(hp.schedule as ScheduleKind, hp.lr, step, totalSteps, warmup);
       adam.step(lr);
+      if (full) tm.refreshWeights();
       lastLoss = loss;
       const now = performance.now();
       const m: StepMetrics = {
@@ -250,16 +261,17 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
       await new Promise((r) => setImmediate(r)); // let the event loop breathe (progress streams, cancellation)
     }
     void lastLoss;
-    const factors = lora.toFactors();
-    const trained = tm;
+    const factors = lora ? lora.toFactors() : {};
+    const trained = tm, l = lora, fp = full;
     tm = null;
     return {
       lora, factors, steps: totalSteps, totalSteps, resumedFrom: start, metrics,
-      free: () => { trained.free(); lora.free(); closeKernels?.(); },
+      free: () => { trained.free(); l?.free(); fp?.free(); closeKernels?.(); },
     };
   } catch (e) {
     tm?.free();
-    lora.free();
+    lora?.free();
+    full?.free();
     closeKernels?.();
     throw e;
   }
