@@ -50,9 +50,10 @@ test('datanet CLI: create → contribute (report) → review → publish → pro
   assert.match(up.stdout, /duplicate: exact duplicate of row/);
   assert.match(up.stdout, /label_not_allowed/);
 
-  // a file that is not UTF-8 fails with a clear message and a non-zero exit
+  // a file that is not rows in the datanet's format (package.json is one JSON object) fails before upload, exit ≠ 0
   const bad = await cli(['contribute', String(d.id), join(process.cwd(), 'package.json')]);
   assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /expected an array of rows[\s\S]*hint:/);
 
   assert.equal((await cli(['validators', 'add', String(d.id), validator.address])).code, 0);
   const stake = await cli(['validators', 'stake', '50', '--as', '2']);
