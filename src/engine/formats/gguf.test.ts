@@ -86,6 +86,18 @@ describe('GGUF reader', () => {
     assert.equal(f.dataOffset % 64, 0);
   });
 
+  it('reads GGUF v2 (same layout as v3)', () => {
+    const p = join(dir, 'v2.gguf');
+    sample(p);
+    const buf = readFileSync(p);
+    buf.writeUInt32LE(2, 4);
+    writeFileSync(p, buf);
+    const f = readGgufHeader(p);
+    assert.equal(f.version, 2);
+    assert.equal(f.tensors.length, 4);
+    assert.equal(f.metadata.get('t.str'), 'héllo ✓');
+  });
+
   it('reads tensor bytes that dequantize to what was written', () => {
     const p = join(dir, 'data.gguf');
     const { w, k } = sample(p, 32);
