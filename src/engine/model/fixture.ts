@@ -34,7 +34,7 @@ export function byteTokenizer(): Tokenizer {
   };
   return {
     vocabSize: BYTE_VOCAB, bosTokenId: 257, eosTokenIds: [256], chatTemplate: null,
-    encode: (text, o) => [...(o?.addSpecial === false ? [] : []), ...new TextEncoder().encode(text)],
+    encode: (text) => [...new TextEncoder().encode(text)], // no special tokens are ever added
     decode: (ids, o) => dec(ids, o?.skipSpecial),
     decodeIncremental: (o) => {
       const d = new TextDecoder('utf-8', { fatal: false });
