@@ -49,6 +49,22 @@ export class VersionTree {
   ) {}
 
   static build(leaves: VersionLeaf[]): VersionTree {
+    const norm = VersionTree.normalize(leaves);
+    return new VersionTree(new SortedTree(norm.map(versionLeafHash), keccak), norm);
+  }
+
+  /** `build` that yields to the event loop while hashing (publish and proof loading use this). */
+  static async buildAsync(leaves: VersionLeaf[]): Promise<VersionTree> {
+    const norm = VersionTree.normalize(leaves);
+    const hashes: Uint8Array[] = [];
+    for (let i = 0; i < norm.length; i++) {
+      hashes.push(versionLeafHash(norm[i]));
+      if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+    }
+    return new VersionTree(await SortedTree.build(hashes, keccak), norm);
+  }
+
+  private static normalize(leaves: VersionLeaf[]): VersionLeaf[] {
     if (leaves.length === 0) throw new Error('a version needs at least one row');
     const checksummed = new Map<string, Address>();
     const addr = (a: Address) => {
@@ -56,15 +72,22 @@ export class VersionTree {
       if (!c) checksummed.set(a, (c = getAddress(a)));
       return c;
     };
-    const norm = leaves.map((l) => ({ rowHash: l.rowHash, contributor: addr(l.contributor) }));
-    return new VersionTree(new SortedTree(norm.map(versionLeafHash), keccak), norm);
+    return leaves.map((l) => ({ rowHash: l.rowHash, contributor: addr(l.contributor) }));
   }
 
   /** Rebuilds a tree saved with `dump()` (the store keeps the leaves beside the version). */
   static load(dump: unknown): VersionTree {
+    return VersionTree.build(VersionTree.leavesOf(dump));
+  }
+
+  static loadAsync(dump: unknown): Promise<VersionTree> {
+    return VersionTree.buildAsync(VersionTree.leavesOf(dump));
+  }
+
+  private static leavesOf(dump: unknown): VersionLeaf[] {
     const d = dump as { format?: string; leaves?: Array<[Hex, Address]> };
     if (d?.format !== 'openledger-version-v1' || !Array.isArray(d.leaves)) throw new Error('not a version tree dump');
-    return VersionTree.build(d.leaves.map(([rowHash, contributor]) => ({ rowHash, contributor })));
+    return d.leaves.map(([rowHash, contributor]) => ({ rowHash, contributor }));
   }
 
   get root(): Hex {

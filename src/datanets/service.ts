@@ -574,7 +574,7 @@ export class DatanetService {
           throw new OpenLedgerError(`version ${latest.version} already holds every accepted row`, { type: 'conflict_error', code: 'version_unchanged', hint: 'accept new rows before publishing another version' });
         }
       }
-      const tree = VersionTree.build(rows.map((r) => ({ rowHash: r.hash, contributor: r.contributor })));
+      const tree = await VersionTree.buildAsync(rows.map((r) => ({ rowHash: r.hash, contributor: r.contributor })));
       const snapshot = snapshotJsonl(d.format, rows.map((r) => ({ id: r.id, hash: r.hash, contributor: r.contributor, data: r.data as RowData })));
       const blob = await this.blobs.put(new TextEncoder().encode(snapshot));
       const res = await actions.commitVersion(this.chain, { datanetId: BigInt(id), merkleRoot: tree.root, rowCount: BigInt(rows.length), daCommitment: blob.commitment, contentHash: blob.id });
@@ -628,7 +628,7 @@ export class DatanetService {
       throw notFound(`row ${rowId} is not in version ${version} of datanet ${id}`, { param: 'rowId', code: 'row_not_in_version', hint: 'only accepted rows published in that version have proofs' });
     }
     const key = `${id}:${version}`;
-    const tree = this.trees.get(key) ?? this.cacheTree(id, version, VersionTree.load(v.tree));
+    const tree = this.trees.get(key) ?? this.cacheTree(id, version, await VersionTree.loadAsync(v.tree));
     const p = tree.proof({ rowHash: r.hash, contributor: r.contributor });
     const on = await getVersion(this.chain, BigInt(id), BigInt(version));
     return { datanetId: id, version, rowId, leaf: p.leaf, proof: p.proof, root: p.root, onChainRoot: on.merkleRoot, verified: verifyRowProof(on.merkleRoot, p.leaf, p.proof) };

@@ -24,6 +24,18 @@ test('version tree equals OpenZeppelin StandardMerkleTree(["bytes32","address"])
   }
 });
 
+test('async build (yields while hashing) gives the same tree', async () => {
+  const leaves = Array.from({ length: 2500 }, () => ({ rowHash: rh(), contributor: ra() }));
+  const a = VersionTree.build(leaves);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const b = await VersionTree.buildAsync(leaves);
+  clearInterval(timer);
+  assert.equal(b.root, a.root);
+  assert.deepEqual(b.proof(leaves[1234]), a.proof(leaves[1234]));
+  assert.ok(ticks > 0, 'the event loop ran while the tree was built');
+});
+
 test('upload roots: order-free, per-row proofs, tamper-evident', () => {
   const hashes = Array.from({ length: 9 }, rh);
   const root = uploadRoot(hashes);

@@ -38,19 +38,50 @@ export class SortedTree {
   /** (2n − 1) node hashes; tree[0] is the root. */
   private readonly tree: Uint8Array[];
   /** leaf hash hex → index in `tree`. */
-  private readonly pos = new Map<string, number>();
+  private readonly pos: Map<string, number>;
 
-  constructor(leafHashes: Uint8Array[], private readonly h: HashFn) {
+  constructor(leafHashes: Uint8Array[], h: HashFn) {
+    const it = SortedTree.steps(leafHashes, h);
+    let r = it.next();
+    while (!r.done) r = it.next();
+    this.tree = r.value.tree;
+    this.pos = r.value.pos;
+  }
+
+  /**
+   * The same tree built in slices, yielding to the event loop every `sliceNodes` hashes, so a large
+   * version (3 keccaks per row) does not stall other requests.
+   */
+  static async build(leafHashes: Uint8Array[], h: HashFn, sliceNodes = 2000): Promise<SortedTree> {
+    const it = SortedTree.steps(leafHashes, h, sliceNodes);
+    let r = it.next();
+    while (!r.done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      r = it.next();
+    }
+    const t = Object.create(SortedTree.prototype) as SortedTree;
+    (t as unknown as { tree: Uint8Array[] }).tree = r.value.tree;
+    (t as unknown as { pos: Map<string, number> }).pos = r.value.pos;
+    return t;
+  }
+
+  private static *steps(leafHashes: Uint8Array[], h: HashFn, slice = Infinity): Generator<void, { tree: Uint8Array[]; pos: Map<string, number> }> {
     if (leafHashes.length === 0) throw new Error('a Merkle tree needs at least one leaf');
     const leaves = [...leafHashes].sort(compare);
     const n = leaves.length;
-    this.tree = new Array(2 * n - 1);
-    for (let i = 0; i < n; i++) this.tree[this.tree.length - 1 - i] = leaves[i];
-    for (let i = this.tree.length - 1 - n; i >= 0; i--) this.tree[i] = hashPair(h, this.tree[2 * i + 1], this.tree[2 * i + 2]);
+    const tree: Uint8Array[] = new Array(2 * n - 1);
+    for (let i = 0; i < n; i++) tree[tree.length - 1 - i] = leaves[i];
+    let done = 0;
+    for (let i = tree.length - 1 - n; i >= 0; i--) {
+      tree[i] = hashPair(h, tree[2 * i + 1], tree[2 * i + 2]);
+      if (++done % slice === 0) yield;
+    }
+    const pos = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const k = bytesToHex(leaves[i]);
-      if (!this.pos.has(k)) this.pos.set(k, this.tree.length - 1 - i);
+      if (!pos.has(k)) pos.set(k, tree.length - 1 - i);
     }
+    return { tree, pos };
   }
 
   get root(): Hex {
