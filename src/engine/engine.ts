@@ -162,6 +162,16 @@ export class Engine {
     return [...this.adapters];
   }
 
+  /** Capacity numbers for schedulers and metrics. */
+  stats(): { kvBlocks: number; kvBlocksFree: number; kvBlockSize: number; kvBytesPerToken: number; heapBytes: number; heapPeakBytes: number; adapters: number; adapterBytes: number } {
+    let adapterBytes = 0;
+    for (const a of this.adapters) adapterBytes += a.bytes;
+    return {
+      kvBlocks: this.kv.numBlocks, kvBlocksFree: this.kv.freeBlocks, kvBlockSize: this.kv.blockSize, kvBytesPerToken: this.kv.bytesPerToken,
+      heapBytes: this.model.heap.allocatedBytes, heapPeakBytes: this.model.heap.peakBytes, adapters: this.adapters.size, adapterBytes,
+    };
+  }
+
   step(batch: readonly StepEntry[]): StepResult[] {
     const cfg = this.config, V = cfg.vocabSize, C = cfg.dModel;
     const seen = new Set<number>();

@@ -93,7 +93,11 @@ test('two adapters and the base in one batch equal each run alone', () => {
     { seq: seqs[2], tokens: p[2], adapter: a1, logits: 'all' },
   ]);
   res.forEach((r, i) => assert.ok(maxDiff(r.logits!, alone[i]) < 2e-4, `entry ${i}`));
+  const before = eng.stats();
+  assert.equal(before.adapters, 2);
+  assert.equal(before.adapterBytes, a1.bytes + a2.bytes);
   eng.unloadAdapter(a1);
+  assert.equal(eng.stats().heapBytes, before.heapBytes - a1.bytes, 'unload frees the factors');
   assert.throws(() => eng.step([{ seq: eng.createSequence(), tokens: [1], adapter: a1, logits: 'last' }]), (e: any) => e.code === 'adapter_not_loaded');
 });
 
