@@ -157,6 +157,8 @@ export class TrainModel {
   private readonly tR1: Float32Array; // (M·R)
   private readonly tR2: Float32Array; // (R·M)
   private readonly blockTable = new Int32Array(1);
+  /** The activation whose transpose tT2 holds (q/k/v and gate/up share an input): skip re-transposing it. */
+  private xTOf: Float32Array | null = null;
   private readonly attnB: AttentionBackward;
   // Full fine-tuning only: the embedding output before the embedding norm, dlogitsᵀ, hiddenᵀ.
   private readonly xEmb: Float32Array | null;
@@ -359,7 +361,7 @@ export class TrainModel {
       if (gW) {
         const dyT = this.tT1.subarray(0, N * M), xT = this.tT2.subarray(0, Kd * M);
         transpose(dyT, dy, M, N);
-        transpose(xT, x, M, Kd);
+        if (this.xTOf !== x) { transpose(xT, x, M, Kd); this.xTOf = x; }
         K.matmul(gW, dyT, f32w(xT, Kd, M), N, true);
       }
       if (gB) sumRows(gB, dy, M, N);
@@ -386,7 +388,8 @@ export class TrainModel {
     K.matmul(p.gb, dyT, f32w(suT, R, M), N, true);
     // dA (R, K) += duᵀ (R, M) · drop(x) (M, K): out (R, K) = duᵀ · (xᵀ as a (K, M) weight)ᵀ
     const xT = this.tT2.subarray(0, Kd * M), duT = this.tR2.subarray(0, R * M);
-    transpose(xT, xin, M, Kd);
+    if (xin !== x) { transpose(xT, xin, M, Kd); this.xTOf = null; } // dropout: a fresh input per module
+    else if (this.xTOf !== x) { transpose(xT, x, M, Kd); this.xTOf = x; }
     transpose(duT, du, M, R);
     K.matmul(p.ga, duT, f32w(xT, Kd, M), R, true);
     if (docGrads) {
@@ -558,6 +561,7 @@ export class TrainModel {
     const cfg = this.config, K = this.kernels, W = this.weights;
     const C = cfg.dModel, H = cfg.nHeads, Hkv = cfg.nKvHeads, D = cfg.headDim, F = cfg.ffnDim, HD = H * D, KD = Hkv * D, eps = cfg.normEps;
     const docs = b.docs;
+    this.xTOf = null;
     const docScale = docGrads ? docGrads.tokens.map((t) => (t > 0 ? 1 / (gradScale * t) : 0)) : [];
     const dx = this.dx.subarray(0, M * C), dh = this.dh.subarray(0, M * C), dC = this.dC.subarray(0, M * C);
     // Output norm: dx = norm'(x_final)ᵀ dh.
