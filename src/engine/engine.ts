@@ -20,6 +20,7 @@ import type { LoraSegment } from './model/blocks/linear.ts';
 import { KvCache, type SeqKv } from './kv-cache.ts';
 import { ModelRunner, type SeqSegment } from './model/forward.ts';
 import { selectKernels } from './kernels/select.ts';
+import { referenceKernels } from './kernels/reference.ts';
 import { loadAdapterFile } from './lora/load.ts';
 import { createAdapter, type LoraFactors } from './lora/memory.ts';
 import type { AdapterLoadOptions } from './lora/peft.ts';
@@ -284,10 +285,21 @@ export class Engine {
     }
   }
 
-  /** Stop the kernels' worker threads (they are unref'd, so this is only needed to free them early). */
+  /**
+   * Release what the engine holds: adapters, KV pools and activations go back to the heap (the
+   * model's weights stay: another engine may use them), and the kernels' worker threads stop
+   * (they are unref'd, so this only frees them early). The engine must not be used afterwards.
+   */
   close(): void {
-    (this.kernels as Kernels & { close?: () => void }).close?.();
+    if (this.closed) return;
+    this.closed = true;
+    for (const a of [...this.adapters]) this.unloadAdapter(a);
+    this.runner.dispose();
+    this.kv.dispose(this.model.heap);
+    this.model.heap.free(this.logitBuf);
+    if (this.kernels !== referenceKernels) (this.kernels as Kernels & { close?: () => void }).close?.();
   }
+  private closed = false;
 
   private own(seq: SequenceHandle): Sequence {
     if (!(seq instanceof Sequence) || seq.freed) throw invalid(`sequence ${seq.id} is not live in this engine`, { code: 'sequence_freed' });

@@ -37,3 +37,18 @@ test('block allocator: reserve, fork by refcount, copy on write, truncate, free,
   kv.reserve(others[0], 24);
   assert.throws(() => kv.reserve(others[1], 12), (e: any) => e.code === 'kv_cache_full');
 });
+
+test('engine.close returns KV pools, activations and adapters to the heap', async () => {
+  const { Engine } = await import('./engine.ts');
+  const { referenceKernels } = await import('./kernels/reference.ts');
+  const { tinyConfig, tinyModel } = await import('./model/fixture.ts');
+  const m = tinyModel(tinyConfig('llama'), { seed: 1 });
+  const weights = m.heap.allocatedBytes;
+  const eng = new Engine(m, referenceKernels, { kvTokens: 256 });
+  eng.createAdapter({ 'blk.0.attn_q.weight': { a: new Float32Array(2 * 64), b: new Float32Array(64 * 2), rank: 2, alpha: 2 } });
+  assert.ok(m.heap.allocatedBytes > weights);
+  eng.close();
+  assert.equal(m.heap.allocatedBytes, weights);
+  const again = new Engine(m, referenceKernels, { kvTokens: 64 }); // the weights are still usable
+  assert.ok(again.step([{ seq: again.createSequence(), tokens: [1, 2], logits: 'last' }])[0].logits!.every(Number.isFinite));
+});

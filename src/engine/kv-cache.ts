@@ -61,6 +61,14 @@ export class KvCache {
     for (let b = this.numBlocks - 1; b >= 0; b--) this.freeList.push(b);
   }
 
+  /** Free the pools (every sequence becomes invalid). */
+  dispose(heap: Heap): void {
+    for (const a of [...this.k, ...this.v]) heap.free(a);
+    this.k.length = 0;
+    this.v.length = 0;
+    this.freeList.length = 0;
+  }
+
   get freeBlocks(): number {
     return this.freeList.length;
   }

@@ -84,7 +84,9 @@ export class ModelRunner {
   private readonly ropeGlobal: RopeTable | null;
   private readonly ropeLocal: RopeTable | null;
   private readonly attnParams: AttentionParams[];
-  // Activations, (maxTokens, ·) each.
+  // Activations on the heap, T = maxTokens rows: tok, pos (T) · x residual, h normed, h2 (falcon
+  // second norm), o attn_output, f ffn output, hid gathered final rows (T, C) · q, att (T, H·D) ·
+  // k, v (T, Hkv·D) · g gate/act, u up (T, F) · loraScratch (T, R) for x·Aᵀ.
   private readonly tok: Int32Array;
   private readonly pos: Int32Array;
   private readonly x: Float32Array;
@@ -143,6 +145,13 @@ export class ModelRunner {
     this.hid = hp.f32(T * C);
     this.loraRank = opts.maxLoraRank ?? 16;
     this.loraScratch = hp.f32(T * this.loraRank);
+  }
+
+  /** Free the activation buffers (the runner must not be used afterwards). */
+  dispose(): void {
+    for (const b of [this.tok, this.pos, this.x, this.h, this.h2, this.q, this.k, this.v, this.att, this.o, this.g, this.u, this.f, this.hid, this.loraScratch]) {
+      if (b) this.heap.free(b);
+    }
   }
 
   /** Grow the LoRA scratch for adapters of rank r (called when an adapter loads, not per step). */
