@@ -11,6 +11,7 @@ import { Auth, loadOrCreateKeyring, type Keyring } from './identity/index.ts';
 import { buildApp, type NodeServices } from './server/index.ts';
 import { openStore, type Store } from './store/index.ts';
 import { configError } from './util/errors.ts';
+import { openBlobStore } from './da/index.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningNode {
@@ -109,6 +110,9 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       waitForIndex: (n) => indexer.waitFor(n),
       modules: {},
     };
+    // The blob store (snapshots, raw uploads, model cards): local files or an EigenDA proxy.
+    services.modules.da = await openBlobStore(config.da, config.dataDir);
+    say(`da: ${config.da.kind === 'local' ? 'local blob files' : `EigenDA proxy at ${config.da.url}`}`);
     if (opts.extend) await opts.extend(services);
 
     const app = await buildApp(services, { logger: opts.logger ?? false });

@@ -18,6 +18,8 @@ export function upCommand(program: Command) {
     .option('--address-book <file>', 'use contracts already deployed on the external chain')
     .option('--open-token <address>', 'ERC-20 used as OPEN where OPEN is the gas token (wrapped OPEN)')
     .option('--confirmations <n>', 'indexer confirmation depth on an external chain')
+    .option('--da <kind>', 'data availability: local (blob files in the data dir) | eigenda', 'local')
+    .option('--eigenda-url <url>', 'EigenDA proxy URL for --da eigenda, e.g. http://127.0.0.1:3100')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent', 'info')
     .addHelpText(
       'after',
@@ -54,6 +56,7 @@ Examples:
         host: o.host,
         port: o.port,
         logLevel: o.logLevel,
+        da: o.da === 'eigenda' ? { kind: 'eigenda', url: o.eigendaUrl } : { kind: o.da },
         chain: external
           ? {
               mode: 'external',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { getAddress, isAddress, type Address } from 'viem';
 import { DatanetService, type ContributionSource } from '../../datanets/service.ts';
-import { DaConfigSchema, LocalBlobStore, openBlobStore, type BlobStore, type Hex } from '../../da/index.ts';
+import { LocalBlobStore, type BlobStore, type Hex } from '../../da/index.ts';
 import { invalid } from '../../util/errors.ts';
 import { callerOf, requireCaller, type NodeServices } from '../context.ts';
 
@@ -68,10 +68,7 @@ function sourceOf(request: FastifyRequest<{ Querystring: { filename?: string } }
 }
 
 export async function datanetRoutes(app: FastifyInstance, s: NodeServices) {
-  // A `da` section in the node config (DaConfigSchema: local, or an EigenDA proxy URL) picks the
-  // blob store; without one, blobs are local files under <dataDir>/blobs.
-  const daConfig = (s.config as { da?: unknown }).da;
-  if (daConfig !== undefined && !s.modules.da) s.modules.da = await openBlobStore(DaConfigSchema.parse(daConfig), s.config.dataDir);
+  // The blob store is opened by startNode from the node config's `da` section (services.modules.da).
   const svc = datanetService(s);
   app.addHook('onClose', async () => {
     await svc.close();
