@@ -15,6 +15,7 @@ import type { WeightTensor } from '../kernels/types.ts';
 import { buildTinyModel, TINY_FAMILIES, type TinyFamily } from '../testing/tiny-models.ts';
 import { inspectModel } from './inspect.ts';
 import { loadModel, openModel, type LoadedModel } from './load.ts';
+import { writeSentencePieceModel } from '../tokenizer/spm-proto.test-helper.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'load-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -234,6 +235,25 @@ describe('loadModel: bad input is a named error', () => {
     const st = join(tm.hfDir!, 'model.safetensors');
     truncateSync(st, readFileSync(st).length - 100);
     await expectError(loadModel(tm.hfDir!), 'truncated_file', st);
+  });
+
+  it('a folder with a SentencePiece tokenizer.model instead of tokenizer.json loads', async () => {
+    const tm = buildTinyModel('llama', fresh(), { format: 'hf' });
+    const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    const words = ['▁', 't', 'h', 'e', 'c', 'a', '▁t', 'he', '▁the', '▁c', 'at', '▁cat'];
+    const pieces = ['<unk>', '<s>', '</s>', ...bytes, ...words];
+    assert.ok(pieces.length <= tm.vocabSize);
+    const types = [2, 3, 3, ...bytes.map(() => 6), ...words.map(() => 1)];
+    const scores = pieces.map((_, i) => (i < 259 ? 0 : -i));
+    writeFileSync(join(tm.hfDir!, 'tokenizer.model'), writeSentencePieceModel({ pieces, scores, types }));
+    rmSync(join(tm.hfDir!, 'tokenizer.json'));
+    const cfgPath = join(tm.hfDir!, 'tokenizer_config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), bos_token: '<s>', eos_token: '</s>', add_bos_token: true }));
+    const m = await loadModel(tm.hfDir!);
+    const ids = m.tokenizer.encode('the cat');
+    assert.deepEqual(ids, [1, pieces.indexOf('▁the'), pieces.indexOf('▁cat')]);
+    assert.equal(m.tokenizer.decode(ids, { skipSpecial: true }), 'the cat');
+    assert.deepEqual(m.tokenizer.encode('ü', { addSpecial: false }), [pieces.indexOf('▁'), 3 + 0xc3, 3 + 0xbc], 'the ▁ prefix, then byte fallback');
   });
 
   it('a tokenizer.json that is not one is named', async () => {

@@ -30,7 +30,7 @@ import { readGgufHeader, unsupportedTypeError, type GgufFile } from '../formats/
 import { dequantize, quantize } from '../formats/quantize.ts';
 import { openSafetensors, type SafetensorsModel } from '../formats/safetensors.ts';
 import { pickChatTemplate } from '../chat-template.ts';
-import { createTokenizer, tokenizerJsonFromGguf } from '../tokenizer/index.ts';
+import { createTokenizer, tokenizerJsonFromGguf, tokenizerJsonFromSentencePiece } from '../tokenizer/index.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { configFromGguf, configFromHf, expectedTensors, type HfConfig } from './architectures.ts';
 import type { ModelConfig } from './config.ts';
@@ -147,15 +147,20 @@ function openHfFolder(dir: string): OpenedModel {
   const plans = planHf(config, [...sources.keys()], dir);
   const parts = planParts(config, plans, sources, dir);
 
-  // Tokenizer.
-  const tokPath = join(dir, 'tokenizer.json');
-  if (!existsSync(tokPath)) {
-    throw modelError(`${dir}: no tokenizer.json`, {
+  // Tokenizer: tokenizer.json, or else a SentencePiece tokenizer.model.
+  let tokPath = join(dir, 'tokenizer.json');
+  const spmPath = join(dir, 'tokenizer.model');
+  let tokConfig = (readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json', false) ?? {}) as Record<string, unknown>;
+  let tokJson: unknown;
+  if (existsSync(tokPath)) tokJson = readJson(tokPath, 'tokenizer.json', true);
+  else if (existsSync(spmPath)) {
+    ({ tokenizerJson: tokJson, tokenizerConfig: tokConfig } = tokenizerJsonFromSentencePiece(readFileSync(spmPath), tokConfig, spmPath));
+    tokPath = spmPath;
+  } else {
+    throw modelError(`${dir}: no tokenizer.json (or SentencePiece tokenizer.model)`, {
       code: 'missing_tokenizer', param: 'model', hint: 'the folder needs the fast tokenizer file tokenizer.json (save it with transformers AutoTokenizer.save_pretrained)',
     });
   }
-  const tokJson = readJson(tokPath, 'tokenizer.json', true);
-  const tokConfig = (readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json', false) ?? {}) as Record<string, unknown>;
   const gen = (readJson(join(dir, 'generation_config.json'), 'generation_config.json', false) ?? {}) as Record<string, unknown>;
   let chatTemplate = pickChatTemplate(tokConfig.chat_template);
   const jinjaPath = join(dir, 'chat_template.jinja');

@@ -78,15 +78,8 @@ export function tokenizerJsonFromGguf(f: GgufFile): GgufTokenizerFiles {
   const unk = metaNumber(f, 'tokenizer.ggml.unknown_token_id');
   const pre = metaString(f, 'tokenizer.ggml.pre') ?? 'default';
 
-  const added: Array<Record<string, unknown>> = [];
-  for (let id = 0; id < tokens.length; id++) {
-    const t = types[id];
-    if (t === TokenType.Control || t === TokenType.UserDefined) {
-      added.push({ id, content: tokens[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t === TokenType.Control });
-    }
-  }
-  const vocab: Record<string, number> = {};
-  for (let id = 0; id < tokens.length; id++) if (!(tokens[id] in vocab)) vocab[tokens[id]] = id;
+  const added = addedTokens(tokens, types);
+  const vocab = vocabOf(tokens);
 
   let json: Record<string, unknown>;
   let addBos: boolean;
@@ -113,32 +106,9 @@ export function tokenizerJsonFromGguf(f: GgufFile): GgufTokenizerFiles {
     addBos = metaBool(f, 'tokenizer.ggml.add_bos_token') ?? p.addBos ?? false;
   } else if (model === 'llama') {
     const scores = arr<number>(f, 'tokenizer.ggml.scores', false) ?? tokens.map((_, i) => -i);
-    const addSpacePrefix = metaBool(f, 'tokenizer.ggml.add_space_prefix') ?? true;
-    json = {
-      version: '1.0',
-      added_tokens: added,
-      normalizer: {
-        type: 'Sequence',
-        normalizers: [
-          ...(addSpacePrefix ? [{ type: 'Prepend', prepend: '▁' }] : []),
-          { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-        ],
-      },
-      pre_tokenizer: null,
-      decoder: {
-        type: 'Sequence',
-        decoders: [
-          { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
-          { type: 'ByteFallback' },
-          { type: 'Fuse' },
-          ...(addSpacePrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
-        ],
-      },
-      model: {
-        type: 'BPE', dropout: null, unk_token: unk !== undefined ? tokens[unk] : null, continuing_subword_prefix: null, end_of_word_suffix: null,
-        fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: spmMerges(tokens, scores, types, vocab),
-      },
-    };
+    json = spmTokenizerJson({
+      tokens, scores, types, unkId: unk ?? null, addSpacePrefix: metaBool(f, 'tokenizer.ggml.add_space_prefix') ?? true,
+    });
     addBos = metaBool(f, 'tokenizer.ggml.add_bos_token') ?? true;
   } else {
     throw modelError(`${f.path}: GGUF tokenizer model '${model ?? 'missing'}' is not supported (supported: gpt2 byte-level BPE, llama SentencePiece)`, {
@@ -146,18 +116,7 @@ export function tokenizerJsonFromGguf(f: GgufFile): GgufTokenizerFiles {
     });
   }
   const addEos = metaBool(f, 'tokenizer.ggml.add_eos_token') ?? false;
-  const single: unknown[] = [];
-  const special: Record<string, unknown> = {};
-  if (addBos && bos !== undefined) {
-    single.push({ SpecialToken: { id: tokens[bos], type_id: 0 } });
-    special[tokens[bos]] = { id: tokens[bos], ids: [bos], tokens: [tokens[bos]] };
-  }
-  single.push({ Sequence: { id: 'A', type_id: 0 } });
-  if (addEos && eos !== undefined) {
-    single.push({ SpecialToken: { id: tokens[eos], type_id: 0 } });
-    special[tokens[eos]] = { id: tokens[eos], ids: [eos], tokens: [tokens[eos]] };
-  }
-  json.post_processor = { type: 'TemplateProcessing', single, pair: single, special_tokens: special };
+  json.post_processor = templateProcessing(tokens, addBos ? bos ?? null : null, addEos ? eos ?? null : null);
   const chat = metaString(f, 'tokenizer.chat_template');
   const tokenizerConfig: Record<string, unknown> = {
     clean_up_tokenization_spaces: false,
@@ -166,6 +125,79 @@ export function tokenizerJsonFromGguf(f: GgufFile): GgufTokenizerFiles {
     ...(chat ? { chat_template: chat } : {}),
   };
   return { tokenizerJson: json, tokenizerConfig };
+}
+
+/** Control and user-defined tokens as tokenizer.json added_tokens (matched whole in the input). */
+export function addedTokens(tokens: string[], types: number[]): Array<Record<string, unknown>> {
+  const added: Array<Record<string, unknown>> = [];
+  for (let id = 0; id < tokens.length; id++) {
+    const t = types[id];
+    if (t === TokenType.Control || t === TokenType.UserDefined) {
+      added.push({ id, content: tokens[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t === TokenType.Control });
+    }
+  }
+  return added;
+}
+
+/** First id of each token string (a vocab may repeat a string; the first wins, as in llama.cpp). */
+function vocabOf(tokens: string[]): Record<string, number> {
+  const vocab: Record<string, number> = {};
+  for (let id = 0; id < tokens.length; id++) if (!(tokens[id] in vocab)) vocab[tokens[id]] = id;
+  return vocab;
+}
+
+/**
+ * A SentencePiece-BPE vocab (pieces, scores, types as in SentencePiece / GGUF) → tokenizer.json
+ * (without post_processor). Shared by GGUF 'llama' vocabs and tokenizer.model files.
+ */
+export function spmTokenizerJson(v: {
+  tokens: string[]; scores: number[]; types: number[]; unkId: number | null; addSpacePrefix: boolean;
+  /** SentencePiece's NFKC-like normalization table (tokenizer.model normalizer_spec), if any. */
+  precompiledCharsmap?: Uint8Array | null;
+}): Record<string, unknown> {
+  const vocab = vocabOf(v.tokens);
+  return {
+    version: '1.0',
+    added_tokens: addedTokens(v.tokens, v.types),
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        ...(v.precompiledCharsmap?.length ? [{ type: 'Precompiled', precompiled_charsmap: Buffer.from(v.precompiledCharsmap).toString('base64') }] : []),
+        ...(v.addSpacePrefix ? [{ type: 'Prepend', prepend: '▁' }] : []),
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+    pre_tokenizer: null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        ...(v.addSpacePrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
+      ],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: v.unkId !== null ? v.tokens[v.unkId] : null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: spmMerges(v.tokens, v.scores, v.types, vocab),
+    },
+  };
+}
+
+/** The post-processor that adds BOS and/or EOS around each encoded text. */
+export function templateProcessing(tokens: string[], bos: number | null, eos: number | null): Record<string, unknown> {
+  const single: unknown[] = [];
+  const special: Record<string, unknown> = {};
+  if (bos !== null) {
+    single.push({ SpecialToken: { id: tokens[bos], type_id: 0 } });
+    special[tokens[bos]] = { id: tokens[bos], ids: [bos], tokens: [tokens[bos]] };
+  }
+  single.push({ Sequence: { id: 'A', type_id: 0 } });
+  if (eos !== null) {
+    single.push({ SpecialToken: { id: tokens[eos], type_id: 0 } });
+    special[tokens[eos]] = { id: tokens[eos], ids: [eos], tokens: [tokens[eos]] };
+  }
+  return { type: 'TemplateProcessing', single, pair: single, special_tokens: special };
 }
 
 /** Merges for a SentencePiece-BPE vocab, ranked by the merged piece's score (highest first). */

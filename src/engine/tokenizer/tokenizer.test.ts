@@ -12,6 +12,8 @@ import { readGgufHeader } from '../formats/gguf.ts';
 import { buildTinyVocab, CHATML_TEMPLATE, tokenizerJson } from '../testing/tiny-vocab.ts';
 import { createTokenizer, tokenizerJsonFromGguf } from './index.ts';
 import { llamaCppFiles } from './llamacpp-sources.ts';
+import { tokenizerJsonFromSentencePiece } from './sentencepiece.ts';
+import { writeSentencePieceModel } from './spm-proto.test-helper.ts';
 
 // SentencePiece (Llama 2/Mistral, Phi-3) and byte-level BPE (GPT-2, Qwen2) vocabs: both
 // conversion paths of gguf-vocab.ts, exact ids plus streaming decode. parity/tokenizer.test.ts runs
@@ -129,5 +131,39 @@ describe('tokenizer.json (HF) path', () => {
     const tok = createTokenizer(json, config);
     assert.throws(() => tok.decode([0, 1e9]), (e: OpenLedgerError) => e.code === 'invalid_token_id' && e.status === 400);
     assert.equal(tok.decode([]), '');
+  });
+});
+
+describe('SentencePiece tokenizer.model', () => {
+  it("a .model with Llama 2's vocab tokenizes llama.cpp's test vectors exactly", (t) => {
+    const root = llamaCppFiles(['models/ggml-vocab-llama-spm.gguf', 'models/ggml-vocab-llama-spm.gguf.inp', 'models/ggml-vocab-llama-spm.gguf.out']);
+    if (!root) return t.skip('llama.cpp sources not available');
+    const f = readGgufHeader(join(root, 'models/ggml-vocab-llama-spm.gguf'));
+    const pieces = f.metadata.get('tokenizer.ggml.tokens') as string[];
+    const scores = f.metadata.get('tokenizer.ggml.scores') as number[];
+    const types = f.metadata.get('tokenizer.ggml.token_type') as number[];
+    const model = writeSentencePieceModel({ pieces, scores, types });
+    const { tokenizerJson: json, tokenizerConfig } = tokenizerJsonFromSentencePiece(model, { bos_token: '<s>', eos_token: '</s>' });
+    const tok = createTokenizer(json, tokenizerConfig);
+    assert.equal(tok.bosTokenId, 1);
+    assert.deepEqual(tok.encode('Hello world'), [1, 15043, 3186]);
+    const inputs = readFileSync(join(root, 'models/ggml-vocab-llama-spm.gguf.inp'), 'utf8').split('\n__ggml_vocab_test__\n');
+    if (inputs.at(-1) === '') inputs.pop();
+    const outputs = readFileSync(join(root, 'models/ggml-vocab-llama-spm.gguf.out'), 'utf8').split('\n');
+    for (let i = 0; i < inputs.length; i++) {
+      const want = outputs[i].trim() === '' ? [] : outputs[i].trim().split(/\s+/).map(Number);
+      assert.deepEqual(tok.encode(inputs[i], { addSpecial: false }), want, JSON.stringify(inputs[i]));
+    }
+  });
+
+  it('refuses Unigram models and corrupt files by name', () => {
+    const spec = { pieces: ['<unk>', '<s>', '</s>', '▁a'], scores: [0, 0, 0, -1], types: [2, 3, 3, 1] };
+    assert.throws(() => tokenizerJsonFromSentencePiece(writeSentencePieceModel({ ...spec, modelType: 1 }), {}, '/m/tokenizer.model'),
+      (e: OpenLedgerError) => e.code === 'invalid_tokenizer' && /Unigram model; only BPE/.test(e.message) && /\/m\/tokenizer\.model/.test(e.message));
+    const good = writeSentencePieceModel(spec);
+    assert.throws(() => tokenizerJsonFromSentencePiece(good.subarray(0, good.length - 7), {}, '/m/tokenizer.model'),
+      (e: OpenLedgerError) => e.code === 'invalid_tokenizer' && /not a valid SentencePiece model/.test(e.message));
+    assert.throws(() => tokenizerJsonFromSentencePiece(new TextEncoder().encode('{"not": "protobuf"}'), {}, '/m/tokenizer.model'),
+      (e: OpenLedgerError) => e.code === 'invalid_tokenizer');
   });
 });
