@@ -7,7 +7,8 @@
  *   for await (const c of generate(engine, { prompt: 'Hello', adapter: lora, maxTokens: 64 })) process.stdout.write(c.text);
  *
  * Serving drives `BatchGenerator` (continuous batching) or `engine.step` directly; embeddings
- * come from `embed`. Everything else under engine/ is internal.
+ * come from `embed`, per-token log-probabilities (loss, perplexity) from `scoreTokens`.
+ * Everything else under engine/ is internal.
  */
 export { loadModel, type LoadedModel, type LoadOptions } from './model/load.ts';
 export type { ModelConfig, Family, RopeConfig } from './model/config.ts';
@@ -18,6 +19,7 @@ export {
   type GenerateRequest, type GenerateChunk, type GenerateResult, type GenerationStream, type FinishReason, type BatchGeneratorOptions,
 } from './generate.ts';
 export { embed, type EmbedOptions } from './embed.ts';
+export { scoreTokens, type ScoreOptions, type ScoreResult } from './score.ts';
 export { Sampler, type SamplingParams, type SampledToken, type TokenLogprob } from './sampling.ts';
 export type { LoraAdapter, LoraPair, AdapterLoadOptions, LoraFactors } from './lora/index.ts';
 export { mergedWeight } from './lora/index.ts';
