@@ -14,6 +14,7 @@ export { TrainModel, type TrainBatch, type StepOptions, type StepResult, type Do
 export { TrainableLora, checkLoraConfig, LORA_MODULES, type LoraTrainConfig, type LoraParam, type LoraModuleKind } from './lora.ts';
 export { AdamW, clipGradNorm, globalGradNorm, learningRate, type AdamWConfig, type ScheduleKind, type ParamTensor } from './optim.ts';
 export { packExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
+export { chatExample, instructionExample } from './examples.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
 export { transposeWeight, transposeInto, type TransposeDType } from './weights-t.ts';
 export { FullParams } from './full.ts';
