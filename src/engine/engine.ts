@@ -24,7 +24,7 @@ import { referenceKernels } from './kernels/reference.ts';
 import { loadAdapterFile } from './lora/load.ts';
 import { createAdapter, type LoraFactors } from './lora/memory.ts';
 import type { AdapterLoadOptions } from './lora/peft.ts';
-import { invalid, OpenLedgerError } from '../util/errors.ts';
+import { configError, invalid, OpenLedgerError } from '../util/errors.ts';
 
 export interface EngineOptions {
   /** Kernel set (default: selectKernels(heap), the WASM set with reference fallback). Engine.close() closes it. */
@@ -101,6 +101,10 @@ export class Engine {
     this.kernels = kernels;
     const cfg = model.config;
     this.maxContext = Math.min(opts.maxContext ?? cfg.contextLength, cfg.contextLength);
+    for (const k of ['maxBatchTokens', 'kvTokens', 'blockSize', 'maxContext', 'logitRows'] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw configError(`engine option ${k} must be an integer ≥ 1, got ${v}`, { param: k });
+    }
     this.maxBatchTokens = opts.maxBatchTokens ?? 256;
     const kvTokens = opts.kvTokens ?? Math.min(4 * this.maxContext, 8192);
     this.kv = new KvCache(model.heap, {

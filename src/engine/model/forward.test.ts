@@ -111,6 +111,7 @@ test('bad input: context exceeded, KV full, bad token, freed sequence, config/we
   bad2.tensors.delete('blk.1.attn_k.weight');
   assert.throws(() => new Engine(bad2, referenceKernels), /missing tensor blk\.1\.attn_k\.weight/);
   assert.throws(() => new Engine(bad, referenceKernels), /ffn_gate\.weight is 64×64, config expects 96×64/);
+  assert.throws(() => new Engine(model, referenceKernels, { maxBatchTokens: 0 }), (e: any) => e.param === 'maxBatchTokens');
 });
 
 test('a forward tape sees every layer\'s activations with their shapes', () => {
