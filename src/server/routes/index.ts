@@ -7,10 +7,12 @@ import { coreRoutes } from './core.ts';
 import { authRoutes } from './auth.ts';
 import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
+import { fineTuningRoutes } from './fine-tuning.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
   await authRoutes(app, s);
   await chainRoutes(app, s);
   await datanetRoutes(app, s);
+  await fineTuningRoutes(app, s);
 }
