@@ -21,7 +21,7 @@ function batch(seed: number, V: number): TrainBatch {
   return { tokens, targets, docs: [{ start: 0, len: 5 }, { start: 5, len: 7 }] };
 }
 
-for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom', 'chatglm'] as const) {
+for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom', 'chatglm', 'gemma', 'gemma3', 'mistral', 'llama3', 'yarn', 'falcon'] as const) {
   test(`${fam}: LoRA gradients of the packed-batch loss match finite differences`, () => {
     const cfg = tinyConfig(fam);
     const model = tinyModel(cfg, { seed: 7 });
@@ -31,11 +31,12 @@ for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom', 'ch
     for (const p of lora.params.values()) for (let i = 0; i < p.b.length; i++) p.b[i] = (r.next() * 2 - 1) * 0.3;
     const tm = new TrainModel(model, { kernels: referenceKernels, maxTokens: 16, lora, logitRows: 5 });
     const b = batch(11, cfg.vocabSize);
-    const loss = () => { const s = tm.step(b, { backward: false, dropoutSeed: 9 }); return s.lossSum / s.tokens; };
+    const loss = () => { const s = tm.step(b, { backward: false, dropoutSeed: 9, dropout: true }); return s.lossSum / s.tokens; };
     lora.zeroGrad();
     const n = tm.step(b, { backward: false }).tokens;
     const res = tm.step(b, { gradScale: 1 / n, dropoutSeed: 9 });
     assert.ok(Math.abs(res.lossSum / n - loss()) < 1e-6, 'the loss does not depend on whether a backward follows');
+    assert.ok(Math.abs(tm.step(b, { backward: false }).lossSum / n - loss()) > 1e-6, 'evaluation runs without dropout');
     const params = lora.tensors();
     const grads = params.map((p) => Float32Array.from(p.grad));
     const along = (dirs: Float32Array[], h: number) => {

@@ -15,6 +15,7 @@ export { TrainableLora, checkLoraConfig, LORA_MODULES, type LoraTrainConfig, typ
 export { AdamW, clipGradNorm, globalGradNorm, learningRate, type AdamWConfig, type ScheduleKind, type ParamTensor } from './optim.ts';
 export { packExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
 export { chatExample, instructionExample } from './examples.ts';
+export { evaluate, type EvalResult, type EvalOptions } from './evaluate.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
 export { transposeWeight, transposeInto, type TransposeDType } from './weights-t.ts';
 export { FullParams } from './full.ts';

@@ -158,6 +158,37 @@ export class TrainableLora {
     return out;
   }
 
+  /**
+   * Trainable factors holding an existing adapter's values (evaluation, continued training):
+   * the modules of `factors` (canonical names, one rank) and B = 0 for any other module of the
+   * same layers and kinds, which leaves them inert.
+   */
+  static fromFactors(model: Pick<LoadedModel, 'config' | 'tensors' | 'heap'>, factors: Record<string, LoraFactors>, opts: { weights?: ModelWeights } = {}): TrainableLora {
+    const kinds = new Set<LoraModuleKind>(), layers = new Set<number>();
+    const KIND: Record<string, LoraModuleKind> = { attn_q: 'q', attn_k: 'k', attn_v: 'v', attn_output: 'o', ffn_gate: 'gate', ffn_up: 'up', ffn_down: 'down' };
+    let first: LoraFactors | null = null;
+    for (const [name, f] of Object.entries(factors)) {
+      const m = /^blk\.(\d+)\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.exec(name);
+      if (!m) throw invalid(`adapter module ${name} is not a linear of a layer`, { param: 'adapter', code: 'invalid_adapter' });
+      layers.add(Number(m[1]));
+      kinds.add(KIND[m[2]]);
+      if (first && (f.rank !== first.rank || f.alpha !== first.alpha || !!f.rsLora !== !!first.rsLora)) {
+        throw invalid('adapters with different ranks or alphas per module are not supported here', { param: 'adapter', code: 'unsupported_adapter' });
+      }
+      first ??= f;
+    }
+    if (!first) throw invalid('the adapter has no modules', { param: 'adapter', code: 'invalid_adapter' });
+    const lora = new TrainableLora(model, { targets: [...kinds], rank: first.rank, alpha: first.alpha, rsLora: first.rsLora, layers: [...layers] }, opts);
+    for (const p of lora.params.values()) {
+      const f = factors[p.name];
+      if (!f) { p.b.fill(0); continue; }
+      if (f.a.length !== p.a.length || f.b.length !== p.b.length) throw invalid(`adapter module ${p.name} has the wrong shape for this model`, { param: 'adapter', code: 'adapter_mismatch', hint: 'maybe wrong base model?' });
+      p.a.set(f.a);
+      p.b.set(f.b);
+    }
+    return lora;
+  }
+
   /** Free the heap memory; the object must not be used afterwards. */
   free(): void {
     for (const p of this.params.values()) {

@@ -62,6 +62,8 @@ export interface StepOptions {
   gradScale?: number;
   /** Seed of this micro-batch's dropout masks. */
   dropoutSeed?: number;
+  /** Apply LoRA dropout (default: when `backward`; evaluation runs without it). */
+  dropout?: boolean;
   /** Also return, per document, the gradient of its own mean loss w.r.t. every LoRA A and B. */
   docGrads?: boolean;
 }
@@ -97,6 +99,8 @@ export interface TrainModelOptions {
   logitRows?: number;
   /** Vocabulary rows per transposed output-head chunk (default 2048). */
   vocabChunk?: number;
+  /** false: evaluation only — no transposed weights, no backward (default true). */
+  backward?: boolean;
 }
 
 interface LinTape {
@@ -157,6 +161,9 @@ export class TrainModel {
   private readonly tR1: Float32Array; // (M·R)
   private readonly tR2: Float32Array; // (R·M)
   private readonly blockTable = new Int32Array(1);
+  /** Whether the last forward applied dropout masks (the backward must use the same). */
+  private masked = false;
+  private readonly canBackward: boolean;
   /** The activation whose transpose tT2 holds (q/k/v and gate/up share an input): skip re-transposing it. */
   private xTOf: Float32Array | null = null;
   private readonly attnB: AttentionBackward;
@@ -189,14 +196,15 @@ export class TrainModel {
     const hp = model.heap;
     const firstW = this.weights.layers[0]?.q;
     const tdt: TransposeDType = opts.transposeDtype ?? (firstW && firstW.dtype === 'f32' ? 'f32' : 'f16');
+    this.canBackward = opts.backward ?? true;
     this.wT = this.weights.layers.map((L) => {
       const t = {} as LayerT;
-      for (const kind of LORA_MODULES) t[kind] = L[kind] ? transposeWeight(hp, L[kind]!, tdt) : null;
+      for (const kind of LORA_MODULES) t[kind] = L[kind] && this.canBackward ? transposeWeight(hp, L[kind]!, tdt) : null;
       return t;
     });
     const V = cfg.vocabSize, vc = Math.max(1, opts.vocabChunk ?? 2048);
     this.outT = [];
-    for (let v0 = 0; v0 < V; v0 += vc) this.outT.push({ v0, v1: Math.min(V, v0 + vc), w: transposeWeight(hp, this.weights.output, tdt, v0, Math.min(V, v0 + vc)) });
+    if (this.canBackward) for (let v0 = 0; v0 < V; v0 += vc) this.outT.push({ v0, v1: Math.min(V, v0 + vc), w: transposeWeight(hp, this.weights.output, tdt, v0, Math.min(V, v0 + vc)) });
 
     const T = opts.maxTokens, C = cfg.dModel, HD = cfg.nHeads * cfg.headDim, KD = cfg.nKvHeads * cfg.headDim, F = cfg.ffnDim;
     const R = opts.lora?.config.rank ?? 0, drop = (opts.lora?.config.dropout ?? 0) > 0;
@@ -258,8 +266,11 @@ export class TrainModel {
     this.checkBatch(b, M);
     const docLoss = new Float64Array(b.docs.length), docTokens = new Float64Array(b.docs.length);
     this.lora?.syncTransposes();
-    this.forward(b, M, opts.dropoutSeed ?? 0);
     const backward = opts.backward ?? true;
+    const dropout = opts.dropout ?? backward;
+    if (backward && !this.canBackward) throw invalid('this TrainModel was built for evaluation only (backward: false)', { code: 'invalid_training_method' });
+    this.forward(b, M, opts.dropoutSeed ?? 0, dropout);
+    this.masked = dropout;
     const gradScale = opts.gradScale ?? 1;
     const { lossSum, tokens } = this.lossAndHeadBackward(b, M, backward, gradScale, docLoss, docTokens);
     let docGrads: DocGradients | null = null;
@@ -327,7 +338,7 @@ export class TrainModel {
     if (!t) return;
     const p = t.p, Kd = p.K;
     let xin = x;
-    if (t.mask) {
+    if (t.mask && rng) {
       const keep = 1 - this.lora!.config.dropout, inv = 1 / keep;
       const mask = t.mask, xd = this.tmpMK.subarray(0, M * Kd);
       for (let i = 0; i < M * Kd; i++) {
@@ -374,9 +385,10 @@ export class TrainModel {
     K.matmul(du, dy, p.bT, M);
     K.scale(du, p.scale, M * R);
     // drop(x), the LoRA branch's input
+    const mask = this.masked ? t.mask : null;
     let xin = x;
-    if (t.mask) {
-      const xd = this.tmpMK.subarray(0, M * Kd), mask = t.mask;
+    if (mask) {
+      const xd = this.tmpMK.subarray(0, M * Kd);
       for (let i = 0; i < M * Kd; i++) xd[i] = x[i] * mask[i];
       xin = xd;
     }
@@ -410,20 +422,20 @@ export class TrainModel {
       // dx += (du·A) ⊙ mask
       const tmp = this.tmpMK.subarray(0, M * Kd);
       K.matmul(tmp, du, p.aT, M);
-      if (t.mask) for (let i = 0; i < M * Kd; i++) tmp[i] *= t.mask[i];
+      if (mask) for (let i = 0; i < M * Kd; i++) tmp[i] *= mask[i];
       K.add(dx, dx, tmp, M * Kd);
     }
   }
 
   // ------------------------------------------------------------------ forward
 
-  private forward(b: TrainBatch, M: number, dropoutSeed: number): void {
+  private forward(b: TrainBatch, M: number, dropoutSeed: number, dropout: boolean): void {
     const cfg = this.config, K = this.kernels, W = this.weights;
     const C = cfg.dModel, H = cfg.nHeads, Hkv = cfg.nKvHeads, D = cfg.headDim, F = cfg.ffnDim, HD = H * D, KD = Hkv * D, eps = cfg.normEps;
     const tok = this.tok.subarray(0, M), pos = this.pos.subarray(0, M), neg = this.negPos.subarray(0, M);
     for (let i = 0; i < M; i++) tok[i] = b.tokens[i];
     for (const d of b.docs) for (let t = 0; t < d.len; t++) { pos[d.start + t] = t; neg[d.start + t] = -t; }
-    const rng = this.lora && this.lora.config.dropout > 0 ? new Xorshift(dropoutSeed) : null;
+    const rng = dropout && this.lora && this.lora.config.dropout > 0 ? new Xorshift(dropoutSeed) : null;
     const x = this.x.subarray(0, M * C);
     K.getRows(x, W.tokEmbd, tok, M);
     if (cfg.embedScale !== null) K.scale(x, cfg.embedScale, M * C);

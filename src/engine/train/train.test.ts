@@ -20,6 +20,7 @@ import { TrainModel } from './model.ts';
 import { batchTargets, packExamples, type TrainExample } from './packing.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { learningRate } from './optim.ts';
+import { evaluate } from './evaluate.ts';
 
 // Planted mapping over the byte vocabulary: "k<key>=" → "<v1><v2>" then EOS (256).
 const PAIRS = Array.from({ length: 12 }, (_, i) => ({ key: 65 + i, v: [97 + ((i * 7) % 26), 48 + ((i * 3) % 10)] }));
@@ -63,6 +64,13 @@ test('a tiny llama learns a planted key → value mapping with LoRA; the adapter
   }
   assert.equal(tuned, PAIRS.length, `the tuned model reproduces ${tuned}/${PAIRS.length} pairs`);
   assert.equal(base, 0, 'the base model does not know the mapping');
+  // Held-out style evaluation: base vs tuned loss and perplexity through the training forward.
+  const eBase = await evaluate(model, EXAMPLES, { kernels: referenceKernels });
+  const eTuned = await evaluate(model, EXAMPLES, { kernels: referenceKernels, factors: r.factors });
+  assert.equal(eBase.tokens, 36);
+  assert.ok(eTuned.loss < 0.1 * eBase.loss, `eval loss ${eBase.loss} → ${eTuned.loss}`);
+  assert.ok(Math.abs(eTuned.perplexity - Math.exp(eTuned.loss)) < 1e-9);
+  assert.ok(eTuned.examples.every((e, i) => e.tokens === 3 && e.loss < eBase.examples[i].loss));
   r.free();
 });
 

@@ -72,6 +72,8 @@ export interface StepMetrics {
   tokens: number;
   tokensPerSecond: number;
   elapsedMs: number;
+  /** Estimated time to the last step at this run's average step time so far. */
+  etaMs: number;
 }
 
 export interface ExampleGradients {
@@ -254,6 +256,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
       const m: StepMetrics = {
         step: step + 1, totalSteps, epoch: Math.min(hp.epochs, ((step + 1) * hp.gradAccum / plan.length) * hp.epochs),
         loss, lr, gradNorm, tokens: rows, tokensPerSecond: rows / ((now - ts) / 1000), elapsedMs: now - t0,
+        etaMs: ((now - t0) / (step + 1 - start)) * (totalSteps - step - 1),
       };
       metrics.push(m);
       if (ckPath && ((step + 1) % every === 0 || step + 1 === totalSteps)) save(step + 1, loss);
