@@ -151,3 +151,29 @@ test('a failure while handling one request fails that request only; the generato
   assert.equal((await good).completionTokens, 5);
   assert.equal(eng.kv.freeBlocks, eng.kv.numBlocks);
 });
+
+test('stress: 30 requests over 4 adapters and the base, tight KV, random cancels — every stream ends, KV comes back', async () => {
+  const eng = new Engine(tinyModel(tinyConfig('llama', { contextLength: 128 }), { seed: 2 }), referenceKernels, { kvTokens: 160, maxBatchTokens: 24, blockSize: 8 });
+  const r = (seed: number, n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + seed) * 0.2);
+  const adapters = [1, 2, 3, 4].map((k) => eng.createAdapter({ [`blk.${k % 2}.attn_v.weight`]: { a: r(k, 2 * 64), b: r(k + 9, 32 * 2), rank: 2, alpha: 4 } }));
+  const gen = new BatchGenerator(eng, { maxRunning: 6 });
+  const jobs = Array.from({ length: 30 }, (_, i) => {
+    const ac = new AbortController();
+    const s = gen.submit({
+      prompt: 'request number ' + i + ' '.repeat(i % 7), maxTokens: 5 + (i * 7) % 30, adapter: i % 5 === 0 ? null : adapters[i % 4],
+      signal: ac.signal, sampling: { seed: i, temperature: 0.9, topP: 0.9 },
+    });
+    return (async () => {
+      let n = 0;
+      for await (const c of s) { n += c.tokens.length; if (i % 6 === 1 && n >= 2) ac.abort(); }
+      return s.result;
+    })();
+  });
+  const res = await Promise.all(jobs);
+  res.forEach((x, i) => {
+    if (i % 6 === 1) assert.ok(x.finishReason === 'abort' || x.completionTokens <= 3, `request ${i} cancelled`);
+    else assert.ok(x.finishReason === 'length' || x.finishReason === 'stop', `request ${i}: ${x.finishReason}`);
+  });
+  assert.equal(gen.runningCount + gen.waitingCount, 0);
+  assert.equal(eng.kv.freeBlocks, eng.kv.numBlocks);
+});
