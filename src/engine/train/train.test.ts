@@ -49,9 +49,14 @@ const HP = { epochs: 40, batchSize: 6, gradAccum: 1, lr: 1e-2, warmupSteps: 4, s
 
 test('a tiny llama learns a planted key → value mapping with LoRA; the adapter is served by the engine', async () => {
   const model = tinyModel(tinyConfig('llama'), { seed: 5 });
-  const losses: number[] = [];
-  const r = await train(model, EXAMPLES, { kernels: referenceKernels, lora: { targets: 'all-linear', rank: 8, alpha: 16 }, hyperparameters: HP, onStep: (m) => losses.push(m.loss) });
+  const losses: number[] = [], evals: number[] = [];
+  const r = await train(model, EXAMPLES, {
+    kernels: referenceKernels, lora: { targets: 'all-linear', rank: 8, alpha: 16 }, hyperparameters: HP, onStep: (m) => losses.push(m.loss),
+    evaluation: { examples: EXAMPLES.slice(0, 4), every: 20, onEval: (e) => evals.push(e.loss) },
+  });
   assert.equal(r.steps, 80);
+  assert.equal(evals.length, 4);
+  assert.ok(evals[3] < 0.5 * evals[0] && evals[3] < 0.3, `held-out loss ${evals}`);
   const first = losses.slice(0, 4).reduce((a, b) => a + b) / 4, last = losses.slice(-4).reduce((a, b) => a + b) / 4;
   assert.ok(last < 0.1 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
   const eng = new Engine(model, referenceKernels, { kvTokens: 256 });

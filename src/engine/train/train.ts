@@ -108,6 +108,12 @@ export interface TrainOptions {
     steps: (step: number) => boolean;
     onExampleGradients: (g: ExampleGradients) => void;
   };
+  /** Held-out evaluation during training (forward only, no dropout): every N steps and after the last. */
+  evaluation?: {
+    examples: readonly TrainExample[];
+    every?: number;
+    onEval: (e: { step: number; loss: number; perplexity: number; tokens: number }) => void;
+  };
   signal?: AbortSignal;
 }
 
@@ -164,6 +170,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
   const cfg = model.config;
   const hp = checkHyper(opts.hyperparameters ?? {}, cfg.contextLength);
   checkExamples(examples, cfg.contextLength, cfg.vocabSize);
+  if (opts.evaluation) checkExamples(opts.evaluation.examples, cfg.contextLength, cfg.vocabSize);
   const plan = planBatches(examples, hp);
   const planned = Math.ceil(plan.length / hp.gradAccum);
   const totalSteps = Math.min(planned, hp.maxSteps ?? planned);
@@ -261,6 +268,15 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
       metrics.push(m);
       if (ckPath && ((step + 1) % every === 0 || step + 1 === totalSteps)) save(step + 1, loss);
       opts.onStep?.(m);
+      const ev = opts.evaluation;
+      if (ev && ((step + 1) % (ev.every ?? 50) === 0 || step + 1 === totalSteps)) {
+        let sum = 0, n = 0;
+        for (const b of packExamples(ev.examples, ev.examples.map((_, i) => i), { maxTokens: hp.maxBatchTokens })) {
+          const r = tm.step(b, { backward: false });
+          sum += r.lossSum; n += r.tokens;
+        }
+        ev.onEval({ step: step + 1, loss: sum / n, perplexity: Math.exp(sum / n), tokens: n });
+      }
       await new Promise((r) => setImmediate(r)); // let the event loop breathe (progress streams, cancellation)
     }
     void lastLoss;
