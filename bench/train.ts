@@ -3,7 +3,9 @@
  * sequences, for a tiny model and for a model with Qwen2.5-0.5B shapes (random f16 weights,
  * testing/bench-model.ts, cached under cache/bench-engine/), WASM SIMD kernels.
  *
- *   npm run bench:train [-- --json] [-- --tokens 128] [-- --steps 2] [-- --threads 2] [-- --skip-large]
+ *   npm run bench:train [-- --json] [-- --tokens 128] [-- --doc 64] [-- --steps 2] [-- --threads 2] [-- --dtype f16|q8_0] [-- --skip-large]
+ *
+ * (the backward's transposed weights are f16 for any non-f32 base; see train/weights-t.ts)
  *
  * Reports training tokens/s, peak RSS, and the share of the kernel's FLOP/s the step achieves:
  *  - every Kernels.matmul call of a measured step is counted (2·M·N·K) and timed;
@@ -19,7 +21,7 @@
 import { join } from 'node:path';
 import { loadModel, type LoadedModel } from '../src/engine/model/load.ts';
 import { selectKernels, type SelectedKernels } from '../src/engine/kernels/select.ts';
-import type { Kernels, WeightTensor } from '../src/engine/kernels/types.ts';
+import type { DType, Kernels, WeightTensor } from '../src/engine/kernels/types.ts';
 import { buildBenchModel } from '../src/engine/testing/bench-model.ts';
 import { tinyConfig, tinyModel } from '../src/engine/model/fixture.ts';
 import { TrainableLora } from '../src/engine/train/lora.ts';
@@ -38,6 +40,7 @@ const TOKENS = Number(opt('tokens', '128'));
 const DOC = Number(opt('doc', '64'));
 const STEPS = Number(opt('steps', '2'));
 const THREADS = Number(opt('threads', '2'));
+const DTYPE = opt('dtype', 'f16') as DType; // storage of the larger model's weights (f16 or q8_0)
 const CACHE = join(process.cwd(), 'cache', 'bench-engine');
 const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
@@ -172,12 +175,12 @@ const results: Result[] = [];
   k.close();
 }
 if (!args.includes('--skip-large')) {
-  const path = buildBenchModel(CACHE, 'f16', log);
+  const path = buildBenchModel(CACHE, DTYPE, log);
   const model = await loadModel(path);
   const k = selectKernels(model.heap, { threads: THREADS });
   k.waitReady();
-  log(`Qwen2.5-0.5B shapes (f16, random weights), ${k.name}`);
-  results.push(run('qwen2.5-0.5b-shape-f16', model, k));
+  log(`Qwen2.5-0.5B shapes (${DTYPE}, random weights), ${k.name}`);
+  results.push(run(`qwen2.5-0.5b-shape-${DTYPE}`, model, k));
   k.close();
 }
 
