@@ -1,0 +1,281 @@
+// Model Factory end to end against a real node (embedded Anvil, real store, local DA) through the
+// HTTP API in process — the issue's "done when": a datanet with a planted mapping is created,
+// contributed to and published; a job fine-tunes a tiny model on it; the loss falls (events, SSE);
+// the tuned model beats the base on the held-out split; the model is registered on chain for the
+// job's creator; the GGUF LoRA runs in llama.cpp and reproduces the mapping. Plus: paid datanets
+// charged at job start, cancel, uploaded files, the exact rows recorded, and every bad input.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSiweMessage } from 'viem/siwe';
+import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
+import { startTestNode } from '../../test/helpers.ts';
+import type { RunningNode } from '../node.ts';
+import { actions, artifacts } from '../chain/index.ts';
+import { prepareFile, signContribution } from '../datanets/index.ts';
+import { ModelCatalog } from '../models/index.ts';
+import { buildTinyModel } from '../engine/testing/index.ts';
+import { getLlamaCpp, loadOracleModel, oracleGreedy } from '../engine/parity/llamacpp.ts';
+import { loadModel } from '../engine/index.ts';
+
+let node: RunningNode & { dataDir: string };
+let owner: LocalAccount, alice: LocalAccount, bob: LocalAccount, outsider: LocalAccount;
+let ggufPath: string;
+const tokens = new Map<string, string>();
+
+type Method = 'GET' | 'POST';
+const call = (method: Method, url: string, who?: LocalAccount, payload?: unknown, headers: Record<string, string> = {}) =>
+  node.app.inject({ method, url, payload: payload as never, headers: { ...(who ? { authorization: `Bearer ${tokens.get(who.address)}` } : {}), ...headers } });
+const errOf = (res: { json(): any }) => res.json().error;
+
+async function signIn(acct: LocalAccount) {
+  const { nonce, chainId, domain } = (await call('POST', '/v1/auth/nonce')).json();
+  const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
+  const res = await call('POST', '/v1/auth/siwe', undefined, { message, signature: await acct.signMessage({ message }) });
+  assert.equal(res.statusCode, 200, res.body);
+  tokens.set(acct.address, res.json().token);
+}
+
+let nonceSeq = 1n;
+async function upload(acct: LocalAccount, datanetId: number, rows: unknown[]) {
+  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
+  const prepared = await prepareFile(bytes, 'rows.jsonl', 'alpaca');
+  const nonce = nonceSeq++, deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
+  const chain = node.services.chain;
+  const signature = await signContribution(acct, { chainId: chain.chainId, registry: chain.addresses.contracts.DatanetRegistry }, {
+    contributor: acct.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
+  });
+  const res = await call('POST', `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, acct, Buffer.from(bytes), { 'content-type': 'application/octet-stream' });
+  assert.equal(res.statusCode, 201, res.body);
+}
+
+async function datanet(policies: Record<string, unknown>, rows: unknown[]): Promise<number> {
+  const c = await call('POST', '/v1/datanets', owner, { name: `Planted ${Math.random()}`, format: 'alpaca', policies });
+  assert.equal(c.statusCode, 201, c.body);
+  const id = c.json().id as number;
+  await upload(alice, id, rows);
+  const p = await call('POST', `/v1/datanets/${id}/versions`, owner);
+  assert.equal(p.statusCode, 201, p.body);
+  return id;
+}
+
+async function waitFor(id: string, who: LocalAccount, done: (j: any) => boolean, ms = 120_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const j = (await call('GET', `/v1/fine_tuning/jobs/${id}`, who)).json();
+    if (done(j)) return j;
+    if (Date.now() - t0 > ms) throw new Error(`job ${id} still ${j.status} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// The planted mapping: "code <word>" → "<word2>", with made-up words the base cannot know.
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta', 'zeta', 'iota', 'lambda', 'rho', 'tau', 'phi', 'chi', 'psi', 'mu', 'nu', 'xi', 'pi'];
+const PLANTED = WORDS.map((w, i) => ({ instruction: `code ${w}`, output: WORDS[(i * 7 + 3) % WORDS.length] }));
+
+before(async () => {
+  node = await startTestNode();
+  [owner, alice, , bob] = node.services.keyring!.accounts;
+  outsider = privateKeyToAccount(generatePrivateKey());
+  for (const a of [owner, alice, bob, outsider]) await signIn(a);
+  const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11 });
+  ggufPath = tiny.ggufPath!;
+  await new ModelCatalog(node.dataDir).add(ggufPath, 'tiny-llama');
+});
+after(async () => {
+  await node?.stop();
+});
+
+describe('fine-tuning API', () => {
+  let open: number;
+  let job: any;
+
+  test('a job on a published datanet version: loss falls, tuned beats base on the held-out rows, registered on chain', async () => {
+    open = await datanet({}, PLANTED);
+    const res = await call('POST', '/v1/fine_tuning/jobs', owner, {
+      model: 'tiny-llama', datanets: [{ id: open, version: 1 }], suffix: 'planted', price_per_1k_input: '7', price_per_1k_output: '9',
+      hyperparameters: { n_epochs: 40, batch_size: 8, learning_rate: 1e-2, lora_rank: 8, lora_alpha: 16, warmup_steps: 4, weight_decay: 0.01, checkpoint_every: 20, seed: 3 },
+      validation_split: 0.1,
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().object, 'fine_tuning.job');
+    assert.ok(['queued', 'running'].includes(res.json().status));
+    const id = res.json().id as string;
+
+    // The API answers while the job trains.
+    await waitFor(id, owner, (j) => j.trained_steps > 0);
+    const t0 = performance.now();
+    assert.equal((await call('GET', '/v1/fine_tuning/jobs', owner)).statusCode, 200);
+    const latency = performance.now() - t0;
+    assert.ok(latency < 2000, `a request during training took ${latency.toFixed(0)} ms`);
+
+    job = await waitFor(id, owner, (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status));
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    assert.match(job.fine_tuned_model, /^ft:tiny-llama:planted:/);
+
+    // events: loss, learning rate, tokens/s, eta; the loss falls
+    const ev = (await call('GET', `/v1/fine_tuning/jobs/${id}/events`, owner)).json().data;
+    const m = ev.filter((e: any) => e.type === 'metrics').map((e: any) => e.data);
+    assert.equal(m.length, job.total_steps);
+    for (const k of ['train_loss', 'learning_rate', 'tokens_per_s', 'eta_s']) assert.equal(typeof m[0][k], 'number', k);
+    const first = m.slice(0, 3).reduce((s: number, x: any) => s + x.train_loss, 0) / 3;
+    const last = m.slice(-3).reduce((s: number, x: any) => s + x.train_loss, 0) / 3;
+    assert.ok(last < 0.2 * first, `loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
+
+    // evaluation: base vs tuned on the held-out split
+    const e = job.result.evaluation;
+    assert.ok(e.rows >= 1);
+    assert.ok(e.tuned.loss < e.base.loss, `held-out loss base ${e.base.loss} vs tuned ${e.tuned.loss}`);
+    assert.ok(e.tuned.perplexity < e.base.perplexity);
+    assert.equal(typeof e.tuned.rouge_l, 'number');
+    assert.equal(typeof e.tuned.exact_match, 'number');
+
+    // the exact rows: every row of the version once, with the split recorded
+    const rows = (await call('GET', `/v1/fine_tuning/jobs/${id}/rows`, owner)).json().data;
+    assert.equal(rows.length, PLANTED.length);
+    assert.ok(rows.every((r: any) => r.datanetId === open && r.version === 1 && /^0x[0-9a-f]{64}$/.test(r.rowHash) && r.contributor === alice.address));
+    assert.equal(rows.filter((r: any) => r.split === 'eval').length, e.rows);
+
+    // checkpoints
+    const ck = (await call('GET', `/v1/fine_tuning/jobs/${id}/checkpoints`, owner)).json().data;
+    assert.ok(ck.length >= 1);
+    assert.equal(ck[0].step_number, job.total_steps);
+
+    // on chain, owned by the job's creator, with the hashes the files have
+    const reg = job.result.registration;
+    const onChain = (await node.services.chain.publicClient.readContract({
+      address: node.services.chain.addresses.ModelRegistry, abi: artifacts.ModelRegistry.abi, functionName: 'getModel', args: [BigInt(reg.modelId)],
+    } as never)) as any;
+    assert.equal(onChain.owner, owner.address);
+    assert.equal(onChain.adapterHash, job.result.exports.adapterHash);
+    assert.equal(onChain.baseModelHash, `0x${(await loadModel(ggufPath)).source.sha256}`);
+    assert.equal(onChain.trainingConfigHash, reg.configHash);
+    assert.equal(onChain.pricePer1kInput, 7n);
+    assert.equal(onChain.pricePer1kOutput, 9n);
+    assert.match(onChain.metadataURI, /^da:\/\/0x/);
+    // the model card is in the DA layer under the registered URI
+    const blobs = node.services.modules.da as { get(id: string): Promise<Uint8Array> };
+    const card = JSON.parse(new TextDecoder().decode(await blobs.get(onChain.metadataURI.slice('da://'.length))));
+    assert.equal(card.results.tuned.loss, e.tuned.loss);
+    assert.match(card.markdown, /\| perplexity \|/);
+    assert.match(readFileSync(job.result.model_card, 'utf8'), /## Results \(held-out split\)/);
+    assert.equal(card.data.datanets[0].id, open);
+    assert.match(card.data.datanets[0].merkle_root, /^0x[0-9a-f]{64}$/);
+  });
+
+  test('SSE: the event stream replays the run and ends with the final status', async () => {
+    const res = await call('GET', `/v1/fine_tuning/jobs/${job.id}/events?stream=true`, owner);
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type'] as string, /text\/event-stream/);
+    const frames = res.body.split('\n\n').filter(Boolean);
+    assert.ok(frames.filter((f) => f.includes('event: metrics')).length === job.total_steps);
+    assert.match(frames[frames.length - 1], /event: done\ndata: .*"status":"succeeded"/);
+    const viaAccept = await call('GET', `/v1/fine_tuning/jobs/${job.id}/events`, owner, undefined, { accept: 'text/event-stream' });
+    assert.match(viaAccept.headers['content-type'] as string, /text\/event-stream/);
+  });
+
+  test('the GGUF LoRA runs in llama.cpp and reproduces the planted mapping on training rows', async (t) => {
+    const llama = await getLlamaCpp();
+    if ('error' in llama) return t.skip(`node-llama-cpp cannot load here: ${llama.error}`);
+    const model = await loadModel(ggufPath);
+    const tok = model.tokenizer;
+    const rows = (await call('GET', `/v1/fine_tuning/jobs/${job.id}/rows`, owner)).json().data;
+    const om = await loadOracleModel(ggufPath);
+    try {
+      let tuned = 0, base = 0, n = 0;
+      for (const r of rows.filter((x: any) => x.split === 'train').slice(0, 6)) {
+        const p = PLANTED[r.rowId - rows[0].rowId] ?? null;
+        if (!p) continue;
+        const prompt = [...(tok.bosTokenId !== null ? [tok.bosTokenId] : []), ...tok.encode(`${p.instruction}\n`, { addSpecial: false })];
+        const want = [...tok.encode(p.output, { addSpecial: false }), tok.eosTokenIds[0]];
+        const a = await oracleGreedy(om, prompt, want.length, { lora: [{ filePath: job.result.exports.ggufPath }] });
+        const b = await oracleGreedy(om, prompt, want.length);
+        n++;
+        if (a.tokens.every((x, i) => x === want[i])) tuned++;
+        if (b.tokens.every((x, i) => x === want[i])) base++;
+      }
+      assert.ok(n >= 3);
+      assert.ok(tuned >= n - 1, `llama.cpp + adapter reproduces ${tuned}/${n} planted pairs`);
+      assert.equal(base, 0);
+    } finally {
+      await om.dispose();
+    }
+  });
+
+  test('a paid datanet is charged when the job starts; the run uses it', async () => {
+    const price = 5n * 10n ** 18n;
+    const paid = await datanet({ access: { kind: 'paid', priceWei: price.toString() } }, PLANTED.slice(0, 6));
+    const before = await actions.tokenBalance(node.services.chain, { owner: bob.address });
+    const res = await call('POST', '/v1/fine_tuning/jobs', bob, { model: 'tiny-llama', datanets: [{ id: paid, version: 1 }], register: false, hyperparameters: { n_epochs: 1, max_steps: 1 } });
+    assert.equal(res.statusCode, 200, res.body);
+    const j = await waitFor(res.json().id, bob, (x) => ['succeeded', 'failed', 'cancelled'].includes(x.status));
+    assert.equal(j.status, 'succeeded', JSON.stringify(j.error));
+    assert.equal(before - (await actions.tokenBalance(node.services.chain, { owner: bob.address })), price);
+    const ev = (await call('GET', `/v1/fine_tuning/jobs/${j.id}/events`, bob)).json().data;
+    assert.ok(ev.some((e: any) => /Charged/.test(e.message)));
+    // an outsider (no key on this node, no purchase) is refused up front
+    const o = await call('POST', '/v1/fine_tuning/jobs', outsider, { model: 'tiny-llama', datanets: [{ id: paid, version: 1 }] });
+    assert.equal(o.statusCode, 403);
+    assert.equal(errOf(o).code, 'no_read_access');
+  });
+
+  test('an uploaded JSONL file trains too; cancel stops a running job', async () => {
+    const content = PLANTED.map((p) => JSON.stringify({ prompt: p.instruction, completion: p.output })).join('\n');
+    const f = await call('POST', '/v1/files?filename=train.jsonl&purpose=fine-tune', alice, Buffer.from(content), { 'content-type': 'application/jsonl' });
+    assert.equal(f.statusCode, 201, f.body);
+    assert.equal(f.json().rows, PLANTED.length);
+    const res = await call('POST', '/v1/fine_tuning/jobs', alice, { model: 'tiny-llama', training_file: f.json().id, register: false, hyperparameters: { n_epochs: 500 } });
+    assert.equal(res.statusCode, 200, res.body);
+    const id = res.json().id;
+    await waitFor(id, alice, (j) => j.trained_steps >= 2);
+    const c = await call('POST', `/v1/fine_tuning/jobs/${id}/cancel`, alice);
+    assert.equal(c.statusCode, 200);
+    const j = await waitFor(id, alice, (x) => x.status !== 'running');
+    assert.equal(j.status, 'cancelled');
+    assert.equal(errOf(await call('POST', `/v1/fine_tuning/jobs/${id}/cancel`, alice)).code, 'job_finished');
+    // someone else's job is not visible
+    assert.equal((await call('GET', `/v1/fine_tuning/jobs/${id}`, bob)).statusCode, 404);
+    const list = (await call('GET', '/v1/fine_tuning/jobs?limit=1', alice)).json();
+    assert.equal(list.data.length, 1);
+    assert.equal(list.data[0].id, id);
+  });
+
+  test('bad input: each a clear error naming the parameter', async () => {
+    const post = (body: unknown, who: LocalAccount | undefined = owner) => call('POST', '/v1/fine_tuning/jobs', who, body);
+    const base = { model: 'tiny-llama', datanets: [{ id: open, version: 1 }] };
+    const expect = async (body: unknown, status: number, code: string, param?: string, who?: LocalAccount) => {
+      const r = await post(body, who);
+      assert.equal(r.statusCode, status, r.body);
+      assert.equal(errOf(r).code, code, r.body);
+      if (param) assert.equal(errOf(r).param, param);
+    };
+    await expect({ ...base, hyperparameters: { lora_rank: 0 } }, 400, 'invalid_hyperparameter', 'hyperparameters.lora_rank');
+    await expect({ ...base, hyperparameters: { learning_rate: -0.001 } }, 400, 'invalid_hyperparameter', 'hyperparameters.learning_rate');
+    await expect({ ...base, model: 'no-such-model' }, 404, 'model_not_found', 'model');
+    await expect({ ...base, datanets: [{ id: open, version: 9 }] }, 404, 'version_not_found', 'datanets');
+    await expect({ model: 'tiny-llama' }, 400, 'data_required', 'training_file');
+    await expect({ ...base, validation_split: 0.9 }, 400, 'invalid_request', 'validation_split');
+    const anon = await call('POST', '/v1/fine_tuning/jobs', undefined, base);
+    assert.equal(anon.statusCode, 401);
+    assert.equal(errOf(anon).code, 'unauthenticated');
+    const priv = (await call('POST', '/v1/datanets', owner, { name: 'Private planted', format: 'alpaca', policies: { access: { kind: 'approval' } } })).json().id;
+    await expect({ model: 'tiny-llama', datanets: [{ id: priv, version: 1 }] }, 404, 'version_not_found');
+    // empty dataset: a file of blank lines is refused at upload
+    const f = await call('POST', '/v1/files?filename=e.jsonl', owner, Buffer.from('\n\n'), { 'content-type': 'application/jsonl' });
+    assert.equal(f.statusCode, 400);
+    assert.equal(errOf(f).code, 'empty_dataset');
+    // rows longer than the context: the job fails with the row named
+    const long = await call('POST', '/v1/files?filename=l.jsonl', owner, Buffer.from(JSON.stringify({ instruction: 'x', output: 'word '.repeat(400) })), { 'content-type': 'application/jsonl' });
+    const lj = await post({ model: 'tiny-llama', training_file: long.json().id, register: false });
+    const failed = await waitFor(lj.json().id, owner, (x) => ['succeeded', 'failed'].includes(x.status));
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error.code, 'context_length_exceeded');
+    assert.match(failed.error.message, /line 1/);
+  });
+
+  test('documented in /openapi.json', async () => {
+    const spec = (await call('GET', '/openapi.json')).json();
+    for (const p of ['/v1/files', '/v1/fine_tuning/jobs', '/v1/fine_tuning/jobs/{id}', '/v1/fine_tuning/jobs/{id}/cancel', '/v1/fine_tuning/jobs/{id}/events', '/v1/fine_tuning/jobs/{id}/checkpoints']) assert.ok(spec.paths[p], p);
+  });
+});
