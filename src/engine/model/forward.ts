@@ -196,7 +196,8 @@ export class ModelRunner {
       const L = W.layers[il];
       const n = L.names;
       tape?.record(il, 'x', x, [M, C]);
-      this.norm(h, x, L.attnNorm, M);
+      // Falcon-40B (two norms): attention reads attn_norm_2 (HF ln_attn), the mlp attn_norm (ln_mlp).
+      this.norm(h, x, L.attnNorm2 ?? L.attnNorm, M);
       tape?.record(il, 'attn_in', h, [M, C]);
       linear(K, q, h, M, L.q, L.qb, n.q, lora, ls);
       linear(K, k, h, M, L.k, L.kb, n.k, lora, ls);
@@ -232,7 +233,7 @@ export class ModelRunner {
         let ffnIn = h;
         if (L.attnNorm2) {
           ffnIn = this.h2!.subarray(0, M * C);
-          this.norm(ffnIn, x, L.attnNorm2, M);
+          this.norm(ffnIn, x, L.attnNorm, M);
         }
         this.ffn(f, ffnIn, M, il, lora, tape);
         K.add(x, x, o, M * C);
