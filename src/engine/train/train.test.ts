@@ -252,7 +252,9 @@ test('WASM SIMD kernels train like the reference kernels', () => {
   };
   const wasm = selectKernels(model.heap);
   try {
-    const a = grads(referenceKernels), b = grads(wasm);
+    const a = grads(referenceKernels), b = grads(wasm), b2 = grads(wasm);
+    assert.equal(b.loss, b2.loss, 'WASM runs are deterministic (each output has one owner thread)');
+    b.g.forEach((g, i) => assert.deepEqual(g, b2.g[i]));
     assert.ok(Math.abs(a.loss - b.loss) < 1e-3 * Math.abs(a.loss), `loss ${a.loss} vs ${b.loss}`);
     let num = 0, den = 0;
     a.g.forEach((g, i) => g.forEach((v, j) => { num += (v - b.g[i][j]) ** 2; den += v * v; }));
