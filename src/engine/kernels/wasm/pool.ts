@@ -10,6 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { OpenLedgerError } from '../../../util/errors.ts';
 import { CTL, MAX_CHUNKS, OP } from './protocol.ts';
 
+/** Jobs run on the caller alone after the contention guard trips (≈ one decode step of a small model). */
+const SOLO_JOBS = 256;
+
 export interface PoolOptions {
   /** Worker threads (the caller is one more). */
   workers: number;
@@ -22,6 +25,13 @@ export class WorkerPool {
   readonly size: number;
   private readonly workers: Worker[] = [];
   private closed = false;
+  // Contention guard: moving averages of the caller's own work and of its wait for workers'
+  // claimed chunks per job. Waiting longer than working means the OS is not running the workers
+  // promptly (a shared machine): then the next SOLO_JOBS jobs run on the caller alone, which is
+  // faster, and threading is probed again after them.
+  private avgWork = 0;
+  private avgWait = 0;
+  private solo = 0;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, opts: PoolOptions) {
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL.SIZE * 4));
@@ -55,6 +65,12 @@ export class WorkerPool {
     const ctl = this.ctl;
     if (this.closed) throw new Error('engine kernels: pool is closed');
     if (!(chunks >= 1 && chunks <= MAX_CHUNKS)) throw new RangeError(`pool.run: ${chunks} chunks`);
+    if (this.solo > 0) {
+      this.solo--;
+      for (let c = 0; c < chunks; c++) chunk(c);
+      return;
+    }
+    const t0 = performance.now();
     Atomics.store(ctl, CTL.NEXT, 0);
     for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i];
     Atomics.store(ctl, CTL.OP, op);
@@ -74,11 +90,19 @@ export class WorkerPool {
       Atomics.add(ctl, CTL.DONE, 1);
     }
     // Wait for chunks that workers claimed and are still running.
+    const t1 = performance.now();
     let d = Atomics.load(ctl, CTL.DONE);
     for (let i = 0; d < chunks && i < 10000; i++) d = Atomics.load(ctl, CTL.DONE);
     while (d < chunks) {
       Atomics.wait(ctl, CTL.DONE, d, 100);
       d = Atomics.load(ctl, CTL.DONE);
+    }
+    const t2 = performance.now();
+    this.avgWork += 0.1 * (t1 - t0 - this.avgWork);
+    this.avgWait += 0.1 * (t2 - t1 - this.avgWait);
+    if (this.avgWait > this.avgWork && this.avgWait > 0.02) {
+      this.solo = SOLO_JOBS;
+      this.avgWork = this.avgWait = 0;
     }
     if (err) throw err;
     const werr = Atomics.exchange(ctl, CTL.ERR, 0);
