@@ -272,6 +272,20 @@ describe('fine-tuning API', () => {
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error.code, 'context_length_exceeded');
     assert.match(failed.error.message, /line 1/);
+    // NaN loss (a base with a NaN weight diverges at once): the job fails with a clear error and a hint
+    const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11 });
+    const hf = new Map([...tiny.hf].map(([k, v]) => [k, { shape: v.shape, data: v.data.slice() }]));
+    hf.get('model.layers.1.mlp.down_proj.weight')!.data[0] = NaN;
+    const poisoned = buildTinyModel('llama', join(node.dataDir, 'tiny-nan'), { format: 'gguf', seed: 11, hfTensors: hf });
+    await new ModelCatalog(node.dataDir).add(poisoned.ggufPath!, 'tiny-nan');
+    const ok = await call('POST', '/v1/files?filename=ok.jsonl', owner, Buffer.from(PLANTED.map((p) => JSON.stringify(p)).join('\n')), { 'content-type': 'application/jsonl' });
+    const nj = await post({ model: 'tiny-nan', training_file: ok.json().id, register: false, hyperparameters: { checkpoint_every: 1 } });
+    assert.equal(nj.statusCode, 200, nj.body);
+    const nanJob = await waitFor(nj.json().id, owner, (x) => ['succeeded', 'failed'].includes(x.status));
+    assert.equal(nanJob.status, 'failed');
+    assert.equal(nanJob.error.code, 'nan_loss');
+    assert.match(nanJob.error.message, /diverged at step 1/);
+    assert.match(nanJob.error.hint, /learning rate/);
   });
 
   test('documented in /openapi.json', async () => {
