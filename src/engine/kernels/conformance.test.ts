@@ -43,7 +43,7 @@ const impls: Impl[] = [];
 before(() => {
   impls.push({ label: 'reference', k: referenceKernels, int8: false, close() {} });
   const mk = (label: string, opts: Parameters<typeof selectKernels>[1], int8: boolean) => {
-    const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, kquantIntMaxM: KQUANT_INT_MAX_M, ...opts });
+    const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, kquantIntMaxM: KQUANT_INT_MAX_M, adaptiveThreads: false, ...opts });
     assert.ok(k.fastOps.includes('matmul'), `${label}: WASM kernels did not load (run npm run build)`);
     assert.ok(k.waitReady(20_000), `${label}: workers did not start`);
     impls.push({ label, k, int8, close: () => k.close() });

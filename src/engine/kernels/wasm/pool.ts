@@ -18,6 +18,8 @@ export interface PoolOptions {
   workers: number;
   /** Atomics.load polls a worker makes before sleeping after a job. */
   spin: number;
+  /** Contention guard on (default) or off (tests that must exercise the workers). */
+  adaptive?: boolean;
 }
 
 export class WorkerPool {
@@ -32,10 +34,12 @@ export class WorkerPool {
   private avgWork = 0;
   private avgWait = 0;
   private solo = 0;
+  private readonly adaptive: boolean;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, opts: PoolOptions) {
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL.SIZE * 4));
     this.size = Math.min(opts.workers, 64);
+    this.adaptive = opts.adaptive ?? true;
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(new URL('./worker.js', import.meta.url), {
         workerData: { module, memory, ctl: this.ctl.buffer, index: i, spin: opts.spin },
@@ -100,7 +104,7 @@ export class WorkerPool {
     const t2 = performance.now();
     this.avgWork += 0.1 * (t1 - t0 - this.avgWork);
     this.avgWait += 0.1 * (t2 - t1 - this.avgWait);
-    if (this.avgWait > this.avgWork && this.avgWait > 0.02) {
+    if (this.adaptive && this.avgWait > this.avgWork && this.avgWait > 0.02) {
       this.solo = SOLO_JOBS;
       this.avgWork = this.avgWait = 0;
     }

@@ -25,6 +25,11 @@ export interface WasmKernelOptions {
   spin?: number;
   /** Activations for q8_0/q4_0 (and K-quant, small M) matmuls: 'int8' (default, as llama.cpp) or 'f32'. */
   q8Activations?: 'int8' | 'f32';
+  /**
+   * Contention guard (default true): when the caller waits on workers longer than it works, the
+   * next jobs run on the caller alone (see pool.ts). Tests turn it off to keep the workers busy.
+   */
+  adaptiveThreads?: boolean;
   /** K-quant matmuls with M up to this use int8 activations (q8_K-style), larger M the f32 tile. Default 4 (measured crossover ≈4.4 rows). */
   kquantIntMaxM?: number;
   /** Below this many multiply-adds (M·N·K) a matmul runs on the caller alone. Default 2^17. */
@@ -47,7 +52,7 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const module = kernelModule();
   const k: KernelExports = instantiate(heap.memory);
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
-  const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 50_000 }) : null;
+  const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 50_000, adaptive: opts.adaptiveThreads ?? true }) : null;
   const int8 = (opts.q8Activations ?? 'int8') === 'int8';
   const minWork = opts.minParallelWork ?? 1 << 17;
   // K-quants take the integer path up to this many rows (it re-unpacks nibbles per row; the
