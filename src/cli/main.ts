@@ -9,6 +9,7 @@ import { upCommand } from './commands/up.ts';
 import { statusCommands } from './commands/status.ts';
 import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
+import { trainCommands } from './commands/train.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   statusCommands(program);
   datanetCommands(program);
   modelsCommands(program);
+  trainCommands(program);
   return program;
 }
 
