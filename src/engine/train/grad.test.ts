@@ -10,6 +10,7 @@ import { tinyConfig, tinyModel } from '../model/fixture.ts';
 import { TrainableLora } from './lora.ts';
 import { TrainModel, type TrainBatch } from './model.ts';
 import { FullParams } from './full.ts';
+import { Engine } from '../engine.ts';
 import { Xorshift } from './rng.ts';
 
 function batch(seed: number, V: number): TrainBatch {
@@ -106,5 +107,43 @@ for (const fam of ['llama', 'gpt2', 'qwen3', 'gemma2', 'falcon40b', 'bloom'] as 
     }
     assert.ok(checked >= params.length - 2, `only ${checked}/${params.length} tensors had a gradient`);
     tm.free(); full.free();
+  });
+}
+
+// The training forward must compute what the inference forward computes: per family, with an
+// adapter, the loss of each packed document equals cross-entropy of Engine.step's logits for
+// that document alone (attention masked at boundaries, positions restarting).
+for (const fam of ['llama', 'gpt2', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'gemma3', 'mistral', 'llama3', 'yarn', 'falcon', 'falcon40b', 'bloom', 'chatglm'] as const) {
+  test(`${fam}: the training forward equals the inference forward (packed documents, LoRA)`, () => {
+    const cfg = tinyConfig(fam);
+    const model = tinyModel(cfg, { seed: 7 });
+    const lora = new TrainableLora(model, { targets: 'all-linear', rank: 2, alpha: 4 }, { seed: 1 });
+    const r = new Xorshift(4);
+    for (const p of lora.params.values()) for (let i = 0; i < p.b.length; i++) p.b[i] = (r.next() * 2 - 1) * 0.3;
+    const tm = new TrainModel(model, { kernels: referenceKernels, maxTokens: 16, lora, backward: false });
+    const b = batch(13, cfg.vocabSize);
+    const res = tm.step(b, { backward: false });
+    const eng = new Engine(model, referenceKernels, { kvTokens: 64 });
+    const ad = eng.createAdapter(lora.toFactors());
+    const V = cfg.vocabSize;
+    b.docs.forEach((d, di) => {
+      const s = eng.createSequence();
+      const toks = Array.from(b.tokens as Int32Array).slice(d.start, d.start + d.len);
+      const logits = eng.step([{ seq: s, tokens: toks, adapter: ad, logits: 'all' }])[0].logits!;
+      eng.freeSequence(s);
+      let want = 0;
+      for (let t = 0; t < d.len; t++) {
+        const y = b.targets[d.start + t];
+        if (y < 0) continue;
+        const row = logits.subarray(t * V, (t + 1) * V);
+        let mx = -Infinity;
+        for (const v of row) mx = Math.max(mx, v);
+        let z = 0;
+        for (const v of row) z += Math.exp(v - mx);
+        want += mx + Math.log(z) - row[y];
+      }
+      assert.ok(Math.abs(res.docLoss[di] - want) < 1e-4 * Math.max(1, want), `doc ${di}: training ${res.docLoss[di]} vs inference ${want}`);
+    });
+    tm.free();
   });
 }

@@ -453,7 +453,8 @@ export class TrainModel {
       const L = W.layers[il], T = this.tape[il], lt = T.lin;
       const xIn = T.xIn.subarray(0, M * C), h = T.h.subarray(0, M * C);
       xIn.set(x);
-      this.norm(h, x, L.attnNorm, M);
+      // Falcon-40B (two norms): attention reads attn_norm_2, the mlp attn_norm (as llama.cpp and forward.ts).
+      this.norm(h, x, L.attnNorm2 ?? L.attnNorm, M);
       const q = T.q.subarray(0, M * HD), k = T.k.subarray(0, M * KD), v = T.v.subarray(0, M * KD);
       this.linF(q, h, M, L.q, L.qb, lt.q, rng);
       this.linF(k, h, M, L.k, L.kb, lt.k, rng);
@@ -480,7 +481,7 @@ export class TrainModel {
       if (L.postAttnNorm) { T.oPre!.set(o); K.rmsnorm(o, o, L.postAttnNorm, M, C, eps); }
       if (cfg.parallelBlock) {
         let ffnIn = h;
-        if (L.attnNorm2) { ffnIn = T.h2!.subarray(0, M * C); this.norm(ffnIn, x, L.attnNorm2, M); }
+        if (L.attnNorm2) { ffnIn = T.h2!.subarray(0, M * C); this.norm(ffnIn, x, L.attnNorm, M); }
         this.ffnF(f, ffnIn, M, L, T, rng);
         K.add(x, x, o, M * C);
         K.add(x, x, f, M * C);
@@ -643,11 +644,11 @@ export class TrainModel {
       if (!needIn) continue;
       // ---- into the layer input
       if (cfg.parallelBlock) {
-        // x' = x + o(norm1(x)) + f(norm2(x) or norm1(x))
-        if (L.attnNorm2) this.normBackward(dx, dz, xIn, L.attnNorm2, M, true);
+        // x' = x + o(normA(x)) + f(normF(x)) — two norms: normA = attn_norm_2, normF = attn_norm; one: both attn_norm
+        if (L.attnNorm2) this.normBackward(dx, dz, xIn, L.attnNorm, M, true);
         else K.add(dhq!, dhq!, dz, M * C);
       }
-      this.normBackward(dx, dhq!, xIn, L.attnNorm, M, true);
+      this.normBackward(dx, dhq!, xIn, L.attnNorm2 ?? L.attnNorm, M, true);
     }
     if (this.full) this.embeddingBackward(dx, M);
   }
