@@ -15,7 +15,7 @@ import type { RunningNode } from '../node.ts';
 import { actions, artifacts } from '../chain/index.ts';
 import { prepareFile, signContribution } from '../datanets/index.ts';
 import { ModelCatalog } from '../models/index.ts';
-import { buildTinyModel } from '../engine/testing/index.ts';
+import { buildTinyModel, buildTinyLora } from '../engine/testing/index.ts';
 import { getLlamaCpp, loadOracleModel, oracleGreedy } from '../engine/parity/llamacpp.ts';
 import { loadModel } from '../engine/index.ts';
 
@@ -286,6 +286,37 @@ describe('fine-tuning API', () => {
     assert.equal(nanJob.error.code, 'nan_loss');
     assert.match(nanJob.error.message, /diverged at step 1/);
     assert.match(nanJob.error.hint, /learning rate/);
+  });
+
+  test('import: an adapter trained elsewhere is checked against the base and registered; another base is refused', async () => {
+    const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11 });
+    const good = buildTinyLora(tiny, join(node.dataDir, 'lora-good'), { rank: 2 });
+    for (const path of [good.peftDir, good.ggufPath]) {
+      const r = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', path, price_per_1k_input: '3' });
+      assert.equal(r.statusCode, 201, r.body);
+      const onChain = (await node.services.chain.publicClient.readContract({
+        address: node.services.chain.addresses.ModelRegistry, abi: artifacts.ModelRegistry.abi, functionName: 'getModel', args: [BigInt(r.json().model_id)],
+      } as never)) as any;
+      assert.equal(onChain.owner, alice.address);
+      assert.equal(onChain.adapterHash, r.json().adapter_hash);
+    }
+    const other = buildTinyModel('qwen2', join(node.dataDir, 'other'), { format: 'gguf', seed: 3, dims: { dModel: 32, headDim: 8 } });
+    const wrong = buildTinyLora(other, join(node.dataDir, 'lora-wrong'), { rank: 2 });
+    const w = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', path: wrong.peftDir });
+    assert.equal(w.statusCode, 422, w.body);
+    assert.equal(errOf(w).code, 'adapter_mismatch');
+    assert.match(errOf(w).hint, /wrong base model/);
+  });
+
+  test('SSE live: a stream opened while the job runs carries its progress to the end', async () => {
+    const res = await call('POST', '/v1/fine_tuning/jobs', owner, { model: 'tiny-llama', datanets: [{ id: open, version: 1 }], register: false, hyperparameters: { n_epochs: 3 } });
+    const live = await call('GET', `/v1/fine_tuning/jobs/${res.json().id}/events`, owner, undefined, { accept: 'text/event-stream' });
+    const frames = live.body.split('\n\n').filter(Boolean);
+    assert.ok(frames.some((f) => /event: metrics/.test(f) && /"train_loss"/.test(f)));
+    assert.match(frames[frames.length - 1], /event: done\ndata: .*"status":"succeeded"/);
+    const ids = frames.flatMap((f) => /^id: (\d+)$/m.exec(f)?.[1] ?? []).map(Number);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'events in order, none twice');
+    assert.equal(new Set(ids).size, ids.length);
   });
 
   test('documented in /openapi.json', async () => {
