@@ -1,7 +1,7 @@
 /**
  * The compiled kernel module (build/kernels.wasm, produced by scripts/build-wasm.mjs from
  * assembly/*.ts). Compiled once per process, synchronously (Kernels calls are synchronous and the
- * module is ~13 KB), then shared: the calling thread and every worker instantiate it on the
+ * module is ≈27 KB), then shared: the calling thread and every worker instantiate it on the
  * engine heap's memory.
  */
 import { existsSync, readFileSync } from 'node:fs';

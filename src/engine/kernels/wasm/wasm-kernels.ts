@@ -4,10 +4,10 @@
  * else to the reference). Ops it does not implement are absent, so `selectKernels` fills them in.
  *
  * matmul strategies (see assembly/matmul.ts):
- *  • q8_0 and q4_0 weights: activations are quantized to 32-wide int8 blocks once per call
- *    (on the caller), then integer dot products — llama.cpp's own scheme, so results match it,
- *    and ≈2× the throughput of dequantizing to f32. `q8Activations: 'f32'` switches to the float
- *    path (exact to f32 rounding) for comparison.
+ *  • q8_0 and q4_0 weights, and K-quants for M ≤ kquantIntMaxM: activations are quantized to
+ *    32-wide int8 blocks once per call (on the caller), then integer dot products — llama.cpp's
+ *    own scheme, so results match it, and faster than dequantizing to f32 (README has numbers).
+ *    `q8Activations: 'f32'` switches to the float path (exact to f32 rounding) instead.
  *  • everything else: fused conversion for M = 1 (f32/f16/bf16), else 4 weight rows dequantized
  *    into per-thread scratch and a 2×4 f32x4 register tile.
  */
@@ -60,7 +60,8 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const kquantIntMaxM = opts.kquantIntMaxM ?? 4;
 
   // Scratch on the heap, grown on demand, never in hot loops after warm-up:
-  //  rows: 4·K f32 per part (float path); xq/xd: quantized activations (integer path).
+  //  rows: 16·K bytes per thread (4 dequantized rows, or widened q8_0 rows / K-quant scales);
+  //  xq/xd/xs: quantized activations, scales and block sums (integer path).
   let rowsOff = 0, rowsBytes = 0;
   let xqOff = 0, xqBytes = 0;
   const scratch = (off: number, have: number, need: number): [number, number] => {
