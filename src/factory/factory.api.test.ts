@@ -91,7 +91,7 @@ describe('fine-tuning API', () => {
   let open: number;
   let job: any;
 
-  test('a job on a published datanet version: loss falls, tuned beats base on the held-out rows, registered on chain', async () => {
+  test('a job on a published datanet version: loss falls, tuned beats base on the held-out rows, registered on chain', async (t) => {
     open = await datanet({}, PLANTED);
     const res = await call('POST', '/v1/fine_tuning/jobs', owner, {
       model: 'tiny-llama', datanets: [{ id: open, version: 1 }], suffix: 'planted', price_per_1k_input: '7', price_per_1k_output: '9',
@@ -130,6 +130,7 @@ describe('fine-tuning API', () => {
     assert.ok(e.tuned.perplexity < e.base.perplexity);
     assert.equal(typeof e.tuned.rouge_l, 'number');
     assert.equal(typeof e.tuned.exact_match, 'number');
+    t.diagnostic(`${job.total_steps} steps, train loss ${first.toFixed(3)} → ${last.toFixed(3)}, ${Math.round(m[m.length - 1].tokens_per_s)} tok/s; held-out (${e.rows} rows) loss ${e.base.loss.toFixed(3)} → ${e.tuned.loss.toFixed(3)}, ROUGE-L ${e.base.rouge_l.toFixed(2)} → ${e.tuned.rouge_l.toFixed(2)}; API latency during training ${latency.toFixed(1)} ms; job ${job.finished_at - job.created_at} s`);
 
     // the exact rows: every row of the version once, with the split recorded
     const rows = (await call('GET', `/v1/fine_tuning/jobs/${id}/rows`, owner)).json().data;
