@@ -94,6 +94,20 @@ test('full fine-tuning of a small model learns the mapping too (the model itself
     (e: unknown) => e instanceof OpenLedgerError && e.code === 'unsupported_training' && /f32/.test(e.hint ?? ''));
 });
 
+test('train() and evaluate() give back every heap byte they took (free, and on error)', async () => {
+  const model = tinyModel(tinyConfig('qwen3'), { seed: 5 });
+  new TrainModel(model, { kernels: referenceKernels, maxTokens: 8, lora: null, backward: false }).free(); // resolve weights once (qk-norm copies stay)
+  const before = model.heap.allocatedBytes;
+  const r = await train(model, EXAMPLES, { kernels: referenceKernels, lora: { targets: 'all-linear', rank: 4, dropout: 0.1 }, hyperparameters: { ...HP, epochs: 1 } });
+  r.free();
+  await evaluate(model, EXAMPLES, { kernels: referenceKernels });
+  const f = await train(model, EXAMPLES, { method: 'full', kernels: referenceKernels, hyperparameters: { ...HP, epochs: 1 } });
+  f.free();
+  const ac = new AbortController(); // an error after everything is allocated
+  await assert.rejects(train(model, EXAMPLES, { kernels: referenceKernels, lora: { targets: 'all-linear', rank: 4 }, hyperparameters: HP, signal: ac.signal, onStep: () => ac.abort() }));
+  assert.equal(model.heap.allocatedBytes, before);
+});
+
 test('same seed, same losses; a different seed differs; LoRA dropout and rsLoRA run', async () => {
   const run = async (seed: number) => {
     const model = tinyModel(tinyConfig('gpt2'), { seed: 5 });
