@@ -52,7 +52,8 @@ function denseLogits(model: LoadedModel, tokens: number[]): Float64Array[] {
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `blk.${l}`;
     const sliding = cfg.slidingWindow !== null && (cfg.slidingWindowPattern === null || l % cfg.slidingWindowPattern !== cfg.slidingWindowPattern - 1);
-    const h = norm(x, `${p}.attn_norm`);
+    // Falcon-40B: attention reads attn_norm_2 (HF ln_attn), the mlp attn_norm (ln_mlp) — llama.cpp's build.
+    const h = norm(x, cfg.parallelBlockTwoNorms ? `${p}.attn_norm_2` : `${p}.attn_norm`);
     let q: Float64Array[], k: Float64Array[], v: Float64Array[];
     const qkv = mat(`${p}.attn_qkv.weight`);
     if (qkv) {
@@ -123,7 +124,7 @@ function denseLogits(model: LoadedModel, tokens: number[]): Float64Array[] {
       return lin(a, mat(`${p}.ffn_down.weight`)!, vec(`${p}.ffn_down.bias`));
     };
     if (cfg.parallelBlock) {
-      const f = ffn(cfg.parallelBlockTwoNorms ? norm(x, `${p}.attn_norm_2`) : h);
+      const f = ffn(cfg.parallelBlockTwoNorms ? norm(x, `${p}.attn_norm`) : h);
       x = x.map((r, t) => r.map((a, c) => a + o[t][c] + f[t][c]));
     } else {
       x = x.map((r, t) => r.map((a, c) => a + o[t][c]));
