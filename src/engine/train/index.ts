@@ -9,11 +9,11 @@
  * Lower level: TrainModel (forward + backward over a packed batch), TrainableLora, FullParams, AdamW and
  * schedules, packing, checkpoints, and the backward ops.
  */
-export { train, planBatches, type TrainOptions, type TrainResult, type TrainHyperparameters, type StepMetrics, type ExampleGradients } from './train.ts';
+export { train, planBatches, planGroups, type TrainOptions, type TrainResult, type TrainHyperparameters, type StepMetrics, type ExampleGradients } from './train.ts';
 export { TrainModel, type TrainBatch, type StepOptions, type StepResult, type DocGradients, type TrainModelOptions } from './model.ts';
 export { TrainableLora, checkLoraConfig, LORA_MODULES, type LoraTrainConfig, type LoraParam, type LoraModuleKind } from './lora.ts';
 export { AdamW, clipGradNorm, globalGradNorm, learningRate, type AdamWConfig, type ScheduleKind, type ParamTensor } from './optim.ts';
-export { packExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
+export { packExamples, packBatch, groupExamples, checkExamples, batchTargets, type TrainExample, type PackedBatch } from './packing.ts';
 export { chatExample, instructionExample } from './examples.ts';
 export { evaluate, type EvalResult, type EvalOptions } from './evaluate.ts';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';

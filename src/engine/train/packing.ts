@@ -49,31 +49,44 @@ export function checkExamples(examples: readonly TrainExample[], contextLength: 
 }
 
 /**
- * Pack examples `order` (indices into `examples`) into batches of ≤ maxTokens rows and ≤
- * maxExamples documents, greedily in order.
+ * Group examples `order` (indices into `examples`) into micro-batches of ≤ maxTokens rows and ≤
+ * maxExamples documents, greedily in order. Only indices: a plan over a large dataset stays small,
+ * and each batch is materialized when it is trained on (packBatch).
  */
-export function packExamples(examples: readonly TrainExample[], order: readonly number[], opts: { maxTokens: number; maxExamples?: number }): PackedBatch[] {
-  const out: PackedBatch[] = [];
-  let tokens: number[] = [], targets: number[] = [], docs: Array<{ start: number; len: number }> = [], ids: number[] = [];
-  const flush = () => {
-    if (!docs.length) return;
-    out.push({ tokens: Int32Array.from(tokens), targets: Int32Array.from(targets), docs, exampleIds: ids });
-    tokens = []; targets = []; docs = []; ids = [];
-  };
+export function groupExamples(examples: readonly TrainExample[], order: readonly number[], opts: { maxTokens: number; maxExamples?: number }): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [], rows = 0;
   for (const i of order) {
-    const e = examples[i];
-    const n = e.tokens.length - 1;
+    const n = examples[i].tokens.length - 1;
     if (n > opts.maxTokens) throw invalid(`training row ${i} has ${n + 1} tokens; micro-batches hold ${opts.maxTokens}`, { param: 'training_file', code: 'context_length_exceeded', hint: 'raise max tokens per micro-batch or shorten the row' });
-    if (tokens.length + n > opts.maxTokens || (opts.maxExamples && docs.length >= opts.maxExamples)) flush();
-    docs.push({ start: tokens.length, len: n });
-    ids.push(i);
-    for (let t = 0; t < n; t++) {
-      tokens.push(e.tokens[t]);
-      targets.push(!e.lossMask || e.lossMask[t + 1] ? e.tokens[t + 1] : -1);
+    if (cur.length && (rows + n > opts.maxTokens || (opts.maxExamples && cur.length >= opts.maxExamples))) { out.push(cur); cur = []; rows = 0; }
+    cur.push(i);
+    rows += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** The packed batch of examples `ids`, back to back. */
+export function packBatch(examples: readonly TrainExample[], ids: readonly number[]): PackedBatch {
+  const M = ids.reduce((s, i) => s + examples[i].tokens.length - 1, 0);
+  const tokens = new Int32Array(M), targets = new Int32Array(M);
+  const docs: Array<{ start: number; len: number }> = [];
+  let r = 0;
+  for (const i of ids) {
+    const e = examples[i], n = e.tokens.length - 1;
+    docs.push({ start: r, len: n });
+    for (let t = 0; t < n; t++, r++) {
+      tokens[r] = e.tokens[t];
+      targets[r] = !e.lossMask || e.lossMask[t + 1] ? e.tokens[t + 1] : -1;
     }
   }
-  flush();
-  return out;
+  return { tokens, targets, docs, exampleIds: [...ids] };
+}
+
+/** groupExamples then packBatch for every group. */
+export function packExamples(examples: readonly TrainExample[], order: readonly number[], opts: { maxTokens: number; maxExamples?: number }): PackedBatch[] {
+  return groupExamples(examples, order, opts).map((g) => packBatch(examples, g));
 }
 
 /** Weighted target count of a batch (the loss denominator). */

@@ -27,7 +27,7 @@ import { TrainableLora, type LoraTrainConfig } from './lora.ts';
 import { TrainModel, type DocGradients } from './model.ts';
 import { FullParams } from './full.ts';
 import { AdamW, clipGradNorm, learningRate, type ScheduleKind } from './optim.ts';
-import { checkExamples, packExamples, batchTargets, type PackedBatch, type TrainExample } from './packing.ts';
+import { checkExamples, groupExamples, packBatch, packExamples, batchTargets, type PackedBatch, type TrainExample } from './packing.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Xorshift } from './rng.ts';
 
@@ -156,14 +156,19 @@ function checkHyper(h: TrainHyperparameters, contextLength: number) {
   };
 }
 
-/** The micro-batches of every epoch, in training order. */
-export function planBatches(examples: readonly TrainExample[], hp: { epochs: number; batchSize: number; maxBatchTokens: number; seed: number }): PackedBatch[] {
-  const out: PackedBatch[] = [];
+/** The micro-batches of every epoch in training order, as example indices (packBatch materializes one). */
+export function planGroups(examples: readonly TrainExample[], hp: { epochs: number; batchSize: number; maxBatchTokens: number; seed: number }): number[][] {
+  const out: number[][] = [];
   for (let e = 0; e < hp.epochs; e++) {
     const order = new Xorshift(hp.seed * 1000003 + e).permutation(examples.length);
-    out.push(...packExamples(examples, order, { maxTokens: hp.maxBatchTokens, maxExamples: hp.batchSize }));
+    for (const g of groupExamples(examples, order, { maxTokens: hp.maxBatchTokens, maxExamples: hp.batchSize })) out.push(g);
   }
   return out;
+}
+
+/** The micro-batches of every epoch, materialized (small datasets, tests). */
+export function planBatches(examples: readonly TrainExample[], hp: { epochs: number; batchSize: number; maxBatchTokens: number; seed: number }): PackedBatch[] {
+  return planGroups(examples, hp).map((g) => packBatch(examples, g));
 }
 
 export async function train(model: LoadedModel, examples: readonly TrainExample[], opts: TrainOptions): Promise<TrainResult> {
@@ -171,7 +176,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
   const hp = checkHyper(opts.hyperparameters ?? {}, cfg.contextLength);
   checkExamples(examples, cfg.contextLength, cfg.vocabSize);
   if (opts.evaluation) checkExamples(opts.evaluation.examples, cfg.contextLength, cfg.vocabSize);
-  const plan = planBatches(examples, hp);
+  const plan = planGroups(examples, hp);
   const planned = Math.ceil(plan.length / hp.gradAccum);
   const totalSteps = Math.min(planned, hp.maxSteps ?? planned);
   const warmup = hp.warmupSteps ?? Math.round(hp.warmupRatio * totalSteps);
@@ -234,7 +239,7 @@ export async function train(model: LoadedModel, examples: readonly TrainExample[
     for (let step = start; step < totalSteps; step++) {
       if (opts.signal?.aborted) throw new OpenLedgerError('training was cancelled', { code: 'cancelled', hint: 'resume from the last checkpoint' });
       const ts = performance.now();
-      const mbs = plan.slice(step * hp.gradAccum, (step + 1) * hp.gradAccum);
+      const mbs = plan.slice(step * hp.gradAccum, (step + 1) * hp.gradAccum).map((g) => packBatch(examples, g));
       const denom = mbs.reduce((s, b) => s + batchTargets(b), 0);
       if (lora) lora.zeroGrad(); else full!.zeroGrad();
       const wantRows = !!opts.attribution?.steps(step + 1);
