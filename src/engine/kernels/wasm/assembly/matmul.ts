@@ -552,11 +552,22 @@ function dot1x4F16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: u
   if (nr > 3) put(out + 12, s3, acc);
 }
 
-/** M = 1, bf16 weights converted on load. */
-function dot1x4BF16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32): void {
+/** M = 1, bf16 weights converted on load; `ahead`/`lim` as in dot1x4F16. */
+function dot1x4BF16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: usize, K: i32, nr: i32, acc: i32, ahead: usize, lim: usize): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  const K4 = K & ~3;
-  for (let k = 0; k < K4; k += 4) {
+  const K8 = K & ~7, K4 = K & ~3;
+  let touched: u32 = 0;
+  for (let k = 0; k < K8; k += 8) {
+    touched |= <u32>load<u8>(min(ahead + (<usize>k << 3), lim));
+    const v0 = v128.load(x0 + (<usize>k << 2)), v1 = v128.load(x0 + (<usize>k << 2), 16);
+    const o = <usize>k << 1;
+    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, bf2f4(r0 + o)), f32x4.mul(v1, bf2f4(r0 + o + 8))));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, bf2f4(r1 + o)), f32x4.mul(v1, bf2f4(r1 + o + 8))));
+    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, bf2f4(r2 + o)), f32x4.mul(v1, bf2f4(r2 + o + 8))));
+    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, bf2f4(r3 + o)), f32x4.mul(v1, bf2f4(r3 + o + 8))));
+  }
+  if (touched > 255) unreachable();
+  for (let k = K8; k < K4; k += 4) {
     const v0 = v128.load(x0 + (<usize>k << 2));
     const o = <usize>k << 1;
     a0 = f32x4.add(a0, f32x4.mul(v0, bf2f4(r0 + o)));
@@ -627,7 +638,7 @@ export function matmulFloat(dtype: i32, out: usize, x: usize, w: usize, M: i32, 
     }
     const ahead = r0 + 4 * rb;
     if (M == 1 && dtype == DT_F16) { dot1x4F16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc, ahead, lim); continue; }
-    if (M == 1 && dtype == DT_BF16) { dot1x4BF16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc); continue; }
+    if (M == 1 && dtype == DT_BF16) { dot1x4BF16(out + (<usize>n << 2), x, r0, r1, r2, r3, K, nr, acc, ahead, lim); continue; }
     let m = 0;
     for (; m + 2 <= M; m += 2) {
       const x0 = x + <usize>m * xs;
