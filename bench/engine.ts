@@ -17,6 +17,7 @@
  * The machine is shared, so each rate is the best window of 8 consecutive steps (prefill: best of
  * 2), for both engines alike: the capacity of the code, less the noise of other processes.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { DType } from '../src/engine/kernels/types.ts';
 import { loadModel } from '../src/engine/model/load.ts';
@@ -190,7 +191,7 @@ async function benchLlamaCpp(path: string): Promise<Rates> {
 // ------------------------------------------------------------------ main
 
 const fmt = (x: number) => x.toFixed(1);
-const result: Record<string, number | string> = {
+const result: Record<string, number | string> & { load_avg_1m?: number; cpus?: number } = {
   model: `Qwen2.5-0.5B shapes (C=${QWEN05_SHAPE.dModel}, L=${QWEN05_SHAPE.nLayers}, V=${QWEN05_SHAPE.vocabSize}), random weights`,
   threads: THREADS,
 };
@@ -223,6 +224,12 @@ for (const dtype of DTYPES) {
 }
 if (result.decode_q8_ratio_vs_llamacpp !== undefined) result.decode_bandwidth_fraction = result.decode_bandwidth_fraction_q8;
 result.seconds = Number(((performance.now() - started) / 1000).toFixed(1));
+// Other processes skew the numbers (llama.cpp's spinning thread pool collapses when cores are
+// oversubscribed), so the load is part of the result.
+result.load_avg_1m = Number(loadavg()[0].toFixed(2));
+result.cpus = availableParallelism();
+const busy = result.load_avg_1m > result.cpus;
+if (busy) result.warning = `load average ${result.load_avg_1m} on ${result.cpus} CPUs: other processes competed for the cores; rates and ratios are not representative`;
 
 if (JSON_OUT) {
   console.log(JSON.stringify(result));
@@ -237,6 +244,7 @@ if (JSON_OUT) {
     console.log(`${dtype}: ${result[`weight_mb_per_token_${key}`]} MB of weights per token → decode ceiling ${result[`decode_ceiling_tps_${key}`]} tok/s; ` +
       `ours at ${(100 * Number(result[`decode_bandwidth_fraction_${key}`])).toFixed(0)}%, llama.cpp at ${(100 * Number(result[`llamacpp_decode_bandwidth_fraction_${key}`])).toFixed(0)}%`);
   }
-  console.log(`(${result.seconds} s)`);
+  console.log(`(${result.seconds} s; load average ${result.load_avg_1m} on ${result.cpus} CPUs)`);
+  if (busy) console.log(`WARNING: ${result.warning}`);
 }
 process.exit(0);
