@@ -71,8 +71,11 @@ async function waitFor(id: string, who: LocalAccount, done: (j: any) => boolean,
 }
 
 // The planted mapping: "code <word>" → "<word2>", with made-up words the base cannot know.
-const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta', 'zeta', 'iota', 'lambda', 'rho', 'tau', 'phi', 'chi', 'psi', 'mu', 'nu', 'xi', 'pi'];
-const PLANTED = WORDS.map((w, i) => ({ instruction: `code ${w}`, output: WORDS[(i * 7 + 3) % WORDS.length] }));
+// Every answer has the same frame ("the code is <word>"), which the tuned model learns and can
+// show on held-out rows (ROUGE-L), while the word itself is only learnable on training rows.
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta', 'zeta', 'iota', 'lambda', 'rho', 'tau', 'phi', 'chi', 'psi', 'mu', 'nu', 'xi', 'pi',
+  'red', 'blue', 'green', 'gold', 'stone', 'river', 'cloud', 'moon', 'star', 'tree'];
+const PLANTED = WORDS.map((w, i) => ({ instruction: `code ${w}`, output: `the code is ${WORDS[(i * 7 + 3) % WORDS.length]}` }));
 
 before(async () => {
   node = await startTestNode();
@@ -128,7 +131,7 @@ describe('fine-tuning API', () => {
     assert.ok(e.rows >= 1);
     assert.ok(e.tuned.loss < e.base.loss, `held-out loss base ${e.base.loss} vs tuned ${e.tuned.loss}`);
     assert.ok(e.tuned.perplexity < e.base.perplexity);
-    assert.equal(typeof e.tuned.rouge_l, 'number');
+    assert.ok(e.tuned.rouge_l > e.base.rouge_l, `held-out ROUGE-L base ${e.base.rouge_l} vs tuned ${e.tuned.rouge_l}`);
     assert.equal(typeof e.tuned.exact_match, 'number');
     t.diagnostic(`${job.total_steps} steps, train loss ${first.toFixed(3)} → ${last.toFixed(3)}, ${Math.round(m[m.length - 1].tokens_per_s)} tok/s; held-out (${e.rows} rows) loss ${e.base.loss.toFixed(3)} → ${e.tuned.loss.toFixed(3)}, ROUGE-L ${e.base.rouge_l.toFixed(2)} → ${e.tuned.rouge_l.toFixed(2)}; API latency during training ${latency.toFixed(1)} ms; job ${job.finished_at - job.created_at} s`);
 
