@@ -7,10 +7,13 @@
  * every op is checked in float64). Shapes use the house letters: M rows, C channels, K in, N out,
  * H/Hkv heads, D head dim, R rank.
  *
- * Which of these would benefit from WASM kernels: attentionBackward (O(T²·D) per head, scalar
- * here), transpose (feeds the kernel matmul for weight gradients), and the elementwise
- * backward ops (memory-bound; ~3× faster in SIMD). The big products (dx = dy·W) already run on
- * the kernel matmul through transposed weights (see train/weights-t.ts).
+ * What runs where: every big product is on Kernels.matmul — dx = dy·W through transposed
+ * weights (train/weights-t.ts), weight and LoRA gradients through transposed activations, and the
+ * attention backward's per-head products (train/attention.ts; attentionBackward here is its
+ * spec). What would benefit from WASM kernels: transpose (feeds those products), the elementwise
+ * backward ops and crossEntropy (memory-bound, scalar here, ~10–15% of a 0.5B step together), and
+ * a native `out = x·W` / `out = aᵀ·b` matmul, which would remove the transposed weight copies
+ * (one more copy of every matrix: the memory limit for LoRA on models above ~1B in wasm32).
  */
 
 export type Vec = Float32Array | Float64Array;
