@@ -158,6 +158,11 @@ describe('fine-tuning API', () => {
     assert.equal(onChain.pricePer1kInput, 7n);
     assert.equal(onChain.pricePer1kOutput, 9n);
     assert.match(onChain.metadataURI, /^da:\/\/0x/);
+    // what serving needs to load it: the base path and the adapter, by the fine-tuned model's name
+    const ft = (node.services.modules.factory as any).svc.fineTunedModel(job.fine_tuned_model);
+    assert.equal(ft.baseModelPath, ggufPath);
+    assert.equal(ft.adapterPath, job.result.exports.peftDir);
+    assert.equal(ft.modelId, reg.modelId);
     // the model card is in the DA layer under the registered URI
     const blobs = node.services.modules.da as { get(id: string): Promise<Uint8Array> };
     const card = JSON.parse(new TextDecoder().decode(await blobs.get(onChain.metadataURI.slice('da://'.length))));

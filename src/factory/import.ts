@@ -49,7 +49,7 @@ export async function importAdapter(svc: FactoryService, owner: Address, req: Im
     ? await registerModel(svc.deps.chain, svc.deps.blobs, { owner, card, baseModelSha256: model.source.sha256, adapterHash, trainedOn: [], config, pricePer1kInput: pin, pricePer1kOutput: pout })
     : null;
   svc.repo.insertModel({
-    jobId, name, owner, modelId: reg?.modelId ?? null, txHash: reg?.txHash ?? null, baseModelHash: model.source.sha256, adapterHash,
+    jobId, name, owner, baseModel: req.model, modelId: reg?.modelId ?? null, txHash: reg?.txHash ?? null, baseModelHash: model.source.sha256, adapterHash,
     configHash: reg?.configHash ?? configHash(config), metadataUri: reg?.metadataURI ?? '', peftDir: isDir ? req.path : '', ggufPath: isDir ? '' : req.path,
     priceInWei: pin.toString(), priceOutWei: pout.toString(),
   });

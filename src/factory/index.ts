@@ -6,6 +6,7 @@
  *   const factory = new FactoryService({ db, dataDir, chain, blobs, keyring, datanets: () => svc });
  *   const queue = new JobQueue(factory); queue.start();
  *   const job = await factory.createJob(caller, { model: 'tiny', datanets: [{ id: 1, version: 1 }], hyperparameters: { n_epochs: 3 } });
+ *   factory.fineTunedModel(job.fineTunedModel)   // → { baseModelPath, adapterPath, modelId, … } for serving
  */
 export { FactoryService, jobView, fileView, type FactoryDeps } from './jobs.ts';
 export { JobQueue } from './queue.ts';

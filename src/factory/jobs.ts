@@ -293,7 +293,7 @@ export class FactoryService {
           this.event(jobId, 'info', 'message', `Registered on chain as model ${registration.modelId}`, { ...registration });
         }
         this.repo.insertModel({
-          jobId, name, owner: job.owner, modelId: registration?.modelId ?? null, txHash: registration?.txHash ?? null, baseModelHash: model.source.sha256,
+          jobId, name, owner: job.owner, baseModel: req.model, modelId: registration?.modelId ?? null, txHash: registration?.txHash ?? null, baseModelHash: model.source.sha256,
           adapterHash: exp.adapterHash, configHash: registration?.configHash ?? configHash(config), metadataUri: registration?.metadataURI ?? '', peftDir: exp.peftDir,
           ggufPath: exp.ggufPath, priceInWei: req.pricePer1kInput, priceOutWei: req.pricePer1kOutput,
         });
@@ -321,6 +321,16 @@ export class FactoryService {
       this.setStatus(jobId, 'failed', { error });
       this.event(jobId, 'error', 'message', `Job failed: ${err.message}${err.hint ? ` (${err.hint})` : ''}`, { ...error, details: err.details ?? null });
     }
+  }
+
+  /**
+   * A fine-tuned (or imported) model by name (`ft:<base>:<suffix>:<id>`) or job id, with where its
+   * base and adapter files are — what serving (OpenLoRA) needs to load it: base path + adapter path.
+   */
+  fineTunedModel(nameOrJob: string) {
+    const m = this.repo.model(nameOrJob);
+    if (!m) return null;
+    return { ...m, baseModelPath: this.catalog.resolve(m.baseModel).path, adapterPath: m.peftDir || m.ggufPath };
   }
 
   /** Remove a job's files (not its records). */

@@ -53,7 +53,10 @@ export interface FileRecord { id: string; owner: string; filename: string; purpo
 export interface CheckpointRecord { id: string; jobId: string; step: number; loss: number; path: string; createdAt: number }
 export interface JobRowRecord { ord: number; datanetId: number | null; version: number | null; fileId: string | null; rowId: number; rowHash: string; contributor: string | null; split: 'train' | 'eval' }
 export interface ModelRecord {
-  jobId: string; name: string; owner: string; modelId: string | null; txHash: string | null; baseModelHash: string; adapterHash: string;
+  jobId: string; name: string; owner: string;
+  /** Base model as the request named it (catalog name or path). */
+  baseModel: string;
+  modelId: string | null; txHash: string | null; baseModelHash: string; adapterHash: string;
   configHash: string; metadataUri: string; peftDir: string; ggufPath: string; priceInWei: string; priceOutWei: string; createdAt: number;
 }
 
@@ -158,14 +161,14 @@ export class FactoryRepo {
   }
 
   insertModel(m: Omit<ModelRecord, 'createdAt'>): void {
-    this.db.prepare(`INSERT OR REPLACE INTO factory_models (job_id, name, owner, model_id, tx_hash, base_model_hash, adapter_hash, config_hash, metadata_uri, peft_dir, gguf_path, price_in_wei, price_out_wei, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.jobId, m.name, m.owner, m.modelId, m.txHash, m.baseModelHash, m.adapterHash, m.configHash, m.metadataUri, m.peftDir, m.ggufPath, m.priceInWei, m.priceOutWei, now());
+    this.db.prepare(`INSERT OR REPLACE INTO factory_models (job_id, name, owner, base_model, model_id, tx_hash, base_model_hash, adapter_hash, config_hash, metadata_uri, peft_dir, gguf_path, price_in_wei, price_out_wei, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.jobId, m.name, m.owner, m.baseModel, m.modelId, m.txHash, m.baseModelHash, m.adapterHash, m.configHash, m.metadataUri, m.peftDir, m.ggufPath, m.priceInWei, m.priceOutWei, now());
   }
 
   model(nameOrJob: string): ModelRecord | null {
     const r = this.db.prepare('SELECT * FROM factory_models WHERE name = ? OR job_id = ?').get(nameOrJob, nameOrJob) as any;
     return r ? {
-      jobId: r.job_id, name: r.name, owner: r.owner, modelId: r.model_id, txHash: r.tx_hash, baseModelHash: r.base_model_hash, adapterHash: r.adapter_hash,
+      jobId: r.job_id, name: r.name, owner: r.owner, baseModel: r.base_model, modelId: r.model_id, txHash: r.tx_hash, baseModelHash: r.base_model_hash, adapterHash: r.adapter_hash,
       configHash: r.config_hash, metadataUri: r.metadata_uri, peftDir: r.peft_dir, ggufPath: r.gguf_path, priceInWei: r.price_in_wei, priceOutWei: r.price_out_wei, createdAt: r.created_at,
     } : null;
   }

@@ -71,6 +71,7 @@ CREATE TABLE factory_models (
   job_id        TEXT PRIMARY KEY,          -- ftjob-… (trained here) or import-… (adapter added from elsewhere)
   name          TEXT NOT NULL UNIQUE,      -- ft:<base>:<suffix>:<job>
   owner         TEXT NOT NULL,
+  base_model    TEXT NOT NULL,             -- catalog name or path, as the request named it
   model_id      TEXT,                      -- ModelRegistry id (decimal), null when not registered
   tx_hash       TEXT,
   base_model_hash TEXT NOT NULL,
