@@ -378,6 +378,15 @@ describe('fallback', () => {
     }
   });
 
+  test('the raw WASM set refuses off-heap views instead of reading the wrong bytes', async () => {
+    const { createWasmKernels } = await import('./wasm/index.ts');
+    const raw = createWasmKernels(heap, { threads: 1 });
+    const w = makeWeight('q8_0', 4, 32, rng(3), false);
+    assert.throws(() => raw.matmul(heap.f32(4), new Float32Array(32), w, 1), /not on the engine heap/);
+    assert.throws(() => raw.softmax(new Float32Array(8), 1, 8), /not on the engine heap/);
+    raw.close();
+  });
+
   test("prefer: 'reference' gives the reference set; unknown heaps never reach WASM", () => {
     const k = selectKernels(heap, { prefer: 'reference' });
     assert.deepEqual(k.fastOps, []);

@@ -1,7 +1,8 @@
 /**
  * The WebAssembly SIMD kernel set: `Kernels` ops backed by kernels.wasm, matmul split over a
- * worker pool. Every tensor must live on `heap` (the caller checks; select.ts routes anything
- * else to the reference). Ops it does not implement are absent, so `selectKernels` fills them in.
+ * worker pool. Every tensor must live on `heap` (select.ts routes anything else to the reference;
+ * called directly, an off-heap view is a RangeError). Ops it does not implement are absent, so
+ * `selectKernels` fills them in.
  *
  * matmul strategies (see assembly/matmul.ts):
  *  • q8_0 and q4_0 weights, and K-quants for M ≤ kquantIntMaxM: activations are quantized to
@@ -71,7 +72,15 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     return [heap.alloc(size, 64), size];
   };
 
+  /** WASM addresses memory by byteOffset: a view from elsewhere would silently read other bytes. */
+  const on = (...views: Array<ArrayBufferView | null>): void => {
+    for (const v of views) {
+      if (v && !heap.contains(v)) throw new RangeError('WASM kernels: a tensor is not on the engine heap (use selectKernels, which falls back to the reference)');
+    }
+  };
+
   function matmul(out: Float32Array, x: Float32Array, w: WeightTensor, M: number, accumulate = false): void {
+    on(out, x, w.data);
     const N = w.rows, K = w.cols;
     if (x.length < M * K || out.length < M * N) {
       throw new RangeError(`matmul: x has ${x.length} values for M=${M}×K=${K}, out ${out.length} for M×N=${M * N}`);
@@ -136,6 +145,7 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const f32bits = (x: number) => ((bits[0] = x), bitsI[0]);
 
   function attention(out: Float32Array, q: Float32Array, kv: PagedKv, T: number, pos0: number, p: AttentionParams): void {
+    on(out, q, kv.k, kv.v);
     const { nHeads: H, nKvHeads: Hkv, headDim: D } = p;
     const L = pos0 + T;
     const nBlocks = Math.ceil(L / kv.blockSize);
@@ -176,6 +186,7 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   let ropeOff = 0, ropeBytes = 0;
   let ropeKey: { pos: Int32Array; inv: Float32Array | null; mscale: number } = { pos: new Int32Array(0), inv: null, mscale: 0 };
   function rope(x: Float32Array, M: number, nHeads: number, headDim: number, positions: Int32Array, invFreq: Float32Array, neox: boolean, mscale: number): void {
+    on(x);
     const half = invFreq.length;
     if (2 * half > headDim) throw new RangeError(`rope: ${2 * half} rotated dims exceed headDim ${headDim}`);
     const need = M * half * 8;
@@ -201,35 +212,45 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     attention,
     rope,
     geluMul(out, gate, up, n) {
+      on(out, gate, up);
       k.geluMul(out.byteOffset, gate.byteOffset, up.byteOffset, n);
     },
     softcap(x, n, cap) {
+      on(x);
       k.softcap(x.byteOffset, n, cap);
     },
     add(out, a, b, n) {
+      on(out, a, b);
       k.add(out.byteOffset, a.byteOffset, b.byteOffset, n);
     },
     addBias(x, bias, M, N) {
+      on(x, bias);
       k.addBias(x.byteOffset, bias.byteOffset, M, N);
     },
     scale(x, s, n) {
+      on(x);
       k.scale(x.byteOffset, s, n);
     },
     threads,
     matmul,
     rmsnorm(out, x, weight, M, C, eps) {
+      on(out, x, weight);
       k.rmsnorm(out.byteOffset, x.byteOffset, weight ? weight.byteOffset : 0, M, C, eps);
     },
     layernorm(out, x, weight, bias, M, C, eps) {
+      on(out, x, weight, bias);
       k.layernorm(out.byteOffset, x.byteOffset, weight ? weight.byteOffset : 0, bias ? bias.byteOffset : 0, M, C, eps);
     },
     softmax(x, M, C) {
+      on(x);
       k.softmax(x.byteOffset, M, C);
     },
     siluMul(out, gate, up, n) {
+      on(out, gate, up);
       k.siluMul(out.byteOffset, gate.byteOffset, up.byteOffset, n);
     },
     gelu(x, n) {
+      on(x);
       k.gelu(x.byteOffset, n);
     },
     waitReady(timeoutMs = 10_000) {
