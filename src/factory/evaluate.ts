@@ -6,7 +6,11 @@
  *   task        alpaca / sharegpt: greedy generation from the prompt → exact match and ROUGE-L F1
  *               (LCS over whitespace words) against the reference; labelled: accuracy of the
  *               generated label; text: loss and perplexity only
+ *
+ * Generation metrics use the first `maxGenerate` held-out rows (default 100); loss covers all of
+ * them. The event loop gets a turn after every row, and `signal` stops the evaluation.
  */
+import { OpenLedgerError } from '../util/errors.ts';
 import type { Engine, LoraAdapter } from '../engine/index.ts';
 import type { Dataset, DatasetRow } from './dataset.ts';
 
@@ -96,9 +100,17 @@ export function rougeL(candidate: string, reference: string): number {
   return (2 * p * rec) / (p + rec);
 }
 
-function scores(eng: Engine, ds: Dataset, rows: DatasetRow[], adapter: LoraAdapter | null, gens: string[]): EvalScores {
+interface EvalOptions { maxGenerate?: number; signal?: AbortSignal }
+
+async function turn(signal?: AbortSignal) {
+  await new Promise((r) => setImmediate(r));
+  if (signal?.aborted) throw new OpenLedgerError('evaluation was cancelled', { code: 'cancelled' });
+}
+
+async function scores(eng: Engine, ds: Dataset, rows: DatasetRow[], adapter: LoraAdapter | null, gens: string[], opts: EvalOptions): Promise<EvalScores> {
   let nll = 0, n = 0;
   for (const r of rows) {
+    await turn(opts.signal);
     const x = rowLoss(eng, r, adapter);
     nll += x.nll;
     n += x.n;
@@ -108,7 +120,9 @@ function scores(eng: Engine, ds: Dataset, rows: DatasetRow[], adapter: LoraAdapt
   if (ds.format === 'text') return out;
   const tok = eng.model.tokenizer;
   let em = 0, rl = 0;
-  for (const r of rows) {
+  const gen = rows.slice(0, opts.maxGenerate ?? 100);
+  for (const r of gen) {
+    await turn(opts.signal);
     const refLen = r.example.tokens.length - r.promptTokens;
     const ids = greedyIds(eng, r.example.tokens.slice(0, r.promptTokens), refLen + 4, adapter, tok.eosTokenIds);
     const text = tok.decode(ids, { skipSpecial: true }).trim();
@@ -116,20 +130,20 @@ function scores(eng: Engine, ds: Dataset, rows: DatasetRow[], adapter: LoraAdapt
     if (text === r.reference) em++;
     rl += rougeL(text, r.reference);
   }
-  if (ds.format === 'labelled') out.accuracy = rows.length ? em / rows.length : 0;
+  if (ds.format === 'labelled') out.accuracy = gen.length ? em / gen.length : 0;
   else {
-    out.exact_match = rows.length ? em / rows.length : 0;
-    out.rouge_l = rows.length ? rl / rows.length : 0;
+    out.exact_match = gen.length ? em / gen.length : 0;
+    out.rouge_l = gen.length ? rl / gen.length : 0;
   }
   return out;
 }
 
 /** Base (no adapter) vs tuned (`adapter`) on the dataset's held-out rows. */
-export function evaluate(eng: Engine, ds: Dataset, adapter: LoraAdapter): Evaluation {
+export async function evaluate(eng: Engine, ds: Dataset, adapter: LoraAdapter, opts: EvalOptions = {}): Promise<Evaluation> {
   const rows = ds.eval;
   const baseGen: string[] = [], tunedGen: string[] = [];
-  const base = scores(eng, ds, rows, null, baseGen);
-  const tuned = scores(eng, ds, rows, adapter, tunedGen);
+  const base = await scores(eng, ds, rows, null, baseGen, opts);
+  const tuned = await scores(eng, ds, rows, adapter, tunedGen, opts);
   const samples = rows.slice(0, 5).map((r, i) => ({ prompt: r.prompt, reference: r.reference, base: baseGen[i] ?? '', tuned: tunedGen[i] ?? '' }));
   return { split: 'eval', rows: rows.length, base, tuned, samples };
 }

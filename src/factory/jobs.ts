@@ -257,7 +257,7 @@ export class FactoryService {
         try {
           if (ds.eval.length) {
             const adapter = engine.createAdapter(result.factors, { name: jobId });
-            evaluation = evaluate(engine, ds, adapter);
+            evaluation = await evaluate(engine, ds, adapter, { signal });
             engine.unloadAdapter(adapter);
             this.event(jobId, 'info', 'message', `Evaluation on ${evaluation.rows} held-out rows: loss ${evaluation.base.loss.toFixed(4)} (base) → ${evaluation.tuned.loss.toFixed(4)} (tuned)`, evaluation as unknown as Record<string, unknown>);
           }
