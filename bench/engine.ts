@@ -199,15 +199,23 @@ const started = performance.now();
 const paths = Object.fromEntries(DTYPES.map((d) => [d, buildBenchModel(CACHE, d, log)]));
 
 log(`measuring memory bandwidth (${THREADS} threads) …`);
-const bw = await measureBandwidth({ threads: THREADS, bufferBytes: 1 << 30 });
-result.bandwidth_gbps = Number((bw.bytesPerSecond / 1e9).toFixed(2));
+// Measured before and after the engines (best of both): other processes can depress either one.
+const bw = await measureBandwidth({ threads: THREADS, bufferBytes: 1 << 30, trials: 10 });
 
 const rows: string[][] = [];
+const rates: Record<string, { ours: Rates; ref: Rates }> = {};
 for (const dtype of DTYPES) {
   log(`${dtype}: llama.cpp …`);
   const ref = await benchLlamaCpp(paths[dtype]);
   log(`${dtype}: ours …`);
   const ours = await benchOurs(paths[dtype]);
+  rates[dtype] = { ours, ref };
+}
+const bw2 = await measureBandwidth({ threads: THREADS, bufferBytes: 1 << 30, trials: 10 });
+bw.bytesPerSecond = Math.max(bw.bytesPerSecond, bw2.bytesPerSecond);
+result.bandwidth_gbps = Number((bw.bytesPerSecond / 1e9).toFixed(2));
+for (const dtype of DTYPES) {
+  const { ours, ref } = rates[dtype];
   const bytes = weightBytesPerToken(dtype);
   const ceiling = bw.bytesPerSecond / bytes;
   const key = dtype === 'q8_0' ? 'q8' : dtype;
