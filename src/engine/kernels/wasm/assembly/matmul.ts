@@ -170,24 +170,35 @@ function matmulQ8_0Rows(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i
  * the 4 scales per block), instead of once per activation row; activation rows go in pairs so
  * each weight vector loaded serves two rows.
  */
-function matmulQ8_0Batch(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+function matmulQ8_0Batch(q4: i32, out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
   const nb = K >> 5;
-  const rb = <usize>nb * 34;
+  const bb: usize = q4 ? 18 : 34; // q4_0 blocks widen to the same i16 layout (nibble − 8)
+  const rb = <usize>nb * bb;
   const ws = scratch, sc = scratch + (<usize>nb << 8);
+  const mask = i8x16.splat(15), eight = i8x16.splat(8);
   let n = n0;
   for (; n + 4 <= n1; n += 4) {
     const w0 = w + <usize>n * rb;
     for (let b = 0; b < nb; b++) {
       const o = ws + (<usize>b << 8);
       for (let r = 0; r < 4; r++) {
-        const p = w0 + <usize>r * rb + <usize>b * 34;
+        const p = w0 + <usize>r * rb + <usize>b * bb;
         const d = o + (<usize>r << 6);
-        v128.store(d, v128.load8x8_s(p + 2));
-        v128.store(d, v128.load8x8_s(p + 10), 16);
-        v128.store(d, v128.load8x8_s(p + 18), 32);
-        v128.store(d, v128.load8x8_s(p + 26), 48);
+        if (q4) {
+          const v = v128.load(p + 2);
+          const lo = i8x16.sub(v128.and(v, mask), eight), hi = i8x16.sub(i8x16.shr_u(v, 4), eight);
+          v128.store(d, i16x8.extend_low_i8x16_s(lo));
+          v128.store(d, i16x8.extend_high_i8x16_s(lo), 16);
+          v128.store(d, i16x8.extend_low_i8x16_s(hi), 32);
+          v128.store(d, i16x8.extend_high_i8x16_s(hi), 48);
+        } else {
+          v128.store(d, v128.load8x8_s(p + 2));
+          v128.store(d, v128.load8x8_s(p + 10), 16);
+          v128.store(d, v128.load8x8_s(p + 18), 32);
+          v128.store(d, v128.load8x8_s(p + 26), 48);
+        }
       }
-      const p = w0 + <usize>b * 34;
+      const p = w0 + <usize>b * bb;
       v128.store(sc + (<usize>b << 4), f32x4(h2f(p), h2f(p + rb), h2f(p + 2 * rb), h2f(p + 3 * rb)));
     }
     let m = 0;
@@ -225,12 +236,15 @@ function matmulQ8_0Batch(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: 
       v128.store(oa, acc ? f32x4.add(v128.load(oa), aa) : aa);
     }
   }
-  if (n < n1) matmulQ8_0Rows(out, xq, xd, w, M, K, N, n, n1, acc, scratch); // < 4 leftover rows
+  if (n < n1) { // < 4 leftover rows
+    if (q4) matmulQ4_0Rows(out, xq, xd, w, M, K, N, n, n1, acc);
+    else matmulQ8_0Rows(out, xq, xd, w, M, K, N, n, n1, acc, scratch);
+  }
 }
 
 /** q8_0 weights × int8 activations: the matvec kernel for M = 1, the widened-weights kernel above. */
 export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
-  if (M >= 2) matmulQ8_0Batch(out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
+  if (M >= 2) matmulQ8_0Batch(0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
   else matmulQ8_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
 }
 
@@ -427,7 +441,13 @@ export function matmulQ6K(out: usize, xq: usize, xd: usize, w: usize, M: i32, K:
   return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), v128.load(xq + 48)));
 }
 
+/** q4_0 weights × int8 activations: one row at a time for M = 1, the widened-weights kernel for M ≥ 2. */
 export function matmulQ4_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  if (M >= 2) matmulQ8_0Batch(1, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
+  else matmulQ4_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc);
+}
+
+function matmulQ4_0Rows(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32): void {
   const nb = K >> 5;
   const rb = <usize>nb * 18;
   const lim: usize = (<usize>memory.size() << 16) - 64;
