@@ -268,8 +268,14 @@ describe('fine-tuning API', () => {
     const anon = await call('POST', '/v1/fine_tuning/jobs', undefined, base);
     assert.equal(anon.statusCode, 401);
     assert.equal(errOf(anon).code, 'unauthenticated');
+    // an approval datanet the caller holds no grant for: 403 before anything is queued
     const priv = (await call('POST', '/v1/datanets', owner, { name: 'Private planted', format: 'alpaca', policies: { access: { kind: 'approval' } } })).json().id;
     await expect({ model: 'tiny-llama', datanets: [{ id: priv, version: 1 }] }, 404, 'version_not_found');
+    await upload(owner, priv, PLANTED.slice(0, 3));
+    assert.equal((await call('POST', `/v1/datanets/${priv}/versions`, owner)).statusCode, 201);
+    await expect({ model: 'tiny-llama', datanets: [{ id: priv, version: 1 }] }, 403, 'no_read_access', undefined, bob);
+    const before = (await call('GET', '/v1/fine_tuning/jobs', bob)).json().data.length;
+    assert.equal((await call('GET', '/v1/fine_tuning/jobs', bob)).json().data.length, before);
     // empty dataset: a file of blank lines is refused at upload
     const f = await call('POST', '/v1/files?filename=e.jsonl', owner, Buffer.from('\n\n'), { 'content-type': 'application/jsonl' });
     assert.equal(f.statusCode, 400);

@@ -200,3 +200,30 @@ describe('export', () => {
     await assert.rejects(eng.loadAdapter(lora.ggufPath), (e: unknown) => e instanceof OpenLedgerError && (e.code === 'adapter_mismatch' || e.code === 'unsupported_adapter'));
   });
 });
+
+describe('evaluate', () => {
+  test('labelled rows are scored by accuracy, text rows by loss only; base and tuned side by side', async () => {
+    const { evaluate } = await import('./evaluate.ts');
+    const labelled = buildDataset('labelled', Array.from({ length: 10 }, (_, i) => row(i + 1, { text: `item ${i}`, label: i % 2 ? 'odd' : 'even' })), { tokenizer: model.tokenizer, contextLength: 128, evalFraction: 0.3 });
+    const r = await train(model, labelled.train.map((x) => x.example), { kernels: referenceKernels, lora: { targets: ['q', 'v'], rank: 2 }, hyperparameters: { epochs: 2, batchSize: 4, lr: 1e-2 } });
+    const eng = new Engine(model, referenceKernels, { kvTokens: 256 });
+    const adapter = eng.createAdapter(r.factors);
+    const e = await evaluate(eng, labelled, adapter);
+    assert.equal(e.rows, labelled.eval.length);
+    for (const s of [e.base, e.tuned]) {
+      assert.ok(s.accuracy! >= 0 && s.accuracy! <= 1);
+      assert.equal(s.exact_match, undefined);
+      assert.ok(Number.isFinite(s.loss) && Math.abs(s.perplexity - Math.exp(s.loss)) < 1e-6 * s.perplexity);
+    }
+    assert.notEqual(e.base.loss, e.tuned.loss);
+    const text = buildDataset('text', Array.from({ length: 10 }, (_, i) => row(i + 1, { text: `some text ${i}` })), { tokenizer: model.tokenizer, contextLength: 128, evalFraction: 0.3 });
+    const t = await evaluate(eng, text, adapter);
+    assert.equal(t.base.accuracy, undefined);
+    assert.equal(t.base.rouge_l, undefined);
+    // cancellation stops it
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(evaluate(eng, text, adapter, { signal: ac.signal }), (err: unknown) => err instanceof OpenLedgerError && err.code === 'cancelled');
+    r.free();
+  });
+});
