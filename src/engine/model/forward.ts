@@ -27,10 +27,11 @@ import type { Heap } from '../heap.ts';
 import type { AttentionParams, Kernels } from '../kernels/types.ts';
 import type { KvCache, SeqKv } from '../kv-cache.ts';
 import type { LoadedModel } from './load.ts';
-import { isSlidingLayer, type ModelConfig } from './config.ts';
+import type { ModelConfig } from './config.ts';
 import { resolveWeights, type ModelWeights, type Norm } from './blocks/weights.ts';
 import { linear, type LoraSegment } from './blocks/linear.ts';
-import { alibiSlopes, ropeTable, type RopeTable } from './blocks/rope.ts';
+import { type RopeTable } from './blocks/rope.ts';
+import { layerAttention } from './blocks/attention.ts';
 import { modelError, invalid } from '../../util/errors.ts';
 
 /** One sequence's contiguous run of rows in a batch. */
@@ -118,15 +119,7 @@ export class ModelRunner {
       throw modelError(`nHeads ${cfg.nHeads} is not a multiple of nKvHeads ${cfg.nKvHeads}`, { code: 'weights_mismatch' });
     }
     this.weights = resolveWeights(cfg, model.tensors, model.heap, model.source?.path);
-    this.ropeGlobal = ropeTable(cfg, { freqFactors: this.weights.ropeFreqs });
-    this.ropeLocal = cfg.ropeLocalTheta !== null && cfg.rope ? ropeTable(cfg, { theta: cfg.ropeLocalTheta, noScaling: true }) : this.ropeGlobal;
-    const slopes = cfg.alibi ? alibiSlopes(cfg.nHeads, cfg.alibiMaxBias) : null;
-    this.attnParams = Array.from({ length: cfg.nLayers }, (_, il) => ({
-      nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim,
-      scale: cfg.attnScale ?? 1 / Math.sqrt(cfg.headDim),
-      slidingWindow: isSlidingLayer(cfg, il) ? cfg.slidingWindow : null,
-      softcap: cfg.attnLogitSoftcap, alibiSlopes: slopes,
-    }));
+    ({ params: this.attnParams, ropeGlobal: this.ropeGlobal, ropeLocal: this.ropeLocal } = layerAttention(cfg, this.weights.ropeFreqs));
     const T = opts.maxTokens, C = cfg.dModel, HD = cfg.nHeads * cfg.headDim, KD = cfg.nKvHeads * cfg.headDim, F = cfg.ffnDim;
     const hp = model.heap;
     this.tok = hp.i32(T);

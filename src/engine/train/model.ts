@@ -28,9 +28,10 @@
 import type { Heap } from '../heap.ts';
 import type { AttentionParams, Kernels, WeightTensor } from '../kernels/types.ts';
 import type { LoadedModel } from '../model/load.ts';
-import { isSlidingLayer, type ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { resolveWeights, type ModelWeights, type Norm, type LayerWeights } from '../model/blocks/weights.ts';
-import { alibiSlopes, ropeTable, type RopeTable } from '../model/blocks/rope.ts';
+import { type RopeTable } from '../model/blocks/rope.ts';
+import { layerAttention } from '../model/blocks/attention.ts';
 import { invalid, modelError, OpenLedgerError } from '../../util/errors.ts';
 import type { LoraParam, TrainableLora } from './lora.ts';
 import { LORA_MODULES, type LoraModuleKind } from './lora.ts';
@@ -183,15 +184,7 @@ export class TrainModel {
     if (this.full && this.lora) throw invalid('train either a LoRA adapter or the full model, not both', { code: 'invalid_training_method' });
     if (!cfg.gatedFfn && cfg.activation === 'silu') throw modelError('ungated SiLU feed-forward is not supported', { code: 'unsupported_architecture' });
     this.weights = resolveWeights(cfg, model.tensors, model.heap, model.source?.path);
-    this.ropeGlobal = ropeTable(cfg, { freqFactors: this.weights.ropeFreqs });
-    this.ropeLocal = cfg.ropeLocalTheta !== null && cfg.rope ? ropeTable(cfg, { theta: cfg.ropeLocalTheta, noScaling: true }) : this.ropeGlobal;
-    const slopes = cfg.alibi ? alibiSlopes(cfg.nHeads, cfg.alibiMaxBias) : null;
-    this.attnParams = Array.from({ length: cfg.nLayers }, (_, il) => ({
-      nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim,
-      scale: cfg.attnScale ?? 1 / Math.sqrt(cfg.headDim),
-      slidingWindow: isSlidingLayer(cfg, il) ? cfg.slidingWindow : null,
-      softcap: cfg.attnLogitSoftcap, alibiSlopes: slopes,
-    }));
+    ({ params: this.attnParams, ropeGlobal: this.ropeGlobal, ropeLocal: this.ropeLocal } = layerAttention(cfg, this.weights.ropeFreqs));
 
     const hp = model.heap;
     const firstW = this.weights.layers[0]?.q;
