@@ -4,9 +4,9 @@
  * q8_0/q4_0). Each result is compared with a float64 oracle computed here from the spec's
  * dequantizer (tensor/dequant.ts), under these stated tolerances:
  *
- *   matmul, float math (f32, f16, bf16, K-quants; q8_0/q4_0 with f32 activations):
+ *   matmul, float math (f32, f16, bf16; q8_0/q4_0/K-quants with f32 activations):
  *       |out − oracle| ≤ 1e-5 · Σₖ|xₖ·wₖ|  (+1e-6 · |oracle|)
- *   matmul, int8 activations (q8_0/q4_0 always, K-quants for M ≤ 4; as llama.cpp): x is rounded to 32-wide int8 blocks with
+ *   matmul, int8 activations (q8_0, q4_0, K-quants; as llama.cpp): x is rounded to 32-wide int8 blocks with
  *       scale dₓ = max|x_block|/127, so each xₖ moves by ≤ dₓ/2 and
  *       |out − oracle| ≤ Σ_blocks (dₓ/2)·Σ_{k∈block}|wₖ| + 1e-5 · Σₖ|xₖ·wₖ|
  *   rmsnorm, layernorm, siluMul, gelu, softmax:  |out − oracle| ≤ 2e-6 + 1e-5·|oracle|
@@ -37,8 +37,8 @@ const heap = new Heap({ initialBytes: 64 << 20 });
 const f32 = (src: ArrayLike<number>) => { const v = heap.f32(src.length); v.set(src); return v; };
 
 interface Impl { label: string; k: Kernels; int8: boolean; close(): void }
-/** K-quant matmuls with M ≤ this take the int8-activation path (wasm-kernels.ts default). */
-const KQUANT_INT_MAX_M = 4;
+/** K-quant matmuls with M ≤ this take the int8-activation path (wasm-kernels.ts default: all M). */
+const KQUANT_INT_MAX_M = Infinity;
 const impls: Impl[] = [];
 before(() => {
   impls.push({ label: 'reference', k: referenceKernels, int8: false, close() {} });

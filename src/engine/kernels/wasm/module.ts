@@ -17,6 +17,7 @@ export interface KernelExports {
   matmulQ4_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   quantizeRowsQ8(x: number, xq: number, xd: number, M: number, K: number, xs: number): void;
   matmulQ45K(hasHigh: number, out: number, xq: number, xd: number, xs: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
+  matmulKQuantBatch(kind: number, out: number, xq: number, xd: number, xs: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulQ6K(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number): void;
   rmsnorm(out: number, x: number, w: number, M: number, C: number, eps: number): void;
   layernorm(out: number, x: number, w: number, b: number, M: number, C: number, eps: number): void;

@@ -26,7 +26,7 @@ export const CTL = {
 /** At most this many chunks per job (the claim counter's 16 bits, minus room for late claims). */
 export const MAX_CHUNKS = 32000;
 
-export const OP = { MATMUL_FLOAT: 1, MATMUL_Q8_0: 2, MATMUL_Q4_0: 3, ATTENTION: 4, MATMUL_Q45K: 5, MATMUL_Q6K: 6, EXIT: 255 } as const;
+export const OP = { MATMUL_FLOAT: 1, MATMUL_Q8_0: 2, MATMUL_Q4_0: 3, ATTENTION: 4, MATMUL_Q45K: 5, MATMUL_Q6K: 6, MATMUL_KQ_BATCH: 7, EXIT: 255 } as const;
 
 /**
  * Rows [n0, n1) of chunk c when N output rows are cut into `chunks`, in multiples of 4 (the

@@ -31,7 +31,7 @@ export interface WasmKernelOptions {
    * next jobs run on the caller alone (see pool.ts). Tests turn it off to keep the workers busy.
    */
   adaptiveThreads?: boolean;
-  /** K-quant matmuls with M up to this use int8 activations (q8_K-style), larger M the f32 tile. Default 4 (measured crossover ≈4.4 rows). */
+  /** K-quant matmuls with M up to this use int8 activations, larger M the f32 tile. Default: always int8. */
   kquantIntMaxM?: number;
   /** Below this many multiply-adds (M·N·K) a matmul runs on the caller alone. Default 2^17. */
   minParallelWork?: number;
@@ -56,9 +56,9 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 50_000, adaptive: opts.adaptiveThreads ?? true }) : null;
   const int8 = (opts.q8Activations ?? 'int8') === 'int8';
   const minWork = opts.minParallelWork ?? 1 << 17;
-  // K-quants take the integer path up to this many rows (it re-unpacks nibbles per row; the
-  // dequantize-into-scratch f32 tile wins for large M).
-  const kquantIntMaxM = opts.kquantIntMaxM ?? 4;
+  // K-quants take the integer path up to this many rows (M = 1: row kernels; M ≥ 2: weights
+  // widened once per 4-row group); above it, the dequantize-into-scratch f32 tile.
+  const kquantIntMaxM = opts.kquantIntMaxM ?? Infinity;
 
   // Scratch on the heap, grown on demand, never in hot loops after warm-up:
   //  rows: 16·K bytes per thread (4 dequantized rows, or widened q8_0 rows / K-quant scales);
@@ -104,6 +104,16 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       [xqOff, xqBytes] = scratch(xqOff, xqBytes, qBytes + 2 * sBytes);
       const xq = xqOff, xd = xqOff + qBytes, xs = xd + sBytes;
       k.quantizeRowsQ8(px, xq, xd, M, K, w.dtype === 'q4_K' || w.dtype === 'q5_K' ? xs : 0);
+      if (kq && M >= 2) {
+        // widened-weights batch kernel (kinds as in assembly/matmul.ts: 2 q4_K, 3 q5_K, 4 q6_K)
+        const kind = w.dtype === 'q4_K' ? 2 : w.dtype === 'q5_K' ? 3 : 4;
+        if (chunks === 1) return k.matmulKQuantBatch(kind, po, xq, xd, xs, pw, M, K, N, 0, N, acc, rowsOff);
+        pool!.run(OP.MATMUL_KQ_BATCH, [kind, po, xq, xd, xs, pw, M, K, N, acc, rowsOff, stride], chunks, (c) => {
+          const [n0, n1] = rowRange(N, chunks, c);
+          if (n0 < n1) k.matmulKQuantBatch(kind, po, xq, xd, xs, pw, M, K, N, n0, n1, acc, rowsOff);
+        });
+        return;
+      }
       if (w.dtype === 'q4_K' || w.dtype === 'q5_K') {
         const hi = w.dtype === 'q5_K' ? 1 : 0;
         if (chunks === 1) return k.matmulQ45K(hi, po, xq, xd, xs, pw, M, K, N, 0, N, acc, rowsOff);

@@ -5,7 +5,7 @@
 import { workerData } from 'node:worker_threads';
 
 const SEQ = 0, DONE = 1, OP = 2, ERR = 4, NEXT = 5, ARGS = 8, READY = 32;
-const MATMUL_FLOAT = 1, MATMUL_Q8_0 = 2, MATMUL_Q4_0 = 3, ATTENTION = 4, MATMUL_Q45K = 5, MATMUL_Q6K = 6, EXIT = 255;
+const MATMUL_FLOAT = 1, MATMUL_Q8_0 = 2, MATMUL_Q4_0 = 3, ATTENTION = 4, MATMUL_Q45K = 5, MATMUL_Q6K = 6, MATMUL_KQ_BATCH = 7, EXIT = 255;
 
 const { module, memory, ctl: sab, index, spin } = workerData;
 const ctl = new Int32Array(sab);
@@ -41,6 +41,10 @@ function runChunk(op, c, nChunks) {
     // hasHigh, out, xq, xd, xs, w, M, K, N, acc, scratch, scratchStride
     const [n0, n1] = rowRange(ctl[a + 8], nChunks, c);
     if (n0 < n1) k.matmulQ45K(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], n0, n1, ctl[a + 9], (ctl[a + 10] >>> 0) + thread * ctl[a + 11]);
+  } else if (op === MATMUL_KQ_BATCH) {
+    // kind, out, xq, xd, xs, w, M, K, N, acc, scratch, scratchStride
+    const [n0, n1] = rowRange(ctl[a + 8], nChunks, c);
+    if (n0 < n1) k.matmulKQuantBatch(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], n0, n1, ctl[a + 9], (ctl[a + 10] >>> 0) + thread * ctl[a + 11]);
   } else if (op === MATMUL_Q6K) {
     // out, xq, xd, w, M, K, N, acc
     const [n0, n1] = rowRange(ctl[a + 6], nChunks, c);
