@@ -234,6 +234,17 @@ describe('fine-tuning API', () => {
     const f = await call('POST', '/v1/files?filename=train.jsonl&purpose=fine-tune', alice, Buffer.from(content), { 'content-type': 'application/jsonl' });
     assert.equal(f.statusCode, 201, f.body);
     assert.equal(f.json().rows, PLANTED.length);
+    // the way OpenAI SDKs upload: multipart/form-data with `file` and `purpose`
+    const form = new FormData();
+    form.append('purpose', 'fine-tune');
+    form.append('file', new Blob([content], { type: 'application/jsonl' }), 'sdk.jsonl');
+    const req = new Request('http://localhost/', { method: 'POST', body: form });
+    const mp = await call('POST', '/v1/files', alice, Buffer.from(await req.arrayBuffer()), { 'content-type': req.headers.get('content-type')! });
+    assert.equal(mp.statusCode, 201, mp.body);
+    assert.equal(mp.json().filename, 'sdk.jsonl');
+    assert.equal(mp.json().purpose, 'fine-tune');
+    assert.equal(mp.json().rows, PLANTED.length);
+    assert.equal((await call('GET', `/v1/files/${mp.json().id}`, alice)).json().bytes, Buffer.byteLength(content));
     const res = await call('POST', '/v1/fine_tuning/jobs', alice, { model: 'tiny-llama', training_file: f.json().id, register: false, hyperparameters: { n_epochs: 500 } });
     assert.equal(res.statusCode, 200, res.body);
     const id = res.json().id;

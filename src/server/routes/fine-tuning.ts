@@ -2,7 +2,8 @@
  * Model Factory over HTTP, OpenAI-compatible where OpenAI has the route:
  *
  *   POST /v1/files                              upload a JSONL training file (purpose fine-tune):
- *                                               raw body (?filename=&purpose=) or JSON {filename, content}
+ *                                               multipart (file, purpose), raw body (?filename=&purpose=)
+ *                                               or JSON {filename, content}
  *   POST /v1/fine_tuning/jobs                   { model, training_file? | datanets: [{id, version}],
  *                                                 hyperparameters, suffix, validation_split, price_per_1k_* }
  *   GET  /v1/fine_tuning/jobs                   ?limit&after (newest first)
@@ -22,6 +23,7 @@ import { FactoryService, JobQueue, fileView, importAdapter, jobView, type EventR
 import { LocalBlobStore, type BlobStore } from '../../da/index.ts';
 import type { DatanetService } from '../../datanets/service.ts';
 import { invalid } from '../../util/errors.ts';
+import { boundaryOf, parseMultipart, type FormPart } from '../../factory/multipart.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 
 const tags = ['fine-tuning'];
@@ -60,10 +62,18 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
 
   await app.register(async (r) => {
     r.addContentTypeParser(FILE_TYPES, { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    // OpenAI SDKs upload files as multipart/form-data (file + purpose).
+    r.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (req, body, done) => {
+      try {
+        done(null, { multipart: parseMultipart(body as Buffer, boundaryOf(req.headers['content-type'])) });
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
 
     r.post<{ Querystring: { filename?: string; purpose?: string } }>('/v1/files', {
       schema: {
-        tags, summary: 'Upload a JSONL training file (purpose fine-tune): the raw body with ?filename=, or JSON {filename, purpose, content}', security: [{ bearer: [] }],
+        tags, summary: 'Upload a JSONL training file (purpose fine-tune): multipart/form-data (file, purpose) as OpenAI clients send it, the raw body with ?filename=, or JSON {filename, purpose, content}', security: [{ bearer: [] }],
         querystring: { type: 'object', properties: { filename: { type: 'string' }, purpose: { type: 'string' } } },
         response: { 201: obj, ...errors },
       },
@@ -71,7 +81,14 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       const caller = requireCaller(request);
       const body = request.body as unknown;
       let bytes: Uint8Array, filename: string | undefined, purpose: string | undefined;
-      if (Buffer.isBuffer(body)) {
+      const form = (body as { multipart?: FormPart[] } | null)?.multipart;
+      if (form) {
+        const file = form.find((p) => p.name === 'file');
+        if (!file) throw invalid('the form has no `file` part', { param: 'file', code: 'file_missing', hint: 'send the JSONL as the form field `file`' });
+        bytes = new Uint8Array(file.data.buffer, file.data.byteOffset, file.data.byteLength);
+        filename = file.filename ?? undefined;
+        purpose = form.find((p) => p.name === 'purpose')?.data.toString('utf8');
+      } else if (Buffer.isBuffer(body)) {
         bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
         ({ filename, purpose } = request.query);
       } else if (body && typeof body === 'object' && typeof (body as { content?: unknown }).content === 'string') {
