@@ -87,3 +87,43 @@ test('SIGKILL mid-training, restart: the job resumes from its last checkpoint an
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a graceful stop (SIGTERM) with a live SSE client: the stream ends, the node exits, the job is paused at its checkpoint', async () => {
+  const dataDir = tempDir('ol-stop-');
+  const tiny = buildTinyModel('llama', join(dataDir, 'tiny'), { format: 'gguf', seed: 11 });
+  await new ModelCatalog(dataDir).add(tiny.ggufPath!, 'tiny-llama');
+  const port = await freePort(), chainPort = await freePort();
+  const child = await up(dataDir, port, chainPort);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  try {
+    const api = new NodeClient(`http://127.0.0.1:${port}`);
+    await api.signIn(devAccount(dataDir, '1'));
+    const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ text: `line ${i}` })).join('\n');
+    const file = await api.request('POST', '/v1/files?filename=t.jsonl', rows, { 'content-type': 'application/jsonl' });
+    const job = await api.request('POST', '/v1/fine_tuning/jobs', { model: 'tiny-llama', training_file: file.id, register: false, hyperparameters: { n_epochs: 1000, checkpoint_every: 2 } });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/fine_tuning/jobs/${job.id}/events?stream=true`, { headers: { authorization: `Bearer ${api.token}` } });
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!/event: metrics/.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    // the stream ends (the server closes it) and the node exits promptly
+    for (;;) if ((await reader.read()).done) break;
+    while (!exited) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(Date.now() - t0 < 20_000, `stopped in ${Date.now() - t0} ms`);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dataDir, 'store.sqlite'), { readonly: true });
+    const row = db.prepare('SELECT status FROM factory_jobs WHERE id = ?').get(job.id) as { status: string };
+    const paused = db.prepare("SELECT COUNT(*) AS n FROM factory_events WHERE job_id = ? AND message LIKE 'Node stopping%'").get(job.id) as { n: number };
+    db.close();
+    assert.equal(row.status, 'queued');
+    assert.equal(paused.n, 1);
+  } finally {
+    if (!exited) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

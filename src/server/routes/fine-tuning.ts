@@ -55,6 +55,13 @@ const eventView = (e: EventRecord) => ({ id: `ftevent-${e.id}`, object: 'fine_tu
 export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
   const { svc, queue } = factoryService(s);
   queue.start();
+  // Open SSE streams would keep the server from closing: end them first (the client reconnects
+  // with ?after= to the node's next run).
+  const streams = new Set<import('node:http').ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+    streams.clear();
+  });
   app.addHook('onClose', async () => {
     await queue.stop();
     if ((s.modules.factory as { svc: FactoryService } | undefined)?.svc === svc) delete s.modules.factory;
@@ -200,6 +207,8 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
     let last = after;
     const send = (e: EventRecord) => {
       if (e.id <= last) return;
