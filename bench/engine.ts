@@ -9,8 +9,7 @@
  * - prefill: one 512-token prompt in one step (tokens/s);
  * - decode: one sequence, greedy, one token per step (tokens/s, after a 16-token prompt);
  * - batched decode: 8 sequences decoding together, one token each per step (aggregate tokens/s).
- *   llama.cpp: one context with 8 sequences generating concurrently (node-llama-cpp batches them
- *   into one llama_decode per step).
+ *   llama.cpp: one context with 8 sequences stepped in lockstep (one llama_decode of 8 tokens per step).
  * and reports our/llama.cpp ratios and decode as a fraction of the bandwidth ceiling
  * (weight bytes read per token ÷ measured bandwidth). Files are cached under cache/bench-engine/.
  *
@@ -169,15 +168,17 @@ async function benchLlamaCpp(path: string): Promise<Rates> {
       const seqs = Array.from({ length: BATCH }, () => ctx8.getSequence());
       const prompts = seqs.map((_, i) => tokens(PROMPT, 10 + i) as Token[]);
       await Promise.all(seqs.map((s, i) => s.evaluateWithoutGeneratingNewTokens(prompts[i].slice(0, -1))));
-      // Step s is complete when every sequence has its s-th token.
-      const stamps: number[][] = seqs.map(() => []);
-      await Promise.all(seqs.map(async (s, i) => {
-        for await (const _ of s.evaluate(prompts[i].slice(-1), { temperature: 0 })) {
-          stamps[i].push(performance.now());
-          if (stamps[i].length > BATCH_STEPS) break;
-        }
-      }));
-      const times = Array.from({ length: BATCH_STEPS + 1 }, (_, k) => Math.max(...stamps.map((st) => st[k])));
+      // Lockstep: each step queues one token per sequence in the same tick, so node-llama-cpp's
+      // "nextCycle" dispatch sends all 8 in one llama_decode (free-running generators fragment
+      // the batch as their samplers finish at different times).
+      const ask = { generateNext: { token: true, options: { temperature: 0 } } } as const;
+      let nexts = prompts.map((p) => p[p.length - 1]);
+      const times: number[] = [];
+      for (let st = 0; st <= BATCH_STEPS; st++) {
+        const outs = await Promise.all(seqs.map((s, i) => s.controlledEvaluate([[nexts[i] as Token, ask]])));
+        nexts = outs.map((o) => o[0]!.next.token!);
+        times.push(performance.now());
+      }
       batched8 = bestRate(times, BATCH);
     } finally {
       await ctx8.dispose();
