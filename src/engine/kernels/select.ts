@@ -24,6 +24,8 @@ export type SelectedKernels = Kernels & {
   readonly fastOps: readonly string[];
   /** Block until worker threads are up (benchmarks and tests; normal calls never need it). */
   waitReady(timeoutMs?: number): boolean;
+  /** Worker pool counters for benchmarks (null without workers or WASM). */
+  poolStats(): { jobs: number; soloJobs: number; waitMs: number; workMs: number } | null;
   /** Stop worker threads and free scratch; the object must not be used afterwards. */
   close(): void;
 };
@@ -32,7 +34,7 @@ let warned = false;
 
 export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKernels {
   const ref = referenceKernels;
-  const referenceOnly = (): SelectedKernels => ({ ...ref, fastOps: [], waitReady: () => true, close() {} });
+  const referenceOnly = (): SelectedKernels => ({ ...ref, fastOps: [], waitReady: () => true, poolStats: () => null, close() {} });
   if (opts.prefer === 'reference') return referenceOnly();
 
   let fast: ReturnType<typeof createWasmKernels>;
@@ -80,6 +82,7 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
   return Object.assign(out as unknown as Kernels, {
     fastOps,
     waitReady: (t?: number) => fast.waitReady(t),
+    poolStats: () => fast.poolStats(),
     close: () => fast.close(),
   });
 }

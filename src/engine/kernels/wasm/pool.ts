@@ -35,6 +35,8 @@ export class WorkerPool {
   private avgWait = 0;
   private solo = 0;
   private readonly adaptive: boolean;
+  /** Counters for benchmarks: jobs posted, jobs run on the caller alone, ms the caller waited. */
+  readonly stats = { jobs: 0, soloJobs: 0, waitMs: 0, workMs: 0 };
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, opts: PoolOptions) {
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL.SIZE * 4));
@@ -69,8 +71,10 @@ export class WorkerPool {
     const ctl = this.ctl;
     if (this.closed) throw new Error('engine kernels: pool is closed');
     if (!(chunks >= 1 && chunks <= MAX_CHUNKS)) throw new RangeError(`pool.run: ${chunks} chunks`);
+    this.stats.jobs++;
     if (this.solo > 0) {
       this.solo--;
+      this.stats.soloJobs++;
       for (let c = 0; c < chunks; c++) chunk(c);
       return;
     }
@@ -102,6 +106,8 @@ export class WorkerPool {
       d = Atomics.load(ctl, CTL.DONE);
     }
     const t2 = performance.now();
+    this.stats.workMs += t1 - t0;
+    this.stats.waitMs += t2 - t1;
     this.avgWork += 0.1 * (t1 - t0 - this.avgWork);
     this.avgWait += 0.1 * (t2 - t1 - this.avgWait);
     if (this.adaptive && this.avgWait > this.avgWork && this.avgWait > 0.02) {

@@ -44,6 +44,8 @@ export type WasmKernels = Pick<Kernels, 'name' | (typeof WASM_OPS)[number]> & {
   readonly threads: number;
   /** Block until the worker threads have started (benchmarks; ordinary calls never wait). */
   waitReady(timeoutMs?: number): boolean;
+  /** Pool counters (null without workers): jobs, jobs run on the caller alone, caller work/wait ms. */
+  poolStats(): { jobs: number; soloJobs: number; waitMs: number; workMs: number } | null;
   close(): void;
 };
 
@@ -262,6 +264,9 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     gelu(x, n) {
       on(x);
       k.gelu(x.byteOffset, n);
+    },
+    poolStats() {
+      return pool ? { ...pool.stats } : null;
     },
     waitReady(timeoutMs = 10_000) {
       return pool ? pool.waitReady(timeoutMs) : true;
