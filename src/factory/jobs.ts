@@ -284,7 +284,10 @@ export class FactoryService {
         writeFileSync(join(dir, 'model-card.md'), modelCardMarkdown(card));
         writeFileSync(join(dir, 'model-card.json'), JSON.stringify(card, null, 2));
         let registration: Awaited<ReturnType<typeof registerModel>> | null = null;
-        if (req.register && this.deps.chain) {
+        // A job re-run after a crash that followed its registration must not register twice.
+        const prior = this.repo.model(jobId);
+        if (prior?.modelId && prior.txHash) registration = { modelId: prior.modelId, txHash: prior.txHash as `0x${string}`, metadataURI: prior.metadataUri, configHash: prior.configHash as `0x${string}` };
+        else if (req.register && this.deps.chain) {
           registration = await registerModel(this.deps.chain, this.deps.blobs, {
             owner, card, baseModelSha256: model.source.sha256, adapterHash: exp.adapterHash,
             trainedOn: req.datanets.map((d) => ({ datanetId: d.id, version: d.version })), config,
