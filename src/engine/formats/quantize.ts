@@ -20,58 +20,9 @@ const QK_K = 256;
 
 // ---------------------------------------------------------------- half floats
 
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** f32 → IEEE binary16 bits, round to nearest even (what F16C / GGML_FP32_TO_FP16 do). */
-export function f32ToF16(v: number): number {
-  f32buf[0] = v;
-  const x = u32buf[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // inf / nan
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → inf
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the implicit bit in, round to nearest even.
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still right
-  return sign | h;
-}
-
-/** IEEE binary16 bits → number (exact). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-/** f32 → bfloat16 bits, round to nearest even, NaN kept quiet (GGML_FP32_TO_BF16). */
-export function f32ToBf16(v: number): number {
-  f32buf[0] = v;
-  const x = u32buf[0];
-  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 64) & 0xffff;
-  return ((x + (0x7fff + ((x >>> 16) & 1))) >>> 16) & 0xffff;
-}
-
-export function bf16ToF32(b: number): number {
-  u32buf[0] = (b & 0xffff) << 16;
-  return f32buf[0];
-}
+// One implementation of the 16-bit conversions (tensor/half.ts); re-exported for the writers.
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../tensor/half.ts';
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 };
 
 /** Round a value to what an f16 field stores. */
 const viaF16 = (v: number): number => f16ToF32(f32ToF16(v));
