@@ -8,6 +8,8 @@ import { OpenLedgerError } from '../util/errors.ts';
 import { loadOrCreateKeyring } from '../identity/index.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_DATA_DIR } from '../config/index.ts';
 
 export const DEFAULT_API = 'http://127.0.0.1:7420';
 
@@ -87,4 +89,28 @@ export function devAccount(dataDir: string, as: string | undefined): HDAccount {
   const a = k.find(as);
   if (!a) throw new OpenLedgerError(`${as} is not an account of the dev keyring`, { type: 'invalid_request_error', param: 'as', hint: 'run `openledger accounts` to list them' });
   return a;
+}
+
+/** Options of every command that acts as a user of a running node. */
+export interface UserOptions {
+  api: string;
+  dataDir: string;
+  as?: string;
+  json: boolean;
+}
+
+/** Add --api, --data-dir, --as and --json to a command that acts as a dev-keyring user. */
+export const userOptions = (c: Command) =>
+  c
+    .option('--api <url>', 'node API', process.env.OPENLEDGER_API ?? DEFAULT_API)
+    .option('--data-dir <dir>', "the node's data dir (for the dev keyring)", process.env.OPENLEDGER_DATA_DIR ?? DEFAULT_DATA_DIR)
+    .option('--as <account>', 'dev account to act as: index (1 = first dev account) or address')
+    .option('--json', 'print JSON', false);
+
+/** Sign in to the node (SIWE) as the chosen dev account. */
+export async function signedIn(o: UserOptions): Promise<{ client: NodeClient; account: HDAccount }> {
+  const account = devAccount(o.dataDir, o.as);
+  const client = new NodeClient(o.api);
+  await client.signIn(account);
+  return { client, account };
 }

@@ -10,33 +10,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { createPublicClient, createWalletClient, http, parseUnits, type Address } from 'viem';
-import { DEFAULT_DATA_DIR } from '../../config/index.ts';
 import { artifacts } from '../../chain/index.ts';
 import { prepareFile, signContribution, verifyRowProof, type DataFormat } from '../../datanets/index.ts';
 import { OpenLedgerError, invalid } from '../../util/errors.ts';
-import { DEFAULT_API, NodeClient, devAccount } from '../client.ts';
+import { NodeClient, devAccount, signedIn, userOptions as common, type UserOptions as Common } from '../client.ts';
 import { printJson, printTable } from '../output.ts';
-
-interface Common {
-  api: string;
-  dataDir: string;
-  as?: string;
-  json: boolean;
-}
-
-const common = (c: Command) =>
-  c
-    .option('--api <url>', 'node API', process.env.OPENLEDGER_API ?? DEFAULT_API)
-    .option('--data-dir <dir>', "the node's data dir (for the dev keyring)", process.env.OPENLEDGER_DATA_DIR ?? DEFAULT_DATA_DIR)
-    .option('--as <account>', 'dev account to act as: index (1 = first dev account) or address')
-    .option('--json', 'print JSON', false);
-
-async function signedIn(o: Common) {
-  const account = devAccount(o.dataDir, o.as);
-  const client = new NodeClient(o.api);
-  await client.signIn(account);
-  return { client, account };
-}
 
 const id = (v: string) => {
   if (!/^\d+$/.test(v)) throw invalid(`"${v}" is not a datanet id`, { param: 'id', hint: 'datanet ids are 1, 2, …; list them with `openledger datanet list`' });

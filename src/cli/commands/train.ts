@@ -11,30 +11,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DATA_DIR } from '../../config/index.ts';
 import { OpenLedgerError, invalid } from '../../util/errors.ts';
-import { DEFAULT_API, NodeClient, devAccount } from '../client.ts';
+import { NodeClient, signedIn, userOptions as common, type UserOptions as Common } from '../client.ts';
 import { printJson, printTable } from '../output.ts';
-
-interface Common {
-  api: string;
-  dataDir: string;
-  as?: string;
-  json: boolean;
-}
-
-const common = (c: Command) =>
-  c
-    .option('--api <url>', 'node API', process.env.OPENLEDGER_API ?? DEFAULT_API)
-    .option('--data-dir <dir>', "the node's data dir (for the dev keyring)", process.env.OPENLEDGER_DATA_DIR ?? DEFAULT_DATA_DIR)
-    .option('--as <account>', 'dev account to act as: index (1 = first dev account) or address')
-    .option('--json', 'print JSON', false);
-
-async function signedIn(o: Common) {
-  const client = new NodeClient(o.api);
-  await client.signIn(devAccount(o.dataDir, o.as));
-  return client;
-}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -161,7 +140,7 @@ export function trainCommands(program: Command) {
     if (!o.model) throw invalid('--model is required', { param: 'model', code: 'model_required', hint: 'e.g. openledger train --model tiny --datanet 1@1 --watch' });
     const datanets = ((o.datanet as string[] | undefined) ?? []).map(parseDatanetRef);
     if (!datanets.length && !o.file) throw invalid('pass --datanet <id>@<version> or --file <train.jsonl>', { param: 'datanet', code: 'data_required' });
-    const client = await signedIn(o);
+    const client = (await signedIn(o)).client;
     let trainingFile: string | undefined;
     if (o.file) {
       const bytes = await readFile(o.file);
@@ -195,26 +174,26 @@ export function trainCommands(program: Command) {
   const parent = () => t.opts() as Common;
   t.command('list').description('your fine-tuning jobs').option('--limit <n>', 'how many', '20').action(async (l: { limit: string }) => {
     const o = { ...parent(), ...l };
-    const client = await signedIn(o);
+    const client = (await signedIn(o)).client;
     const { data } = await client.request('GET', `/v1/fine_tuning/jobs?limit=${Number(o.limit) || 20}`);
     if (o.json) return printJson(data);
     printTable(data.map((j: any) => ({ id: j.id, status: j.status, model: j.model, steps: `${j.trained_steps}/${j.total_steps ?? '?'}`, fine_tuned_model: j.fine_tuned_model ?? '', created: new Date(j.created_at * 1000).toISOString() })));
   });
 
   t.command('status <job>').description('one job (JSON)').action(async (id: string) => {
-    printJson(await (await signedIn(parent())).request('GET', `/v1/fine_tuning/jobs/${id}`));
+    printJson(await (await signedIn(parent())).client.request('GET', `/v1/fine_tuning/jobs/${id}`));
   });
 
   t.command('cancel <job>').description('cancel a queued or running job').action(async (id: string) => {
     const o = parent();
-    const j = await (await signedIn(o)).request('POST', `/v1/fine_tuning/jobs/${id}/cancel`);
+    const j = await ((await signedIn(o)).client).request('POST', `/v1/fine_tuning/jobs/${id}/cancel`);
     if (o.json) return printJson(j);
     process.stdout.write(`${j.id} ${j.status}\n`);
   });
 
   t.command('events <job>').description("a job's events; --follow streams them with a progress bar").option('--follow', 'follow until the job ends', false).action(async (id: string, l: { follow: boolean }) => {
     const o = { ...parent(), ...l };
-    const client = await signedIn(o);
+    const client = (await signedIn(o)).client;
     if (o.follow) return watch(client, id, o.json);
     const { data } = await client.request('GET', `/v1/fine_tuning/jobs/${id}/events`);
     if (o.json) return printJson(data);
