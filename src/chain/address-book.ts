@@ -131,12 +131,24 @@ export function writeAddressBook(path: string, book: AddressBook): void {
 }
 
 /**
+ * The hash of the chain's genesis block, read as block 1's parent where block 1 exists. Anvil
+ * rebuilds block 0 with a fresh timestamp each time it loads a `--state` file (a later dump can
+ * then hold two block-0 entries, and which one a reload serves is arbitrary), while block 1 is
+ * loaded as it was and still names the original genesis as its parent. On other chains the two
+ * reads agree.
+ */
+export async function genesisHashOf(client: NodePublicClient): Promise<Hex> {
+  const b1 = await client.getBlock({ blockNumber: 1n }).catch(() => null);
+  return (b1 ? b1.parentHash : (await client.getBlock({ blockNumber: 0n })).hash) as Hex;
+}
+
+/**
  * Checks that `book` describes the chain behind `client`: same chain id, same genesis block, code
  * at every address. Throws a config_error naming the file and the fix otherwise.
  */
 export async function verifyAddressBook(client: NodePublicClient, book: AddressBook, path: string): Promise<void> {
   const chainId = await client.getChainId();
-  const genesis = await client.getBlock({ blockNumber: 0n });
+  const genesis = { hash: await genesisHashOf(client) };
   const fix = `remove ${path} to redeploy, or point --rpc-url at the right chain`;
   if (chainId !== book.chainId || genesis.hash.toLowerCase() !== book.genesisHash.toLowerCase()) {
     throw configError(

@@ -111,6 +111,15 @@ describe('embedded chain', () => {
     assert.ok(after.events.some((e) => e.event === 'DatanetCreated' && e.args.datanetId === datanetId.toString()));
   });
 
+  test('many restarts keep the same chain identity (Anvil rebuilds block 0 at each load)', async () => {
+    const book = readAddressBook(defaultAddressBookPath(data.dir))!;
+    for (let i = 0; i < 12; i++) {
+      await chain.stop();
+      chain = await startChain({ mode: 'embedded', dataDir: data.dir, chainPort: port, mnemonic: TEST_MNEMONIC });
+      assert.equal(chain.addresses.genesisHash, book.genesisHash, `restart ${i + 1}`);
+    }
+  });
+
   test('a port in use is refused with a hint to pass --chain-port', async () => {
     const other = tempDataDir();
     try {
