@@ -10,27 +10,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Roles, AccessPolicy } from '../contracts/index.ts';
-import { OpenLedgerError } from '../util/errors.ts';
 import { actions, artifacts, defaultAddressBookPath, devAccounts, readAddressBook, startChain, type Chain } from './index.ts';
-import { MemorySink, TEST_MNEMONIC, freePort, tempDataDir } from './test-utils.ts';
+import { MemorySink, TEST_MNEMONIC, freePort, rejectsWith, tempDataDir } from './test-utils.ts';
 import { startIndexer } from './indexer.ts';
 import { pidAlive } from './anvil.ts';
 
 const OPEN = 10n ** 18n;
 
 const alive = pidAlive;
-
-async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<OpenLedgerError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof OpenLedgerError, `expected OpenLedgerError, got ${err}`);
-    assert.equal(err.code, code, err.fullMessage);
-    if (re) assert.match(err.fullMessage, re);
-    return err;
-  }
-  assert.fail(`expected an error with code ${code}`);
-}
 
 describe('embedded chain', () => {
   const data = tempDataDir();

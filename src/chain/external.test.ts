@@ -7,25 +7,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { OpenLedgerError } from '../util/errors.ts';
 import { startAnvil, type AnvilProcess } from './anvil.ts';
 import { defaultAddressBookPath, startChain } from './index.ts';
-import { TEST_MNEMONIC, freePort, tempDataDir } from './test-utils.ts';
+import { TEST_MNEMONIC, freePort, rejectsWith, tempDataDir } from './test-utils.ts';
 
 // Anvil's account 0 for TEST_MNEMONIC (public test key).
 const KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80' as const;
-
-async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<OpenLedgerError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof OpenLedgerError, `expected OpenLedgerError, got ${err}`);
-    assert.equal(err.code, code, err.fullMessage);
-    if (re) assert.match(err.fullMessage, re);
-    return err;
-  }
-  assert.fail(`expected an error with code ${code}`);
-}
 
 describe('external chain', () => {
   const rpcHome = tempDataDir();

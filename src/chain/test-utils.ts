@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { Hex } from 'viem';
+import { OpenLedgerError } from '../util/errors.ts';
 import type { BlockRef, IndexedEvent, IndexerSink } from './indexer.ts';
 
 /** Anvil's default dev mnemonic (public; never holds real funds). */
@@ -69,4 +71,17 @@ export class MemorySink implements IndexerSink {
     const kept = [...this.hashes.keys()].filter((k) => k <= n).sort((a, b) => (a < b ? 1 : -1))[0];
     this.cur = kept === undefined ? null : { blockNumber: kept, blockHash: this.hashes.get(kept)! };
   }
+}
+
+/** Await `p` and expect an OpenLedgerError with `code` (and a message matching `re`). */
+export async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<OpenLedgerError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof OpenLedgerError, `expected OpenLedgerError, got ${err}`);
+    assert.equal(err.code, code, err.fullMessage);
+    if (re) assert.match(err.fullMessage, re);
+    return err;
+  }
+  assert.fail(`expected an error with code ${code}`);
 }
