@@ -85,20 +85,10 @@ export interface ContributeInput {
   signature: Hex;
 }
 
-export interface DatanetView {
-  id: number;
-  name: string;
-  summary: string;
-  description: string;
-  tags: string[];
-  license: string;
-  format: DataFormat;
-  labels: string[] | null;
+/** A stored datanet as the API shows it: typed policies, the metadata URI, version and row counts. */
+export interface DatanetView extends Omit<DatanetRecord, 'policies' | 'metadataBlob'> {
   policies: Policies;
-  owner: Address;
   metadataURI: string;
-  txHash: Hex;
-  createdAt: number;
   latestVersion: number;
   counts: { accepted: number; pending: number; rejected: number };
 }
