@@ -167,9 +167,22 @@ export class FactoryRepo {
 
   model(nameOrJob: string): ModelRecord | null {
     const r = this.db.prepare('SELECT * FROM factory_models WHERE name = ? OR job_id = ?').get(nameOrJob, nameOrJob) as any;
-    return r ? {
-      jobId: r.job_id, name: r.name, owner: r.owner, baseModel: r.base_model, modelId: r.model_id, txHash: r.tx_hash, baseModelHash: r.base_model_hash, adapterHash: r.adapter_hash,
-      configHash: r.config_hash, metadataUri: r.metadata_uri, peftDir: r.peft_dir, ggufPath: r.gguf_path, priceInWei: r.price_in_wei, priceOutWei: r.price_out_wei, createdAt: r.created_at,
-    } : null;
+    return r ? modelRecord(r) : null;
+  }
+
+  /** The model registered on chain as ModelRegistry id `modelId` (serving's `model:<id>`). */
+  modelByOnChainId(modelId: string): ModelRecord | null {
+    const r = this.db.prepare('SELECT * FROM factory_models WHERE model_id = ?').get(modelId) as any;
+    return r ? modelRecord(r) : null;
+  }
+
+  /** Every fine-tuned or imported model, oldest first (serving's GET /v1/models). */
+  models(): ModelRecord[] {
+    return (this.db.prepare('SELECT * FROM factory_models ORDER BY created_at, name').all() as any[]).map(modelRecord);
   }
 }
+
+const modelRecord = (r: any): ModelRecord => ({
+  jobId: r.job_id, name: r.name, owner: r.owner, baseModel: r.base_model, modelId: r.model_id, txHash: r.tx_hash, baseModelHash: r.base_model_hash, adapterHash: r.adapter_hash,
+  configHash: r.config_hash, metadataUri: r.metadata_uri, peftDir: r.peft_dir, ggufPath: r.gguf_path, priceInWei: r.price_in_wei, priceOutWei: r.price_out_wei, createdAt: r.created_at,
+});
