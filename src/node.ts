@@ -12,6 +12,7 @@ import { buildApp, type NodeServices } from './server/index.ts';
 import { openStore, type Store } from './store/index.ts';
 import { configError } from './util/errors.ts';
 import { openBlobStore } from './da/index.ts';
+import { ensureStarterModel, ModelCatalog } from './models/index.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningNode {
@@ -113,6 +114,14 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     // The blob store (snapshots, raw uploads, model cards): local files or an EigenDA proxy.
     services.modules.da = await openBlobStore(config.da, config.dataDir);
     say(`da: ${config.da.kind === 'local' ? 'local blob files' : `EigenDA proxy at ${config.da.url}`}`);
+    // The shipped starter model in the catalog (by path and weight hash), unless the user removed it.
+    // A broken starter is reported, not fatal: every other part of the node works without it.
+    try {
+      const r = await ensureStarterModel(new ModelCatalog(config.dataDir));
+      if (r.status === 'added' || r.status === 'present') say(`models: starter (${r.entry.path}, sha256 ${r.entry.sha256.slice(0, 16)}…) is the default base model`);
+    } catch (e) {
+      say(`models: starter model not registered: ${(e as Error).message}`);
+    }
     if (opts.extend) await opts.extend(services);
 
     const app = await buildApp(services, { logger: opts.logger ?? false });

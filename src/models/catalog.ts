@@ -10,6 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { inspectModel, type ModelInfo } from '../engine/model/inspect.ts';
 import { configError, invalid, notFound } from '../util/errors.ts';
+import { STARTER_DIR, STARTER_NAME, starterShipped } from './starter.ts';
 
 const entrySchema = z.object({
   name: z.string(),
@@ -28,7 +29,13 @@ const entrySchema = z.object({
   addedAt: z.string(),
 });
 export type ModelEntry = z.infer<typeof entrySchema>;
-const catalogSchema = z.object({ version: z.literal(1), models: z.array(entrySchema) });
+const catalogSchema = z.object({
+  version: z.literal(1),
+  models: z.array(entrySchema),
+  /** Names the user removed on purpose: a model the node registers by default (`starter`) stays removed. */
+  removed: z.array(z.string()).optional(),
+});
+type CatalogFile = z.infer<typeof catalogSchema>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
@@ -39,7 +46,16 @@ export class ModelCatalog {
   }
 
   list(): ModelEntry[] {
-    if (!existsSync(this.path)) return [];
+    return this.read().models;
+  }
+
+  /** Whether `name` was removed with `remove` (and not added again since). */
+  wasRemoved(name: string): boolean {
+    return this.read().removed?.includes(name) ?? false;
+  }
+
+  private read(): CatalogFile {
+    if (!existsSync(this.path)) return { version: 1, models: [] };
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(this.path, 'utf8'));
@@ -51,7 +67,7 @@ export class ModelCatalog {
     }
     const r = catalogSchema.safeParse(raw);
     if (!r.success) throw configError(`model catalog ${this.path} has an unexpected shape`, { code: 'catalog_corrupt', hint: 'remove it and add the models again' });
-    return r.data.models;
+    return r.data;
   }
 
   get(name: string): ModelEntry | undefined {
@@ -63,6 +79,9 @@ export class ModelCatalog {
     const entry = this.get(nameOrPath);
     if (entry) return { path: entry.path, entry };
     if (existsSync(nameOrPath)) return { path: resolve(nameOrPath) };
+    // The shipped starter resolves even where no node has registered it yet (a fresh data dir used
+    // by a CLI command alone) — unless the user removed it on purpose.
+    if (nameOrPath === STARTER_NAME && starterShipped() && !this.wasRemoved(STARTER_NAME)) return { path: STARTER_DIR };
     const names = this.list().map((m) => m.name);
     throw notFound(`no model "${nameOrPath}" in the catalog and no such file or folder`, {
       param: 'model',
@@ -97,20 +116,25 @@ export class ModelCatalog {
       chatTemplate: info.chatTemplate,
       addedAt: new Date().toISOString(),
     };
-    this.write([...models.filter((m) => m.name !== n), entry]);
+    this.write([...models.filter((m) => m.name !== n), entry], this.removedNames().filter((r) => r !== n));
     return entry;
   }
 
   remove(name: string): void {
     const models = this.list();
     if (!models.some((m) => m.name === name)) throw notFound(`no model "${name}" in the catalog`, { param: 'name', code: 'model_not_found' });
-    this.write(models.filter((m) => m.name !== name));
+    this.write(models.filter((m) => m.name !== name), [...this.removedNames().filter((r) => r !== name), name]);
   }
 
-  private write(models: ModelEntry[]): void {
+  private removedNames(): string[] {
+    return this.read().removed ?? [];
+  }
+
+  private write(models: ModelEntry[], removed: string[]): void {
     mkdirSync(join(this.path, '..'), { recursive: true });
     const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, models }, null, 2) + '\n');
+    const file: CatalogFile = { version: 1, models, ...(removed.length ? { removed } : {}) };
+    writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n');
     renameSync(tmp, this.path);
   }
 }
