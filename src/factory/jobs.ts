@@ -23,7 +23,7 @@ import type { Chain } from '../chain/index.ts';
 import type { BlobStore } from '../da/index.ts';
 import type { Keyring } from '../identity/index.ts';
 import type { DatanetService } from '../datanets/service.ts';
-import { ModelCatalog } from '../models/index.ts';
+import { ModelCatalog, STARTER_NAME } from '../models/index.ts';
 import { createEngine, loadModel, type LoadedModel } from '../engine/index.ts';
 import { train, loadCheckpoint, type StepMetrics } from '../engine/train/index.ts';
 import type { Kernels } from '../engine/index.ts';
@@ -97,8 +97,9 @@ export class FactoryService {
   /** Validate and queue a job (400/403/404 on anything wrong; nothing is stored then). */
   async createJob(owner: Address, body: Record<string, unknown>): Promise<JobRecord> {
     owner = getAddress(owner);
-    const model = body.model;
-    if (typeof model !== 'string' || !model) throw invalid('model is required', { param: 'model', code: 'model_required', hint: 'a base model name from `openledger models list`' });
+    // Omitted `model` means the shipped starter base model (OpenAI requires the field; naming it still works).
+    const model = body.model === undefined || body.model === null ? STARTER_NAME : body.model;
+    if (typeof model !== 'string' || !model) throw invalid('model must be a base model name', { param: 'model', code: 'model_required', hint: 'a base model name from `openledger models list`, or omit it for the starter model' });
     try {
       this.catalog.resolve(model);
     } catch (e) {

@@ -1,7 +1,7 @@
 /** `openledger models add|list|remove` and `openledger run <model> "prompt"`. */
 import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../../config/index.ts';
-import { ModelCatalog } from '../../models/index.ts';
+import { ModelCatalog, STARTER_NAME } from '../../models/index.ts';
 import { invalid } from '../../util/errors.ts';
 import { printJson, printTable } from '../output.ts';
 
@@ -44,8 +44,8 @@ export function modelsCommands(program: Command) {
     });
 
   program
-    .command('run <model> <prompt>')
-    .description('stream a completion from a model (catalog name or path) in this process')
+    .command('run <model> [prompt]')
+    .description('stream a completion from a model (catalog name or path) in this process; with one argument, that is the prompt and the model is the shipped `starter`')
     .option('--max-tokens <n>', 'most tokens to generate', '128')
     .option('--temperature <t>', '0 = greedy', '0.7')
     .option('--top-k <k>', 'top-k sampling (0 = off)', '40')
@@ -58,7 +58,8 @@ export function modelsCommands(program: Command) {
     .option('--chat', "wrap the prompt in the model's chat template as a user message", false)
     .option('--system <text>', 'system message (with --chat)')
     .option(...dataDirOption)
-    .action(async (model: string, prompt: string, o) => {
+    .action(async (model: string, prompt: string | undefined, o) => {
+      if (prompt === undefined) [model, prompt] = [STARTER_NAME, model];
       const num = (v: string, name: string) => {
         const x = Number(v);
         if (!Number.isFinite(x)) throw invalid(`--${name} must be a number, got "${v}"`, { param: name });

@@ -111,7 +111,7 @@ export function trainCommands(program: Command) {
     program
       .command('train')
       .description('fine-tune a base model (LoRA) on datanet versions or a JSONL file; `train list|status|events|cancel` for jobs')
-      .option('--model <name>', 'base model (catalog name: `openledger models list`)')
+      .option('--model <name>', 'base model (catalog name: `openledger models list`)', 'starter')
       .option('--datanet <id@version>', 'a datanet version to train on (repeatable)', collect)
       .option('--file <train.jsonl>', 'a JSONL training file (uploaded first)')
       .option('--epochs <n>', 'passes over the data (default 3)')
@@ -137,7 +137,6 @@ export function trainCommands(program: Command) {
       .option('--no-register', 'do not register the model on chain')
       .option('--watch', 'follow the job with a progress bar until it ends', false),
   ).action(async (o: Common & Record<string, any>) => {
-    if (!o.model) throw invalid('--model is required', { param: 'model', code: 'model_required', hint: 'e.g. openledger train --model tiny --datanet 1@1 --watch' });
     const datanets = ((o.datanet as string[] | undefined) ?? []).map(parseDatanetRef);
     if (!datanets.length && !o.file) throw invalid('pass --datanet <id>@<version> or --file <train.jsonl>', { param: 'datanet', code: 'data_required' });
     const client = (await signedIn(o)).client;
