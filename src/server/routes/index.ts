@@ -8,6 +8,7 @@ import { authRoutes } from './auth.ts';
 import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
 import { fineTuningRoutes } from './fine-tuning.ts';
+import { inferenceRoutes } from './inference.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -15,4 +16,5 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await chainRoutes(app, s);
   await datanetRoutes(app, s);
   await fineTuningRoutes(app, s);
+  await inferenceRoutes(app, s);
 }

@@ -1,0 +1,34 @@
+/**
+ * The model server's one config object, parsed once (zod) where the server is created. Every
+ * bound here is per base model: each base has its own engine, batch loop and adapter cache.
+ */
+import { z } from 'zod';
+import { configError } from '../util/errors.ts';
+
+export const servingConfigSchema = z.object({
+  /** KV cache budget in tokens over all running sequences of one base (default: the engine's, min(4·context, 8192)). */
+  kvTokens: z.number().int().min(1).optional(),
+  /** Rows per forward call: decode rows + prefill chunks (the engine's default 256). */
+  maxBatchTokens: z.number().int().min(1).optional(),
+  /** Sequences decoding at once per base (the BatchGenerator's default, min(64, maxBatchTokens)). */
+  maxRunning: z.number().int().min(1).optional(),
+  /** Requests admitted to wait for a running slot or KV room per base; the next one gets a 429. */
+  maxQueued: z.number().int().min(0).default(64),
+  /** Adapters kept loaded per base (LRU); adapters of running requests are never evicted. */
+  maxAdapters: z.number().int().min(1).default(16),
+  /** Default max_tokens when a request gives none (OpenAI's chat default is "the rest of the context"; a bound is kinder to a shared node). */
+  defaultMaxTokens: z.number().int().min(1).default(256),
+});
+
+export type ServingConfig = z.infer<typeof servingConfigSchema>;
+export type ServingConfigInput = z.input<typeof servingConfigSchema>;
+
+export function parseServingConfig(input: ServingConfigInput = {}): ServingConfig {
+  const r = servingConfigSchema.safeParse(input);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const param = i.path.join('.');
+    throw configError(`serving config ${param}: ${i.message}`, { param, code: 'invalid_serving_config', hint: 'see src/serving/config.ts for the options' });
+  }
+  return r.data;
+}
