@@ -311,5 +311,9 @@ describe('serving API', () => {
     assert.equal(st.statusCode, 200);
     assert.equal(st.json().bases[0].base, 'tiny-llama');
     assert.ok(st.json().steps > 0 && st.json().tokens > st.json().generatedTokens);
+    const status = (await get('/v1/status')).json();
+    assert.equal(status.serving.steps, st.json().steps);
+    assert.deepEqual(status.serving.loadedModels, ['tiny-llama']);
+    assert.equal(status.serving.running, 0);
   });
 });

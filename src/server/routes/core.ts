@@ -1,6 +1,7 @@
 /** Liveness and node status. */
 import type { FastifyInstance } from 'fastify';
 import type { NodeServices } from '../context.ts';
+import type { ModelServer } from '../../serving/index.ts';
 
 export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
   app.get('/health', { schema: { tags: ['node'], summary: 'Liveness', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
@@ -23,6 +24,7 @@ export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
               indexedBlock: { type: ['string', 'null'] },
               contracts: { type: 'object', additionalProperties: { type: 'string' } },
               operator: { type: 'string' },
+              serving: { type: ['object', 'null'], additionalProperties: true, description: 'running / waiting sequences, engine steps and tokens over all base models (details: GET /v1/serving/stats)' },
             },
           },
         },
@@ -41,7 +43,14 @@ export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
         indexedBlock: cursor ? cursor.blockNumber.toString() : null,
         contracts: Object.fromEntries(Object.entries(contracts).map(([k, v]) => [k, String(v)])),
         operator: s.chain.operator.address,
+        serving: servingSummary(s.modules.serving as ModelServer | undefined),
       };
     },
   );
+}
+
+function servingSummary(m: ModelServer | undefined) {
+  if (!m) return null;
+  const { running, waiting, steps, tokens, generatedTokens, bases } = m.stats();
+  return { running, waiting, steps, tokens, generatedTokens, loadedModels: bases.map((b) => b.base) };
 }
