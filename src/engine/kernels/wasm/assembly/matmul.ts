@@ -335,9 +335,143 @@ function matmulQ8_0Batch(kind: i32, out: usize, xq: usize, xd: usize, xs: usize,
   }
 }
 
+/**
+ * 4×4 transpose of i32 lanes: rows a, b, c, d (4 i16 pairs each) → 4 vectors, vector i =
+ * [a_i, b_i, c_i, d_i] (pair i of each row), stored at dst, dst + 32, dst + 64, dst + 96.
+ */
+// @ts-ignore: decorator
+@inline function storePairsT(dst: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(c, d, 0, 4, 1, 5);
+  const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst, v128.shuffle<i32>(t0, t1, 2, 3, 6, 7), 32);
+  v128.store(dst, v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<i32>(t2, t3, 2, 3, 6, 7), 96);
+}
+
+/** i16 values j·8 … j·8+7 of a 32-value q8_0 (q4 = false) or q4_0 (q4 = true) block whose quants start at p. */
+// @ts-ignore: decorator
+@inline function blockI16(p: usize, j: i32, q4: bool): v128 {
+  if (!q4) return v128.load8x8_s(p + (<usize>j << 3));
+  const v = v128.load(p);
+  const e = j < 2 ? v128.and(v, i8x16.splat(15)) : i8x16.shr_u(v, 4);
+  const s = i8x16.sub(e, i8x16.splat(8));
+  return (j & 1) ? i16x8.extend_high_i8x16_s(s) : i16x8.extend_low_i8x16_s(s);
+}
+
+/**
+ * q8_0 / q4_0 × int8 activations for M ≥ 2, as an 8 × 4 register tile (8 weight rows × 4
+ * activation rows). Per group of 8 weight rows the weights are widened to i16 once into scratch,
+ * transposed so that one v128 holds the same i16 pair (k, k+1) of 4 rows: ws + b·512 + p·32 + q·16
+ * = rows 4q…4q+3, pair p of block b; the 8 block scales at sc + b·32. The inner loop broadcasts one
+ * activation pair (v128.load32_splat) and multiplies it with the two row-quad vectors
+ * (i32x4.dot_i16x8_s), so each i32 lane is one (activation row, weight row) output: no horizontal
+ * sums (the 4-row kernel above spends ≈ 20% of its ops on them) and every load feeds 2–4 dots.
+ * Float accumulators (4 rows × 8 outputs) live in scratch at fa; per block each lane gets
+ * (f32(Σ) · d_w) · d_x in the same order as matmulQ8_0Batch, so both kernels give bit-identical
+ * outputs and the chunking (multiples of 4 rows) never changes a result.
+ * Rows past the last full group of 8 go to matmulQ8_0Batch.
+ */
+function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  const nb = K >> 5;
+  const q4 = kind == KIND_Q4_0;
+  const bb: usize = q4 ? 18 : 34;
+  const rb = <usize>nb * bb;
+  const ws = scratch, sc = scratch + (<usize>nb << 9), fa = sc + (<usize>nb << 5);
+  const xrow = <usize>K << 1, drow = <usize>nb << 2;
+  // Touch-ahead (see matmulQ8_0Rows): the next group of 8 rows is 8·rb contiguous bytes, touched
+  // 8·bb bytes per block while this group is widened, so the output matrix streams from DRAM.
+  const lim: usize = (<usize>memory.size() << 16) - 64;
+  let touched: u32 = 0;
+  let n = n0;
+  for (; n + 8 <= n1; n += 8) {
+    const w0 = w + <usize>n * rb;
+    const ahead = w0 + 8 * rb;
+    for (let b = 0; b < nb; b++) {
+      const t = ahead + <usize>b * (bb << 3);
+      touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim)) | <u32>load<u8>(min(t + 128, lim));
+      if (!q4) touched |= <u32>load<u8>(min(t + 192, lim)) | <u32>load<u8>(min(t + 256, lim));
+      const o = ws + (<usize>b << 9);
+      for (let q = 0; q < 2; q++) {
+        const pa = w0 + <usize>(q << 2) * rb + <usize>b * bb + 2;
+        const pb = pa + rb, pc = pb + rb, pd = pc + rb;
+        for (let j = 0; j < 4; j++) {
+          storePairsT(o + (<usize>j << 7) + (<usize>q << 4), blockI16(pa, j, q4), blockI16(pb, j, q4), blockI16(pc, j, q4), blockI16(pd, j, q4));
+        }
+      }
+      const p = w0 + <usize>b * bb;
+      v128.store(sc + (<usize>b << 5), f32x4(h2f(p), h2f(p + rb), h2f(p + 2 * rb), h2f(p + 3 * rb)));
+      v128.store(sc + (<usize>b << 5), f32x4(h2f(p + 4 * rb), h2f(p + 5 * rb), h2f(p + 6 * rb), h2f(p + 7 * rb)), 16);
+    }
+    let m = 0;
+    for (; m + 4 <= M; m += 4) {
+      const x0 = xq + <usize>m * xrow, x1 = x0 + xrow, x2 = x1 + xrow, x3 = x2 + xrow;
+      const d0 = xd + <usize>m * drow, d1 = d0 + drow, d2 = d1 + drow, d3 = d2 + drow;
+      const z = f32x4.splat(0);
+      for (let i = 0; i < 8; i++) v128.store(fa + (<usize>i << 4), z);
+      for (let b = 0; b < nb; b++) {
+        const o = ws + (<usize>b << 9);
+        const xo = <usize>b << 6;
+        let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        for (let pp = 0; pp < 16; pp++) {
+          const wa = v128.load(o + (<usize>pp << 5)), wb = v128.load(o + (<usize>pp << 5), 16);
+          const xo2 = xo + (<usize>pp << 2);
+          const v0 = v128.load32_splat(x0 + xo2);
+          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(wa, v0)); s1 = i32x4.add(s1, i32x4.dot_i16x8_s(wb, v0));
+          const v1 = v128.load32_splat(x1 + xo2);
+          s2 = i32x4.add(s2, i32x4.dot_i16x8_s(wa, v1)); s3 = i32x4.add(s3, i32x4.dot_i16x8_s(wb, v1));
+          const v2 = v128.load32_splat(x2 + xo2);
+          s4 = i32x4.add(s4, i32x4.dot_i16x8_s(wa, v2)); s5 = i32x4.add(s5, i32x4.dot_i16x8_s(wb, v2));
+          const v3 = v128.load32_splat(x3 + xo2);
+          s6 = i32x4.add(s6, i32x4.dot_i16x8_s(wa, v3)); s7 = i32x4.add(s7, i32x4.dot_i16x8_s(wb, v3));
+        }
+        const sa = v128.load(sc + (<usize>b << 5)), sb = v128.load(sc + (<usize>b << 5), 16);
+        const bo = <usize>b << 2;
+        const e0 = v128.load32_splat(d0 + bo), e1 = v128.load32_splat(d1 + bo), e2 = v128.load32_splat(d2 + bo), e3 = v128.load32_splat(d3 + bo);
+        v128.store(fa, f32x4.add(v128.load(fa), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s0), sa), e0)));
+        v128.store(fa, f32x4.add(v128.load(fa, 16), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s1), sb), e0)), 16);
+        v128.store(fa, f32x4.add(v128.load(fa, 32), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s2), sa), e1)), 32);
+        v128.store(fa, f32x4.add(v128.load(fa, 48), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s3), sb), e1)), 48);
+        v128.store(fa, f32x4.add(v128.load(fa, 64), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s4), sa), e2)), 64);
+        v128.store(fa, f32x4.add(v128.load(fa, 80), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s5), sb), e2)), 80);
+        v128.store(fa, f32x4.add(v128.load(fa, 96), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s6), sa), e3)), 96);
+        v128.store(fa, f32x4.add(v128.load(fa, 112), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s7), sb), e3)), 112);
+      }
+      for (let i = 0; i < 4; i++) {
+        const oa = out + ((<usize>(m + i) * N + n) << 2);
+        const fa0 = v128.load(fa + (<usize>i << 5)), fa1 = v128.load(fa + (<usize>i << 5), 16);
+        v128.store(oa, acc ? f32x4.add(v128.load(oa), fa0) : fa0);
+        v128.store(oa, acc ? f32x4.add(v128.load(oa, 16), fa1) : fa1, 16);
+      }
+    }
+    for (; m < M; m++) { // 1–3 leftover activation rows
+      const x0 = xq + <usize>m * xrow, d0 = xd + <usize>m * drow;
+      let fa0 = f32x4.splat(0), fa1 = fa0;
+      for (let b = 0; b < nb; b++) {
+        const o = ws + (<usize>b << 9);
+        const xo = <usize>b << 6;
+        let s0 = i32x4.splat(0), s1 = s0;
+        for (let pp = 0; pp < 16; pp++) {
+          const v0 = v128.load32_splat(x0 + xo + (<usize>pp << 2));
+          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.load(o + (<usize>pp << 5)), v0));
+          s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.load(o + (<usize>pp << 5), 16), v0));
+        }
+        const e0 = v128.load32_splat(d0 + (<usize>b << 2));
+        fa0 = f32x4.add(fa0, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s0), v128.load(sc + (<usize>b << 5))), e0));
+        fa1 = f32x4.add(fa1, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s1), v128.load(sc + (<usize>b << 5), 16)), e0));
+      }
+      const oa = out + ((<usize>m * N + n) << 2);
+      v128.store(oa, acc ? f32x4.add(v128.load(oa), fa0) : fa0);
+      v128.store(oa, acc ? f32x4.add(v128.load(oa, 16), fa1) : fa1, 16);
+    }
+  }
+  if (touched > 255) unreachable();
+  if (n < n1) matmulQ8_0Batch(kind, out, xq, xd, 0, w, M, K, N, n, n1, acc, scratch);
+}
+
 /** q8_0 weights × int8 activations: the matvec kernel for M = 1, the widened-weights kernel above. */
 export function matmulQ8_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
-  if (M >= 2) matmulQ8_0Batch(KIND_Q8_0, out, xq, xd, 0, w, M, K, N, n0, n1, acc, scratch);
+  if (M >= 2) matmulQ8_0Tile(KIND_Q8_0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
   else matmulQ8_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
 }
 
@@ -545,7 +679,7 @@ export function matmulQ6K(out: usize, xq: usize, xd: usize, w: usize, M: i32, K:
 
 /** q4_0 weights × int8 activations: one row at a time for M = 1, the widened-weights kernel for M ≥ 2. */
 export function matmulQ4_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
-  if (M >= 2) matmulQ8_0Batch(KIND_Q4_0, out, xq, xd, 0, w, M, K, N, n0, n1, acc, scratch);
+  if (M >= 2) matmulQ8_0Tile(KIND_Q4_0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
   else matmulQ4_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc);
 }
 
