@@ -1,6 +1,7 @@
 /**
  * Training benchmark: LoRA r = 8 on every linear layer, a few optimizer steps of short packed
- * sequences, for a tiny model and for a model with Qwen2.5-0.5B shapes (random f16 weights,
+ * sequences, for a tiny model, for the shipped starter model (models/starter, f32, the Model
+ * Factory's default base) and for a model with Qwen2.5-0.5B shapes (random f16 weights,
  * testing/bench-model.ts, cached under cache/bench-engine/), WASM SIMD kernels.
  *
  *   npm run bench:train [-- --json] [-- --tokens 128] [-- --doc 64] [-- --steps 2] [-- --threads 2] [-- --dtype f16|q8_0] [-- --skip-large]
@@ -29,6 +30,7 @@ import { TrainModel } from '../src/engine/train/model.ts';
 import { AdamW, clipGradNorm } from '../src/engine/train/optim.ts';
 import { packExamples, type PackedBatch } from '../src/engine/train/packing.ts';
 import { Xorshift } from '../src/engine/train/rng.ts';
+import { STARTER_DIR, starterShipped } from '../src/models/starter.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -174,6 +176,15 @@ const results: Result[] = [];
   results.push(run('tiny-llama', model, k));
   k.close();
 }
+if (starterShipped()) {
+  const model = await loadModel(STARTER_DIR);
+  const k = selectKernels(model.heap, { threads: THREADS });
+  k.waitReady();
+  const c = model.config;
+  log(`starter (C=${c.dModel}, L=${c.nLayers}, V=${c.vocabSize}, f32), ${k.name}`);
+  results.push(run('starter', model, k));
+  k.close();
+} else log('starter: models/starter is not built (npm run train:starter); row skipped');
 if (!args.includes('--skip-large')) {
   const path = buildBenchModel(CACHE, DTYPE, log);
   const model = await loadModel(path);

@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node
 import { join, relative, resolve } from 'node:path';
 import { loadModel, type LoadedModel } from '../../src/engine/model/load.ts';
 import { selectKernels } from '../../src/engine/kernels/select.ts';
-import { train, evaluate, type TrainExample } from '../../src/engine/train/index.ts';
+import { train, evaluate, planGroups, type TrainExample } from '../../src/engine/train/index.ts';
 import { writeSafetensors } from '../../src/engine/formats/safetensors-write.ts';
 import { createEngine, generate } from '../../src/engine/index.ts';
 import { Rng } from '../../src/engine/testing/rng.ts';
@@ -42,6 +42,8 @@ export const RECIPE = {
 };
 const OUT = resolve(opt('out', join(ROOT, 'models/starter')));
 const PROBE = Number(opt('probe', '0'));
+/** `--deadline HH:MM` (UTC): stop after the step that passes it and ship what was trained (the card records the steps). Not part of the run's identity, so a run restarted with it resumes from its checkpoint. */
+const DEADLINE = opt('deadline', '');
 const WORK = join(ROOT, 'cache/starter');
 const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
@@ -135,34 +137,45 @@ async function main() {
   log(`tokens: ${trainTokens} train (${(chars / trainTokens).toFixed(2)} chars/token), ${heldEx.reduce((s, e) => s + e.tokens.length, 0)} held-out; ${countParams(model)} parameters`);
 
   const kernels = selectKernels(model.heap, { threads: R.threads });
-  const steps = PROBE || hp.steps;
+  const plannedSteps = PROBE || hp.steps;
+  const deadline = DEADLINE ? Date.parse(`${new Date().toISOString().slice(0, 10)}T${DEADLINE}:00Z`) : Infinity;
+  const ac = new AbortController();
+  let steps = 0;
   const runHash = sha256(JSON.stringify({ R, corpusHash })).slice(0, 16);
   const losses: Array<{ step: number; loss: number }> = [], evals: Array<{ step: number; loss: number }> = [];
   const base = await evaluate(model, heldEx, { kernels, maxBatchTokens: hp.maxBatchTokens });
   log(`held-out loss at init: ${base.loss.toFixed(3)}`);
-  const r = await train(model, trainEx, {
-    method: 'full', kernels,
-    hyperparameters: {
-      epochs: 1, maxSteps: steps, batchSize: hp.batchSize, maxBatchTokens: hp.maxBatchTokens, lr: hp.lr, schedule: hp.schedule,
-      warmupSteps: PROBE ? 0 : hp.warmupSteps, weightDecay: hp.weightDecay, beta1: hp.beta1, beta2: hp.beta2, maxGradNorm: hp.maxGradNorm, seed: R.seed,
-    },
-    checkpoint: PROBE ? undefined : { dir: join(WORK, `ckpt-${runHash}`), every: 25 },
-    evaluation: PROBE ? undefined : { examples: heldEx, every: 200, onEval: (e) => { evals.push({ step: e.step, loss: e.loss }); log(`eval step ${e.step}: held-out loss ${e.loss.toFixed(3)}`); } },
-    onStep: (m) => {
-      losses.push({ step: m.step, loss: m.loss });
-      if (PROBE || m.step % 10 === 0 || m.step === 1) log(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(3)} lr ${m.lr.toExponential(2)} |g| ${m.gradNorm.toFixed(2)} ${m.tokensPerSecond.toFixed(0)} tok/s eta ${(m.etaMs / 60000).toFixed(1)} min`);
-    },
-  });
-  const tps = r.metrics.slice(1).reduce((s, m) => s + m.tokens, 0) / (r.metrics.slice(1).reduce((s, m) => s + m.elapsedMs, 0) || 1);
-  r.free();
-  if (PROBE) {
+  let r: Awaited<ReturnType<typeof train>> | null = null;
+  const trainHp = {
+    epochs: 1, maxSteps: plannedSteps, batchSize: hp.batchSize, maxBatchTokens: hp.maxBatchTokens, lr: hp.lr, schedule: hp.schedule,
+    warmupSteps: PROBE ? 0 : hp.warmupSteps, weightDecay: hp.weightDecay, beta1: hp.beta1, beta2: hp.beta2, maxGradNorm: hp.maxGradNorm, seed: R.seed,
+  };
+  try {
+    r = await train(model, trainEx, {
+      method: 'full', kernels, hyperparameters: trainHp, signal: ac.signal,
+      checkpoint: PROBE ? undefined : { dir: join(WORK, `ckpt-${runHash}`), every: 25 },
+      evaluation: PROBE ? undefined : { examples: heldEx, every: 200, onEval: (e) => { evals.push({ step: e.step, loss: e.loss }); log(`eval step ${e.step}: held-out loss ${e.loss.toFixed(3)}`); } },
+      onStep: (m) => {
+        losses.push({ step: m.step, loss: m.loss });
+        steps = m.step;
+        if (Date.now() >= deadline && m.step < m.totalSteps) { log(`deadline ${DEADLINE} UTC passed: stopping after step ${m.step}`); ac.abort(); }
+        if (PROBE || m.step % 10 === 0 || m.step === 1) log(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(3)} lr ${m.lr.toExponential(2)} |g| ${m.gradNorm.toFixed(2)} ${m.tokensPerSecond.toFixed(0)} tok/s eta ${(m.etaMs / 60000).toFixed(1)} min`);
+      },
+    });
+  } catch (e) {
+    if (!ac.signal.aborted) throw e; // stopped at the deadline: the model holds the weights of step `steps`
+  }
+  r?.free();
+  if (PROBE && r) {
     const per = r.metrics.slice(1);
     const avg = per.reduce((s, m) => s + m.tokensPerSecond, 0) / per.length;
     log(`probe: ${avg.toFixed(0)} tok/s (${hp.maxBatchTokens} tokens/step) on ${R.threads} thread(s)`);
     kernels.close();
     return;
   }
-  void tps;
+  // Exact tokens seen: the plan's micro-batches (one per step) up to the last step run.
+  const tokensSeen = planGroups(trainEx, { epochs: 1, batchSize: hp.batchSize, maxBatchTokens: hp.maxBatchTokens, seed: R.seed })
+    .slice(0, steps).reduce((s, g) => s + g.reduce((t, i) => t + trainEx[i].tokens.length - 1, 0), 0);
   const final = await evaluate(model, heldEx, { kernels, maxBatchTokens: hp.maxBatchTokens });
   log(`held-out loss after ${steps} steps: ${final.loss.toFixed(3)} (perplexity ${final.perplexity.toFixed(2)})`);
 
@@ -188,7 +201,7 @@ async function main() {
   const minutes = (Date.now() - t0) / 60000;
   const recipe = {
     command: 'npm run train:starter' + (args.length ? ' -- ' + args.join(' ') : ''), recipe: R, corpus: { sha256: corpusHash, trainDocs: corpus.train.length, heldOutDocs: corpus.heldOut.length, chars, trainTokens },
-    steps, tokensSeen: r.metrics.reduce((s, m) => s + m.tokens, 0), trainLossLast10: mean(losses.slice(-10).map((l) => l.loss)),
+    steps, plannedSteps, tokensSeen, trainLossLast10: mean(losses.slice(-10).map((l) => l.loss)),
     heldOut: { init: base.loss, final: final.loss, perplexity: final.perplexity, evals },
     weights: { file: 'model.safetensors', sha256: weightSha }, wallMinutes: minutes, node: process.version, samples,
   };
@@ -242,7 +255,7 @@ seeded random init (N(0, ${RECIPE.hyperparameters.initStd}), residual projection
 |---|---|
 | corpus sha256 | \`${r.corpus.sha256}\` (JSON of the train and held-out document lists) |
 | corpus | ${r.corpus.trainDocs} train / ${r.corpus.heldOutDocs} held-out documents, ${(r.corpus.chars / 1e6).toFixed(2)} M characters, ${r.corpus.trainTokens} tokens |
-| steps | ${r.steps} optimizer steps of ≤ ${RECIPE.hyperparameters.maxBatchTokens} packed tokens (${r.tokensSeen} tokens seen) |
+| steps | ${r.steps} optimizer steps${r.steps < r.plannedSteps ? ` (of ${r.plannedSteps} planned; stopped at the recipe's deadline, so the cosine schedule did not reach its end)` : ''} of ≤ ${RECIPE.hyperparameters.maxBatchTokens} packed tokens (${r.tokensSeen} tokens seen) |
 | optimizer | AdamW lr ${RECIPE.hyperparameters.lr}, β ${RECIPE.hyperparameters.beta1}/${RECIPE.hyperparameters.beta2}, weight decay ${RECIPE.hyperparameters.weightDecay}, ${RECIPE.hyperparameters.warmupSteps} warmup steps, cosine, clip ${RECIPE.hyperparameters.maxGradNorm} |
 | train loss (mean of last 10 steps) | ${r.trainLossLast10.toFixed(3)} |
 | held-out loss | ${r.heldOut.init.toFixed(3)} at init → **${r.heldOut.final.toFixed(3)}** (perplexity ${r.heldOut.perplexity.toFixed(2)}) |
