@@ -10,6 +10,7 @@ import { statusCommands } from './commands/status.ts';
 import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
+import { chatCommands } from './commands/chat.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   datanetCommands(program);
   modelsCommands(program);
   trainCommands(program);
+  chatCommands(program);
   return program;
 }
 
