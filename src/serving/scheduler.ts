@@ -11,7 +11,7 @@
  * sequences sit in the same `engine.step`; the lease keeps an adapter loaded while its sequence runs.
  */
 import { BatchGenerator, createEngine, loadModel, type Engine, type GenerateRequest, type GenerationStream, type StepEntry } from '../engine/index.ts';
-import { OpenLedgerError } from '../util/errors.ts';
+import { OpenLedgerError, modelError } from '../util/errors.ts';
 import { AdapterCache, type AdapterCacheStats, type AdapterLease } from './adapter-cache.ts';
 import type { ServingConfig } from './config.ts';
 
@@ -19,6 +19,8 @@ export interface ScheduleRequest {
   generate: Omit<GenerateRequest, 'adapter' | 'signal'>;
   /** PEFT folder or GGUF LoRA of a fine-tuned model; null for the base. */
   adapterPath: string | null;
+  /** The model as the request named it (for errors). */
+  modelName: string;
   signal: AbortSignal;
 }
 
@@ -84,7 +86,7 @@ export class BaseScheduler {
     try {
       const l = await this.load();
       if (this.closed) throw stopping();
-      lease = req.adapterPath ? await l.adapters.acquire(req.adapterPath) : null;
+      lease = req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
       const stream = l.gen.submit({ ...req.generate, adapter: lease?.adapter ?? null, signal: req.signal });
       this.requests.total++;
       this.live.add(stream);
@@ -138,7 +140,7 @@ export class BaseScheduler {
       return loaded;
     })().catch((e) => {
       this.loading = null; // a failed load (bad file) is retried by the next request
-      throw e;
+      throw unloadable(`base model ${this.name}`, e);
     });
     return this.loading;
   }
@@ -176,6 +178,17 @@ function observeSteps(engine: Engine, onStep: (batch: readonly StepEntry[]) => v
       const v = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },
+  });
+}
+
+/** A model or adapter file the node cannot load: the operator's problem, not the caller's input (422, no server paths in the message). */
+function unloadable(what: string, e: unknown): OpenLedgerError {
+  if (e instanceof OpenLedgerError && e.code === 'adapter_cache_full') return e;
+  const cause = e instanceof OpenLedgerError ? e : null;
+  return modelError(`${what} cannot be loaded on this node${cause?.code ? ` (${cause.code})` : ''}`, {
+    param: 'model', code: 'model_load_failed', cause: e,
+    hint: 'the node operator should check that its files still exist and fit the base model (`openledger models list`, `openledger models add`)',
+    details: { reason: (e as Error)?.message },
   });
 }
 

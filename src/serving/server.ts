@@ -79,7 +79,7 @@ export class ModelServer {
     const served = this.directory.resolve(p.model);
     // InferenceEscrow (later issue): check here that opts.caller's deposit covers
     // (prompt + max_tokens) at served.price, before any engine work is done.
-    const { stream, engine } = await this.scheduler(served).submit({ generate: p.generate, adapterPath: served.adapterPath, signal: opts.signal });
+    const { stream, engine } = await this.scheduler(served).submit({ generate: p.generate, adapterPath: served.adapterPath, modelName: p.model, signal: opts.signal });
     stream.result.then((r) => {
       const u: UsageRecord = {
         caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,

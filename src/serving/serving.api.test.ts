@@ -5,6 +5,7 @@
 // 429; a client that disconnects frees its sequence.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSiweMessage } from 'viem/siwe';
 import type { LocalAccount } from 'viem/accounts';
@@ -23,6 +24,7 @@ let token = '';
 let engine: Engine;
 let loraA: LoraAdapter, loraB: LoraAdapter;
 let nameA = '', nameB = '', idA = '';
+let ggufPath = '';
 const usage: UsageRecord[] = [];
 
 const post = (url: string, payload: unknown, auth = true) =>
@@ -52,7 +54,8 @@ before(async () => {
   assert.ok(token);
 
   const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 4096 } });
-  await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'tiny-llama');
+  ggufPath = tiny.ggufPath!;
+  await new ModelCatalog(node.dataDir).add(ggufPath, 'tiny-llama');
   const a = buildTinyLora(tiny, join(node.dataDir, 'lora-a'), { rank: 2, seed: 1 });
   const b = buildTinyLora(tiny, join(node.dataDir, 'lora-b'), { rank: 4, seed: 2 });
   const ia = await post('/v1/fine_tuning/models/import', { model: 'tiny-llama', path: a.peftDir, name: 'ft:tiny-llama:a:0001', price_per_1k_input: '5' });
@@ -301,6 +304,24 @@ describe('serving API', () => {
     assert.equal(after.statusCode, 200);
   });
 
+  test('a model whose files are gone is a 422 (no server paths in it); the node keeps serving, and a later request retries the load', async () => {
+    const path = join(node.dataDir, 'gone.gguf');
+    copyFileSync(ggufPath, path);
+    await new ModelCatalog(node.dataDir).add(path, 'gone');
+    renameSync(path, `${path}.moved`);
+    const req = { model: 'gone', messages: MESSAGES, max_tokens: 4, temperature: 0 };
+    const res = await post('/v1/chat/completions', req);
+    assert.equal(res.statusCode, 422, res.body);
+    assert.equal(res.json().error.code, 'model_load_failed');
+    assert.equal(res.json().error.param, 'model');
+    assert.doesNotMatch(res.body, /gone\.gguf/);
+    assert.equal((await post('/v1/chat/completions', { ...req, model: 'tiny-llama' })).statusCode, 200);
+    renameSync(`${path}.moved`, path);
+    const again = await post('/v1/chat/completions', req);
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(again.json().choices[0].message.content, (await direct({ messages: MESSAGES, maxTokens: 4, ignoreEos: false })).text);
+  });
+
   test('usage is reported per completion (the InferenceEscrow hook) and stats are public', async () => {
     const u = usage.find((x) => x.modelId === idA && x.finishReason === 'length');
     assert.ok(u, JSON.stringify(usage.slice(0, 3)));
@@ -315,7 +336,30 @@ describe('serving API', () => {
     assert.ok(st.json().steps > 0 && st.json().tokens > st.json().generatedTokens);
     const status = (await get('/v1/status')).json();
     assert.equal(status.serving.steps, st.json().steps);
-    assert.deepEqual(status.serving.loadedModels, ['tiny-llama']);
+    assert.deepEqual(status.serving.loadedModels, ['tiny-llama', 'gone']);
     assert.equal(status.serving.running, 0);
+  });
+
+  // Last: it stops the node.
+  test('stopping the node ends a live stream with a server_stopping event and [DONE], promptly', async () => {
+    const res = await fetch(`${node.url}/v1/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: nameA, prompt: 'code', max_tokens: 3500, temperature: 0, ignore_eos: true, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    let body = new TextDecoder().decode((await reader.read()).value);
+    const t0 = performance.now();
+    await node.stop();
+    const ms = performance.now() - t0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+    const f = frames(body);
+    assert.equal(f.at(-1), '[DONE]');
+    assert.equal(JSON.parse(f.at(-2)!).error.code, 'server_stopping');
+    assert.ok(ms < 5000, `stop took ${ms.toFixed(0)} ms`);
+    assert.ok(f.length < 3000, 'the sequence was cancelled, not run to the end');
   });
 });
