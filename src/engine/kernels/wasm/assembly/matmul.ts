@@ -359,6 +359,14 @@ function matmulQ8_0Batch(kind: i32, out: usize, xq: usize, xd: usize, xs: usize,
   return (j & 1) ? i16x8.extend_high_i8x16_s(s) : i16x8.extend_low_i8x16_s(s);
 }
 
+/** One 1-byte load per 64 bytes of a group-block (8 rows × 34 or 18 bytes) at t, clamped to memory. */
+// @ts-ignore: decorator
+@inline function touchGroupBlock(t: usize, q4: bool, lim: usize): u32 {
+  let r = <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim)) | <u32>load<u8>(min(t + 128, lim));
+  if (!q4) r |= <u32>load<u8>(min(t + 192, lim)) | <u32>load<u8>(min(t + 256, lim));
+  return r;
+}
+
 /**
  * q8_0 / q4_0 × int8 activations for M ≥ 2, as an 8 × 4 register tile (8 weight rows × 4
  * activation rows). Per group of 8 weight rows the weights are widened to i16 once into scratch,
@@ -380,7 +388,8 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
   const ws = scratch, sc = scratch + (<usize>nb << 9), fa = sc + (<usize>nb << 5);
   const xrow = <usize>K << 1, drow = <usize>nb << 2;
   // Touch-ahead (see matmulQ8_0Rows): the next group of 8 rows is 8·rb contiguous bytes, touched
-  // 8·bb bytes per block while this group is widened, so the output matrix streams from DRAM.
+  // 8·bb bytes per block during the first activation tile's pass over this group (spread over the
+  // compute, not bunched into the widening, whose loads would then queue behind the misses).
   const lim: usize = (<usize>memory.size() << 16) - 64;
   let touched: u32 = 0;
   let n = n0;
@@ -388,9 +397,6 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
     const w0 = w + <usize>n * rb;
     const ahead = w0 + 8 * rb;
     for (let b = 0; b < nb; b++) {
-      const t = ahead + <usize>b * (bb << 3);
-      touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim)) | <u32>load<u8>(min(t + 128, lim));
-      if (!q4) touched |= <u32>load<u8>(min(t + 192, lim)) | <u32>load<u8>(min(t + 256, lim));
       const o = ws + (<usize>b << 9);
       for (let q = 0; q < 2; q++) {
         const pa = w0 + <usize>(q << 2) * rb + <usize>b * bb + 2;
@@ -419,6 +425,7 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
       const z = f32x4.splat(0);
       for (let i = 0; i < 8; i++) v128.store(fa + (<usize>i << 4), z);
       for (let b = 0; b < nb; b++) {
+        if (m == 0) touched |= touchGroupBlock(ahead + <usize>b * (bb << 3), q4, lim);
         const o = ws + (<usize>b << 9);
         const xo = <usize>b << 6;
         let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
@@ -457,6 +464,7 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
       const x0 = xq + <usize>m * xrow, d0 = xd + <usize>m * drow;
       let fa0 = f32x4.splat(0), fa1 = fa0;
       for (let b = 0; b < nb; b++) {
+        if (M < 4 && m == 0) touched |= touchGroupBlock(ahead + <usize>b * (bb << 3), q4, lim);
         const o = ws + (<usize>b << 9);
         const xo = <usize>b << 6;
         let s0 = i32x4.splat(0), s1 = s0;
