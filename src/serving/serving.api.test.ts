@@ -278,7 +278,7 @@ describe('serving API', () => {
     });
     const r0 = await long(0);
     const r1 = await long(1);
-    const p2 = long(2); // queued: its headers come only when it is admitted
+    const p2 = long(2); // queued behind the two running ones (its SSE headers come at once)
     // Read the first chunk of one stream so that a disconnect happens mid-generation.
     const reader = r0.body!.getReader();
     const { value } = await reader.read();
@@ -320,6 +320,34 @@ describe('serving API', () => {
     const again = await post('/v1/chat/completions', req);
     assert.equal(again.statusCode, 200, again.body);
     assert.equal(again.json().choices[0].message.content, (await direct({ messages: MESSAGES, maxTokens: 4, ignoreEos: false })).text);
+  });
+
+  test('a non-streamed request whose client disconnects is cancelled too', async () => {
+    const s0 = stats();
+    const ac = new AbortController();
+    const p = fetch(`${node.url}/v1/completions`, {
+      method: 'POST', signal: ac.signal, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: nameB, prompt: 'code', max_tokens: 3500, temperature: 0, ignore_eos: true }),
+    });
+    for (let i = 0; i < 300 && stats().running === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(stats().running, 1);
+    ac.abort();
+    await p.catch(() => null);
+    for (let i = 0; i < 300 && stats().running; i++) await new Promise((r) => setTimeout(r, 10));
+    const s1 = stats();
+    assert.equal(s1.running, 0);
+    assert.equal(s1.requests.abort - s0.requests.abort, 1);
+    assert.ok(s1.generatedTokens - s0.generatedTokens < 3500);
+  });
+
+  test('streamed logprobs: every token of the stream carries its logprob', async () => {
+    const res = await post('/v1/chat/completions', { model: nameA, messages: MESSAGES, max_tokens: 10, temperature: 0, ignore_eos: true, logprobs: true, top_logprobs: 2, stream: true });
+    const chunks = frames(res.body).slice(0, -1).map((x) => JSON.parse(x));
+    const lps = chunks.flatMap((c) => c.choices[0]?.logprobs?.content ?? []);
+    assert.equal(lps.length, 10);
+    assert.ok(lps.every((l: any) => l.top_logprobs.length === 2 && l.logprob <= 0));
+    const plain = (await post('/v1/chat/completions', { model: nameA, messages: MESSAGES, max_tokens: 10, temperature: 0, ignore_eos: true, logprobs: true, top_logprobs: 2 })).json();
+    assert.deepEqual(lps.map((l: any) => l.token), plain.choices[0].logprobs.content.map((l: any) => l.token));
   });
 
   test('usage is reported per completion (the InferenceEscrow hook) and stats are public', async () => {
