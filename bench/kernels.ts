@@ -4,6 +4,7 @@
  *
  *   npm run bench:kernels [-- --threads 1,2 --dtypes q8_0,f16 --m 1,8,512 --json]
  *   (any dtype works: f32 bf16 q4_0 q4_K q5_K q6_K too)
+ *   npm run bench:kernels -- --relaxed-probe   (only: relaxed-SIMD 8-bit dot semantics per V8 tier)
  *
  * GB/s counts weight bytes read once per call (the decode bound); GFLOP/s counts 2·M·N·K.
  */
@@ -22,6 +23,19 @@ const dtypes = arg('dtypes', 'q8_0,f16').split(',') as DType[];
 const Ms = arg('m', '1,8,512').split(',').map(Number);
 const json = process.argv.includes('--json');
 const q8Act = arg('q8', 'int8') as 'int8' | 'f32';
+
+if (process.argv.includes('--relaxed-probe')) {
+  // The probe runs in child processes: V8's tier flags must be set before anything compiles.
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const probe = fileURLToPath(new URL('../src/engine/kernels/wasm/relaxed-probe.js', import.meta.url));
+  for (const tier of ['default', '--liftoff-only', '--no-liftoff']) {
+    const flags = ['--experimental-wasm-relaxed-simd', ...(tier === 'default' ? [] : [tier])];
+    const r = spawnSync(process.execPath, [...flags, probe], { encoding: 'utf8' });
+    console.log(`${tier.padEnd(14)} ${r.status === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`}`);
+  }
+  process.exit(0);
+}
 
 const C = 896, FFN = 4864, VOCAB = 151936;
 const shapes: Array<{ name: string; N: number; K: number }> = [
