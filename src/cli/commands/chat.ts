@@ -70,17 +70,26 @@ export function chatCommands(program: Command) {
     }
     if (prompt !== undefined || !process.stdin.isTTY) {
       const text = prompt ?? (await readStdin());
-      await turn(client, o.text, body(text));
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort()); // stop the answer (the node cancels the sequence)
+      await turn(client, o.text, body(text), ac);
       return;
     }
-    // Interactive: a line is a turn; Ctrl-C stops the answer being written, Ctrl-D ends.
+    // Interactive: a line is a turn; Ctrl-C stops the answer being written (or ends when idle), Ctrl-D ends.
     const rl = createInterface({ input: process.stdin, output: process.stderr, prompt: '> ' });
+    let current: AbortController | null = null;
+    rl.on('SIGINT', () => (current ? current.abort() : rl.close()));
     process.stderr.write(`chatting with ${model} at ${o.api} (Ctrl-D to end)\n`);
     rl.prompt();
     for await (const line of rl) {
       if (line.trim()) {
-        const reply = await turn(client, o.text, body(line), rl);
-        if (!o.text) history.push({ role: 'user', content: line }, { role: 'assistant', content: reply });
+        current = new AbortController();
+        try {
+          const reply = await turn(client, o.text, body(line), current);
+          if (!o.text) history.push({ role: 'user', content: line }, { role: 'assistant', content: reply });
+        } finally {
+          current = null;
+        }
       }
       rl.prompt();
     }
@@ -95,10 +104,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** One streamed request: text to stdout as it comes, a summary line to stderr; returns the text. */
-async function turn(client: NodeClient, text: boolean, body: Record<string, unknown>, rl?: { on(e: 'SIGINT', f: () => void): unknown; off(e: 'SIGINT', f: () => void): unknown }): Promise<string> {
-  const ac = new AbortController();
-  const onInt = () => ac.abort();
-  if (rl) rl.on('SIGINT', onInt); else process.once('SIGINT', onInt);
+async function turn(client: NodeClient, text: boolean, body: Record<string, unknown>, ac: AbortController): Promise<string> {
   const t0 = performance.now();
   let out = '', usage: { prompt_tokens: number; completion_tokens: number } | null = null, finish: string | null = null, first: number | null = null;
   try {
@@ -117,8 +123,6 @@ async function turn(client: NodeClient, text: boolean, body: Record<string, unkn
   } catch (e) {
     if (!ac.signal.aborted) throw e;
     finish = 'interrupted';
-  } finally {
-    if (rl) rl.off('SIGINT', onInt); else process.off('SIGINT', onInt);
   }
   process.stdout.write('\n');
   const s = (performance.now() - t0) / 1000;
