@@ -144,6 +144,44 @@ describe('serving API', () => {
     assert.ok(s.adapters!.hits >= 1);
   });
 
+  test('Model Factory → serving: a model trained by a job answers by its fine_tuned_model name and its on-chain id with what it learned', async (t) => {
+    const words = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta'];
+    const rows = words.map((w, i) => ({ instruction: `code ${w}`, output: `the code is ${words[(i * 3 + 1) % words.length]}` }));
+    const f = await post('/v1/files', { filename: 'planted.jsonl', purpose: 'fine-tune', content: rows.map((r) => JSON.stringify(r)).join('\n') });
+    assert.equal(f.statusCode, 201, f.body);
+    const j = await post('/v1/fine_tuning/jobs', {
+      model: 'tiny-llama', training_file: f.json().id, suffix: 'served', validation_split: 0,
+      hyperparameters: { n_epochs: 100, batch_size: 8, learning_rate: 1e-2, lora_rank: 8, lora_alpha: 16, seed: 3 },
+    });
+    assert.equal(j.statusCode, 200, j.body);
+    let job: any;
+    for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 100))) {
+      job = (await node.app.inject({ method: 'GET', url: `/v1/fine_tuning/jobs/${j.json().id}`, headers: { authorization: `Bearer ${token}` } })).json();
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+      assert.ok(Date.now() - t0 < 180_000, `job still ${job.status}`);
+    }
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    const modelId = job.result.registration.modelId;
+    assert.ok(modelId);
+    const adapter = await engine.loadAdapter(job.result.exports.peftDir);
+    let learned = 0;
+    try {
+      for (const r of rows) {
+        const want = await generateText(engine, { prompt: `${r.instruction}\n`, maxTokens: 16, adapter, sampling: { temperature: 0 } });
+        for (const model of [job.fine_tuned_model, `model:${modelId}`]) {
+          const res = await post('/v1/completions', { model, prompt: `${r.instruction}\n`, max_tokens: 16, temperature: 0 });
+          assert.equal(res.statusCode, 200, res.body);
+          assert.equal(res.json().choices[0].text, want.text, `${model} on ${r.instruction}`);
+        }
+        if (want.text.trim() === r.output) learned++;
+      }
+    } finally {
+      engine.unloadAdapter(adapter);
+    }
+    t.diagnostic(`${job.total_steps} steps; ${learned}/${rows.length} planted answers reproduced exactly through the API`);
+    assert.ok(learned >= 6, `only ${learned}/${rows.length} planted answers reproduced`);
+  });
+
   test('two concurrent requests for different adapters share batch steps, and each equals its solo output', async () => {
     const [wa, wb] = [await direct({ messages: MESSAGES, maxTokens: 40, adapter: loraA }), await direct({ messages: MESSAGES, maxTokens: 40, adapter: loraB })];
     const before = stats().mixedAdapterSteps;
