@@ -336,27 +336,29 @@ function matmulQ8_0Batch(kind: i32, out: usize, xq: usize, xd: usize, xs: usize,
 }
 
 /**
- * 4×4 transpose of i32 lanes: rows a, b, c, d (4 i16 pairs each) → 4 vectors, vector i =
- * [a_i, b_i, c_i, d_i] (pair i of each row), stored at dst, dst + 32, dst + 64, dst + 96.
+ * Transpose one half-block (16 int8 values = pairs 8h … 8h+7) of 4 rows a, b, c, d into the tile
+ * layout: pair p of the 4 rows is 8 contiguous bytes [a_p b_p c_p d_p] (2 bytes each) at
+ * dst + p·16 (dst already offset by the quad, 0 or 8). i16 then i32 interleaves, no widening here:
+ * the inner loop widens with v128.load8x8_s, which costs what a plain load costs.
  */
 // @ts-ignore: decorator
-@inline function storePairsT(dst: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(c, d, 0, 4, 1, 5);
-  const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<i32>(t0, t1, 0, 1, 4, 5));
-  v128.store(dst, v128.shuffle<i32>(t0, t1, 2, 3, 6, 7), 32);
-  v128.store(dst, v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), 64);
-  v128.store(dst, v128.shuffle<i32>(t2, t3, 2, 3, 6, 7), 96);
+@inline function storePairsT8(dst: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const abLo = v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), abHi = v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+  const cdLo = v128.shuffle<i16>(c, d, 0, 8, 1, 9, 2, 10, 3, 11), cdHi = v128.shuffle<i16>(c, d, 4, 12, 5, 13, 6, 14, 7, 15);
+  const t0 = v128.shuffle<i32>(abLo, cdLo, 0, 4, 1, 5), t1 = v128.shuffle<i32>(abLo, cdLo, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(abHi, cdHi, 0, 4, 1, 5), t3 = v128.shuffle<i32>(abHi, cdHi, 2, 6, 3, 7);
+  v128.store64_lane(dst, t0, 0); v128.store64_lane(dst, t0, 1, 16);
+  v128.store64_lane(dst, t1, 0, 32); v128.store64_lane(dst, t1, 1, 48);
+  v128.store64_lane(dst, t2, 0, 64); v128.store64_lane(dst, t2, 1, 80);
+  v128.store64_lane(dst, t3, 0, 96); v128.store64_lane(dst, t3, 1, 112);
 }
 
-/** i16 values j·8 … j·8+7 of a 32-value q8_0 (q4 = false) or q4_0 (q4 = true) block whose quants start at p. */
+/** int8 values 16·h … 16·h+15 of a 32-value q8_0 (q4 = false) or q4_0 (q4 = true) block whose quants start at p. */
 // @ts-ignore: decorator
-@inline function blockI16(p: usize, j: i32, q4: bool): v128 {
-  if (!q4) return v128.load8x8_s(p + (<usize>j << 3));
+@inline function blockI8(p: usize, h: i32, q4: bool): v128 {
+  if (!q4) return v128.load(p + (<usize>h << 4));
   const v = v128.load(p);
-  const e = j < 2 ? v128.and(v, i8x16.splat(15)) : i8x16.shr_u(v, 4);
-  const s = i8x16.sub(e, i8x16.splat(8));
-  return (j & 1) ? i16x8.extend_high_i8x16_s(s) : i16x8.extend_low_i8x16_s(s);
+  return i8x16.sub(h ? i8x16.shr_u(v, 4) : v128.and(v, i8x16.splat(15)), i8x16.splat(8));
 }
 
 /** One 1-byte load per 64 bytes of a group-block (8 rows × 34 or 18 bytes) at t, clamped to memory. */
@@ -369,11 +371,11 @@ function matmulQ8_0Batch(kind: i32, out: usize, xq: usize, xd: usize, xs: usize,
 
 /**
  * q8_0 / q4_0 × int8 activations for M ≥ 2, as an 8 × 4 register tile (8 weight rows × 4
- * activation rows). Per group of 8 weight rows the weights are widened to i16 once into scratch,
- * transposed so that one v128 holds the same i16 pair (k, k+1) of 4 rows: ws + b·512 + p·32 + q·16
- * = rows 4q…4q+3, pair p of block b; the 8 block scales at sc + b·32. The inner loop broadcasts one
- * activation pair (v128.load32_splat) and multiplies it with the two row-quad vectors
- * (i32x4.dot_i16x8_s), so each i32 lane is one (activation row, weight row) output: no horizontal
+ * activation rows). Per group of 8 weight rows the int8 weights are transposed once into scratch
+ * so that 8 bytes hold the same pair (k, k+1) of 4 rows: ws + b·256 + p·16 + q·8 = rows 4q…4q+3,
+ * pair p of block b; the 8 block scales at sc + b·32. The inner loop widens a row quad with
+ * v128.load8x8_s (one i16 pair per i32 lane), broadcasts one activation pair (v128.load32_splat) and
+ * multiplies them (i32x4.dot_i16x8_s), so each i32 lane is one (activation row, weight row) output: no horizontal
  * sums (the 4-row kernel above spends ≈ 20% of its ops on them) and every load feeds 2–4 dots.
  * Float accumulators (4 rows × 8 outputs) live in scratch at fa; per block each lane gets
  * (f32(Σ) · d_w) · d_x in the same order as matmulQ8_0Batch, so both kernels give bit-identical
@@ -385,7 +387,7 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
   const q4 = kind == KIND_Q4_0;
   const bb: usize = q4 ? 18 : 34;
   const rb = <usize>nb * bb;
-  const ws = scratch, sc = scratch + (<usize>nb << 9), fa = sc + (<usize>nb << 5);
+  const ws = scratch, sc = scratch + (<usize>nb << 8), fa = sc + (<usize>nb << 5);
   const xrow = <usize>K << 1, drow = <usize>nb << 2;
   // Touch-ahead (see matmulQ8_0Rows): the next group of 8 rows is 8·rb contiguous bytes, touched
   // 8·bb bytes per block during the first activation tile's pass over this group (spread over the
@@ -397,12 +399,12 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
     const w0 = w + <usize>n * rb;
     const ahead = w0 + 8 * rb;
     for (let b = 0; b < nb; b++) {
-      const o = ws + (<usize>b << 9);
+      const o = ws + (<usize>b << 8);
       for (let q = 0; q < 2; q++) {
         const pa = w0 + <usize>(q << 2) * rb + <usize>b * bb + 2;
         const pb = pa + rb, pc = pb + rb, pd = pc + rb;
-        for (let j = 0; j < 4; j++) {
-          storePairsT(o + (<usize>j << 7) + (<usize>q << 4), blockI16(pa, j, q4), blockI16(pb, j, q4), blockI16(pc, j, q4), blockI16(pd, j, q4));
+        for (let h = 0; h < 2; h++) {
+          storePairsT8(o + (<usize>h << 7) + (<usize>q << 3), blockI8(pa, h, q4), blockI8(pb, h, q4), blockI8(pc, h, q4), blockI8(pd, h, q4));
         }
       }
       // the 8 rows' f16 block scales, converted 4 at a time (h2f's bit trick, vectorized: same values)
@@ -426,11 +428,11 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
       for (let i = 0; i < 8; i++) v128.store(fa + (<usize>i << 4), z);
       for (let b = 0; b < nb; b++) {
         if (m == 0) touched |= touchGroupBlock(ahead + <usize>b * (bb << 3), q4, lim);
-        const o = ws + (<usize>b << 9);
+        const o = ws + (<usize>b << 8);
         const xo = <usize>b << 6;
         let s0 = i32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
         for (let pp = 0; pp < 16; pp++) {
-          const wa = v128.load(o + (<usize>pp << 5)), wb = v128.load(o + (<usize>pp << 5), 16);
+          const wa = v128.load8x8_s(o + (<usize>pp << 4)), wb = v128.load8x8_s(o + (<usize>pp << 4), 8);
           const xo2 = xo + (<usize>pp << 2);
           const v0 = v128.load32_splat(x0 + xo2);
           s0 = i32x4.add(s0, i32x4.dot_i16x8_s(wa, v0)); s1 = i32x4.add(s1, i32x4.dot_i16x8_s(wb, v0));
@@ -465,13 +467,13 @@ function matmulQ8_0Tile(kind: i32, out: usize, xq: usize, xd: usize, w: usize, M
       let fa0 = f32x4.splat(0), fa1 = fa0;
       for (let b = 0; b < nb; b++) {
         if (M < 4 && m == 0) touched |= touchGroupBlock(ahead + <usize>b * (bb << 3), q4, lim);
-        const o = ws + (<usize>b << 9);
+        const o = ws + (<usize>b << 8);
         const xo = <usize>b << 6;
         let s0 = i32x4.splat(0), s1 = s0;
         for (let pp = 0; pp < 16; pp++) {
           const v0 = v128.load32_splat(x0 + xo + (<usize>pp << 2));
-          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.load(o + (<usize>pp << 5)), v0));
-          s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.load(o + (<usize>pp << 5), 16), v0));
+          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.load8x8_s(o + (<usize>pp << 4)), v0));
+          s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.load8x8_s(o + (<usize>pp << 4), 8), v0));
         }
         const e0 = v128.load32_splat(d0 + (<usize>b << 2));
         fa0 = f32x4.add(fa0, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s0), v128.load(sc + (<usize>b << 5))), e0));
