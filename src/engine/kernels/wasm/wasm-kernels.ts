@@ -97,9 +97,9 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
     const chunks = pool && M * N * K >= minWork && N >= 8 ? Math.min(Math.ceil(N / 4), threads * 4, MAX_CHUNKS) : 1;
     const po = out.byteOffset, px = x.byteOffset, pw = w.data.byteOffset;
 
-    // per-part scratch: 4 rows of K f32 (float path); 8 widened i16 rows, their block scales and a
-    // 4×8 float tile (q8_0/q4_0 batch kernel: 16·K + K + 128 bytes)
-    const stride = Math.ceil((17 * K + 128) / 64) * 64;
+    // per-part scratch: 4 rows of K f32 (float path; the q8_0/q4_0 batch tile needs 9·K + 128 bytes
+    // for 8 transposed int8 rows, their block scales and a 4×8 float tile)
+    const stride = 16 * K;
     [rowsOff, rowsBytes] = scratch(rowsOff, rowsBytes, stride * (pool ? threads : 1));
     const kq = w.dtype === 'q4_K' || w.dtype === 'q5_K' || w.dtype === 'q6_K';
     if (int8 && (w.dtype === 'q8_0' || w.dtype === 'q4_0' || (kq && M <= kquantIntMaxM))) {
