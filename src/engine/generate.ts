@@ -14,7 +14,7 @@
  * the loop. Stop sequences match the decoded text across token boundaries: text that could be
  * the start of a stop sequence is held back until it can't.
  */
-import type { Engine, SequenceHandle } from './engine.ts';
+import type { Engine, SequenceHandle, StepEntry } from './engine.ts';
 import type { LoraAdapter } from './lora/adapter.ts';
 import type { ChatMessage } from './tokenizer/types.ts';
 import { Sampler, type SampledToken, type SamplingParams } from './sampling.ts';
@@ -79,6 +79,8 @@ export interface BatchGeneratorOptions {
   maxRunning?: number;
   /** Tokens per step over decode rows and prefill chunks (default engine.maxBatchTokens). */
   tokenBudget?: number;
+  /** Called after every engine step with the batch it ran (serving's stats: adapters per step, tokens). */
+  onStep?: (batch: readonly StepEntry[]) => void;
 }
 
 /** Single-consumer queue behind an async iterator. */
@@ -153,6 +155,7 @@ export class BatchGenerator {
   readonly engine: Engine;
   private readonly maxRunning: number;
   private readonly budget: number;
+  private readonly onStep: ((batch: readonly StepEntry[]) => void) | null;
   private waiting: Req[] = [];
   private active: Req[] = [];
   private promisedBlocks = 0;
@@ -163,6 +166,7 @@ export class BatchGenerator {
     this.engine = engine;
     this.budget = Math.max(1, Math.min(opts.tokenBudget ?? engine.maxBatchTokens, engine.maxBatchTokens));
     this.maxRunning = Math.max(1, Math.min(opts.maxRunning ?? 64, this.budget));
+    this.onStep = opts.onStep ?? null;
   }
 
   get runningCount(): number { return this.active.length; }
@@ -316,6 +320,7 @@ export class BatchGenerator {
       for (const r of owners) this.fail(r, e);
       return;
     }
+    this.onStep?.(entries);
     for (let i = 0; i < owners.length; i++) {
       const r = owners[i];
       const logits = out[i].logits;

@@ -133,7 +133,7 @@ export class BaseScheduler {
         ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
       });
       const maxRunning = Math.min(this.cfg.maxRunning ?? 64, engine.maxBatchTokens);
-      const gen = new BatchGenerator(observeSteps(engine, (batch) => this.onStep(batch)), { maxRunning });
+      const gen = new BatchGenerator(engine, { maxRunning, onStep: (batch) => this.onStep(batch) });
       const loaded: Loaded = { engine, gen, adapters: new AdapterCache(engine, this.cfg.maxAdapters), maxRunning };
       if (this.closed) engine.close();
       else this.loaded = loaded;
@@ -157,28 +157,6 @@ export class BaseScheduler {
     c.maxAdaptersInStep = Math.max(c.maxAdaptersInStep, adapters.size);
     if (adapters.size >= 2) c.mixedAdapterSteps++;
   }
-}
-
-/**
- * The engine as the BatchGenerator sees it, with every successful `step` reported to `onStep`.
- * BatchGenerator has no per-step hook, and engine/ is not this module's to change; a Proxy that
- * forwards everything else to the real engine (methods bound to it, so its private state stays
- * its own) observes the batches without copying the generator. (A `BatchGeneratorOptions.onStep`
- * would make this unnecessary.)
- */
-function observeSteps(engine: Engine, onStep: (batch: readonly StepEntry[]) => void): Engine {
-  const step = (batch: readonly StepEntry[]) => {
-    const out = engine.step(batch);
-    onStep(batch);
-    return out;
-  };
-  return new Proxy(engine, {
-    get(target, prop) {
-      if (prop === 'step') return step;
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
 }
 
 /** A model or adapter file the node cannot load: the operator's problem, not the caller's input (422, no server paths in the message). */
