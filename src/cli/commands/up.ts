@@ -20,6 +20,9 @@ export function upCommand(program: Command) {
     .option('--confirmations <n>', 'indexer confirmation depth on an external chain')
     .option('--da <kind>', 'data availability: local (blob files in the data dir) | eigenda', 'local')
     .option('--eigenda-url <url>', 'EigenDA proxy URL for --da eigenda, e.g. http://127.0.0.1:3100')
+    .option('--max-running <n>', 'serving: sequences decoding together per base model (default min(64, batch tokens))')
+    .option('--max-adapters <n>', 'serving: LoRA adapters kept loaded per base model (default 16)')
+    .option('--kv-tokens <n>', 'serving: KV cache budget in tokens per base model (default min(4 × context, 8192))')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent', 'info')
     .addHelpText(
       'after',
@@ -57,6 +60,11 @@ Examples:
         port: o.port,
         logLevel: o.logLevel,
         da: o.da === 'eigenda' ? { kind: 'eigenda', url: o.eigendaUrl } : { kind: o.da },
+        serving: {
+          ...(o.maxRunning !== undefined ? { maxRunning: Number(o.maxRunning) } : {}),
+          ...(o.maxAdapters !== undefined ? { maxAdapters: Number(o.maxAdapters) } : {}),
+          ...(o.kvTokens !== undefined ? { kvTokens: Number(o.kvTokens) } : {}),
+        },
         chain: external
           ? {
               mode: 'external',

@@ -37,7 +37,7 @@ const obj = { type: 'object', additionalProperties: true } as const;
 export function servingModule(s: NodeServices): ModelServer {
   let m = s.modules.serving as ModelServer | undefined;
   if (!m) {
-    m = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db) });
+    m = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: s.config.serving });
     s.modules.serving = m;
   }
   return m;
