@@ -90,14 +90,15 @@ export class ModelCatalog {
     });
   }
 
-  async add(path: string, name?: string): Promise<ModelEntry> {
+  /** `replace`: overwrite an entry of that name even if its weights differ (a newer shipped starter). */
+  async add(path: string, name?: string, opts: { replace?: boolean } = {}): Promise<ModelEntry> {
     const abs = resolve(path);
     if (!existsSync(abs)) throw invalid(`${abs} does not exist`, { param: 'path', hint: 'pass a model folder (config.json + *.safetensors + tokenizer.json) or a .gguf file' });
     const info: ModelInfo = await inspectModel(abs);
     const n = name ?? basename(abs).replace(/\.gguf$/i, '');
     if (!NAME.test(n)) throw invalid(`"${n}" is not a valid model name`, { param: 'name', hint: 'use letters, digits, . _ : - (up to 100), e.g. --name qwen2.5-0.5b' });
     const models = this.list();
-    if (models.some((m) => m.name === n && m.sha256 !== info.sha256)) {
+    if (!opts.replace && models.some((m) => m.name === n && m.sha256 !== info.sha256)) {
       throw invalid(`a different model is already registered as "${n}"`, { param: 'name', code: 'model_exists', hint: 'pick another --name, or `openledger models remove` the old one' });
     }
     const entry: ModelEntry = {

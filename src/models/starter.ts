@@ -54,9 +54,9 @@ export type StarterRegistration =
   | { status: 'not_shipped' };
 
 /**
- * Make sure the catalog lists the starter model: added on a fresh data dir (or when its path moved,
- * e.g. a checkout in a new place), left alone when the user removed it or registered another model
- * under that name.
+ * Make sure the catalog lists the starter model: added on a fresh data dir, refreshed when the
+ * checkout moved or shipped new weights, left alone when the user removed it or registered
+ * another model under that name.
  */
 export async function ensureStarterModel(catalog: ModelCatalog, dir = STARTER_DIR): Promise<StarterRegistration> {
   if (!starterShipped(dir)) return { status: 'not_shipped' };
@@ -64,10 +64,12 @@ export async function ensureStarterModel(catalog: ModelCatalog, dir = STARTER_DI
   const existing = catalog.get(STARTER_NAME);
   const sha = await verifyStarter(dir);
   if (existing) {
-    if (existing.sha256 !== sha) return { status: 'taken', entry: existing };
-    if (existing.path === resolve(dir)) return { status: 'present', entry: existing };
+    const ours = existing.path === resolve(dir);
+    if (ours && existing.sha256 === sha) return { status: 'present', entry: existing };
+    if (!ours && existing.sha256 !== sha) return { status: 'taken', entry: existing };
+    // Ours with new weights (a newer starter in this checkout), or the same weights at a new path: refresh.
   }
-  return { status: 'added', entry: await catalog.add(dir, STARTER_NAME) };
+  return { status: 'added', entry: await catalog.add(dir, STARTER_NAME, { replace: true }) };
 }
 
 /**
