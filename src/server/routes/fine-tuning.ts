@@ -118,9 +118,9 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       schema: {
         tags, summary: 'Create a fine-tuning job (LoRA) on datanet versions or an uploaded file', security: [{ bearer: [] }],
         body: {
-          type: 'object', required: ['model'],
+          type: 'object',
           properties: {
-            model: { type: 'string', description: 'base model: a catalog name (openledger models list)' },
+            model: { type: 'string', description: 'base model: a catalog name (openledger models list); default starter, the shipped base model' },
             training_file: { type: 'string', description: 'a file id from POST /v1/files' },
             datanets: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, version: { type: 'integer' } } }, description: 'exact datanet versions; the caller must hold access (paid ones are charged when the job starts)' },
             hyperparameters: { type: 'object', description: 'n_epochs, batch_size, learning_rate_multiplier | learning_rate, gradient_accumulation_steps, max_steps, warmup_steps | warmup_ratio, lr_scheduler (cosine|linear|constant), weight_decay, max_grad_norm, seed, lora_rank, lora_alpha, lora_dropout, lora_target_modules (all-linear | [q,k,v,o,gate,up,down]), use_rslora, checkpoint_every' },
