@@ -22,6 +22,8 @@ import { parseHyperparameters, trainerOptions } from '../factory/hyperparameters
 import { getLlamaCpp, loadOracleModel, oracleGreedy, oracleTokenize } from '../engine/parity/index.ts';
 import { buildTinyModel } from '../engine/testing/tiny-models.ts';
 import { startTestNode } from '../../test/helpers.ts';
+import { createSiweMessage } from 'viem/siwe';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const DIR = STARTER_DIR;
 const root = mkdtempSync(join(tmpdir(), 'starter-'));
@@ -66,11 +68,40 @@ test('a catalog gets the starter by path and hash; a removal sticks until it is 
   assert.equal(other.get(STARTER_NAME)!.path, tiny.ggufPath);
 });
 
-test('a fresh node lists the starter model in its catalog', { timeout: 120_000 }, async () => {
+test('a fresh node lists the starter model; a fine-tuning job without a model trains it and beats it on held-out rows', { timeout: 180_000 }, async (t) => {
   const node = await startTestNode();
   try {
     const names = new ModelCatalog(node.dataDir).list().map((m) => m.name);
     assert.deepEqual(names, [STARTER_NAME]);
+
+    const acct = privateKeyToAccount(generatePrivateKey());
+    const call = (method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+      node.app.inject({ method, url, payload: payload as never, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+    let token = '';
+    const { nonce, chainId, domain } = (await call('POST', '/v1/auth/nonce')).json();
+    const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
+    token = (await call('POST', '/v1/auth/siwe', { message, signature: await acct.signMessage({ message }) })).json().token;
+    assert.ok(token, 'signed in');
+
+    const rows = readFileSync(join(import.meta.dirname, '../../datasets/demo-datanets/veloria-facts/rows.jsonl'));
+    const f = await call('POST', '/v1/files?filename=veloria.jsonl&purpose=fine-tune', rows, { 'content-type': 'application/jsonl' });
+    assert.equal(f.statusCode, 201, f.body);
+    // OpenAI's shape, minus `model`: the node's default base model is the shipped starter.
+    const res = await call('POST', '/v1/fine_tuning/jobs', { training_file: f.json().id, register: false, validation_split: 0.2, hyperparameters: { n_epochs: 3, batch_size: 8, learning_rate: 3e-3, seed: 7 } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().model, STARTER_NAME);
+    const id = res.json().id as string;
+    let job: any;
+    for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 200))) {
+      job = (await call('GET', `/v1/fine_tuning/jobs/${id}`)).json();
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+      if (Date.now() - t0 > 150_000) throw new Error(`job still ${job.status}`);
+    }
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    assert.match(job.fine_tuned_model, /^ft:starter:/);
+    const e = job.result.evaluation;
+    t.diagnostic(`API job: ${job.trained_steps} steps; held-out (${e.rows} rows) loss ${e.base.loss.toFixed(3)} → ${e.tuned.loss.toFixed(3)}, ROUGE-L ${e.base.rouge_l.toFixed(2)} → ${e.tuned.rouge_l.toFixed(2)}`);
+    assert.ok(e.tuned.loss < e.base.loss, `held-out loss base ${e.base.loss} vs tuned ${e.tuned.loss}`);
   } finally {
     await node.stop();
   }
