@@ -6,6 +6,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { buildTinyModel } from '../src/engine/testing/tiny-models.ts';
+import { buildTinyLora } from '../src/engine/testing/tiny-lora.ts';
 import { tempDir } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'openledger.mjs');
@@ -49,4 +50,36 @@ test('models add and run refuse bad input with a clear error', { timeout: 120_00
   const missing = cli(['run', 'no-such-model', 'hi', '--data-dir', dataDir]);
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /no model "no-such-model"[\s\S]*models add/);
+});
+
+test('run --engine llama.cpp: the same model and GGUF LoRA adapter give the same greedy text in llama.cpp', { timeout: 240_000 }, () => {
+  const dataDir = tempDir();
+  const tiny = buildTinyModel('llama', tempDir(), { seed: 11, format: 'both' });
+  const lora = buildTinyLora(tiny, tempDir(), { seed: 3 });
+  const run = (model: string, engine: string, extra: string[] = []) =>
+    cli(['run', model, 'hello world', '--max-tokens', '12', '--temperature', '0', '--engine', engine, '--data-dir', dataDir, ...extra]);
+  for (const extra of [[], ['--adapter', lora.ggufPath]]) {
+    const ours = run(tiny.ggufPath!, 'ours', extra), theirs = run(tiny.ggufPath!, 'llama.cpp', extra);
+    assert.equal(ours.status, 0, ours.stderr);
+    assert.equal(theirs.status, 0, theirs.stderr);
+    assert.match(theirs.stderr, /\[llama\.cpp: \d+ prompt \+ \d+ generated tokens/);
+    assert.ok(ours.stdout.trim().length > 0);
+    assert.equal(theirs.stdout, ours.stdout, `llama.cpp and our engine agree${extra.length ? ' with the adapter' : ''}`);
+  }
+  assert.notEqual(run(tiny.ggufPath!, 'ours', ['--adapter', lora.ggufPath]).stdout, run(tiny.ggufPath!, 'ours').stdout, 'the adapter changes the output');
+
+  // the shipped starter (an HF folder) is converted to GGUF once, into the data dir
+  const s1 = cli(['run', 'starter', 'Once upon a time, a little girl named', '--max-tokens', '30', '--temperature', '0', '--data-dir', dataDir]);
+  const s2 = cli(['run', 'starter', 'Once upon a time, a little girl named', '--max-tokens', '30', '--temperature', '0', '--engine', 'llama.cpp', '--data-dir', dataDir]);
+  assert.equal(s2.status, 0, s2.stderr);
+  assert.equal(s2.stdout, s1.stdout);
+
+  const hf = run(tiny.hfDir!, 'llama.cpp');
+  assert.notEqual(hf.status, 0);
+  assert.match(hf.stderr, /llama\.cpp reads GGUF files only/);
+  const peft = run(tiny.ggufPath!, 'llama.cpp', ['--adapter', lora.peftDir]);
+  assert.notEqual(peft.status, 0);
+  assert.match(peft.stderr, /GGUF files, and .* is not one/);
+  const bad = run(tiny.ggufPath!, 'vllm');
+  assert.match(bad.stderr, /--engine must be ours or llama\.cpp/);
 });

@@ -57,6 +57,7 @@ export function modelsCommands(program: Command) {
     .option('--adapter <path>', 'LoRA adapter: PEFT folder or GGUF LoRA file')
     .option('--chat', "wrap the prompt in the model's chat template as a user message", false)
     .option('--system <text>', 'system message (with --chat)')
+    .option('--engine <name>', 'ours | llama.cpp (node-llama-cpp: the same model and GGUF LoRA adapter run in llama.cpp, for comparison)', 'ours')
     .option(...dataDirOption)
     .action(async (model: string, prompt: string | undefined, o) => {
       if (prompt === undefined) [model, prompt] = [STARTER_NAME, model];
@@ -66,34 +67,50 @@ export function modelsCommands(program: Command) {
         return x;
       };
       const { path } = new ModelCatalog(o.dataDir).resolve(model);
+      const engineName = String(o.engine);
+      if (engineName !== 'ours' && engineName !== 'llama.cpp') {
+        throw invalid(`--engine must be ours or llama.cpp, got "${engineName}"`, { param: 'engine' });
+      }
+      const sampling = {
+        temperature: num(o.temperature, 'temperature'),
+        topK: num(o.topK, 'top-k'),
+        topP: num(o.topP, 'top-p'),
+        minP: num(o.minP, 'min-p'),
+        repetitionPenalty: num(o.repeatPenalty, 'repeat-penalty'),
+        seed: o.seed !== undefined ? num(o.seed, 'seed') : undefined,
+      };
+      const maxTokens = num(o.maxTokens, 'max-tokens');
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      const chatText = (tokenizer: { applyChatTemplate: (m: { role: string; content: string }[], o: { addGenerationPrompt: boolean }) => string }) =>
+        tokenizer.applyChatTemplate([...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: prompt! }], { addGenerationPrompt: true });
+      if (engineName === 'llama.cpp') {
+        const { openModel } = await import('../../engine/model/load.ts');
+        const { runLlamaCpp } = await import('./run-llamacpp.ts');
+        const { tokenizer } = openModel(path);
+        const tokens = o.chat ? tokenizer.encode(chatText(tokenizer), { addSpecial: false }) : tokenizer.encode(prompt, { addSpecial: true });
+        const t0 = performance.now();
+        const r = await runLlamaCpp({
+          modelPath: path, adapterPath: o.adapter, tokens, tokenizer, maxTokens, stop: o.stop, sampling,
+          dataDir: o.dataDir, signal: ac.signal, write: (t) => process.stdout.write(t),
+        });
+        const s = (performance.now() - t0) / 1000;
+        process.stdout.write('\n');
+        console.error(`[llama.cpp: ${r.promptTokens} prompt + ${r.completionTokens} generated tokens in ${s.toFixed(2)} s, ${r.finishReason}]`);
+        process.exit(0);
+      }
       const { loadModel, createEngine, generate } = await import('../../engine/index.ts');
       const loaded = await loadModel(path);
       const engine = await createEngine(loaded, { kvTokens: Math.min(loaded.config.contextLength, 4096) });
       const adapter = o.adapter ? await engine.loadAdapter(o.adapter) : null;
-      let text = prompt;
-      let addSpecial = true;
-      if (o.chat) {
-        const messages = [...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: prompt }];
-        text = loaded.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
-        addSpecial = false;
-      }
-      const ac = new AbortController();
-      process.once('SIGINT', () => ac.abort());
       const stream = generate(engine, {
-        prompt: text,
-        addSpecial,
-        maxTokens: num(o.maxTokens, 'max-tokens'),
+        prompt: o.chat ? chatText(loaded.tokenizer) : prompt,
+        addSpecial: !o.chat,
+        maxTokens,
         stop: o.stop,
         adapter,
         signal: ac.signal,
-        sampling: {
-          temperature: num(o.temperature, 'temperature'),
-          topK: num(o.topK, 'top-k'),
-          topP: num(o.topP, 'top-p'),
-          minP: num(o.minP, 'min-p'),
-          repetitionPenalty: num(o.repeatPenalty, 'repeat-penalty'),
-          seed: o.seed !== undefined ? num(o.seed, 'seed') : undefined,
-        },
+        sampling,
       });
       const t0 = performance.now();
       for await (const chunk of stream) process.stdout.write(chunk.text);
