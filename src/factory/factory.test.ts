@@ -127,6 +127,44 @@ describe('metrics and hashes', () => {
 });
 
 describe('export', () => {
+  test('PEFT export of families with fused HF modules (GPT-2 c_attn, BLOOM/Falcon/ChatGLM query_key_value, ChatGLM gate+up) loads back with the in-memory logits', async () => {
+    for (const [family, rsLora] of [['gpt2', false], ['bloom', false], ['falcon', true], ['chatglm', false]] as const) {
+      const tiny = buildTinyModel(family, join(dir, `fused-${family}`), { format: 'hf', seed: 5 });
+      const m = await loadModel(tiny.hfDir!);
+      const rank = 2;
+      const factors: Record<string, { a: Float32Array; b: Float32Array; rank: number; alpha: number; rsLora: boolean }> = {};
+      let k = 1;
+      for (const [name, t] of m.tensors) {
+        if (!/^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(name) || t instanceof Float32Array) continue;
+        if (name.includes('attn_k') && family === 'bloom') continue; // a fused module with one part untrained
+        const seed = k++;
+        factors[name] = {
+          a: Float32Array.from({ length: rank * t.cols }, (_, i) => 0.3 * Math.sin(seed * 7.1 + i * 0.37)),
+          b: Float32Array.from({ length: t.rows * rank }, (_, i) => 0.3 * Math.cos(seed * 3.3 + i * 0.91)),
+          rank, alpha: 4, rsLora,
+        };
+      }
+      const peftDir = exportAdapter(join(dir, `fused-${family}-out`), m, factors, { baseModel: family, name: family }).peftDir;
+      const cfg = JSON.parse(readFileSync(join(peftDir, 'adapter_config.json'), 'utf8'));
+      assert.ok(Object.values(cfg.rank_pattern).includes(family === 'bloom' ? 2 * rank : 3 * rank), `${family}: the fused qkv module gets rank parts × r (${JSON.stringify(cfg.rank_pattern)})`);
+      const eng = new Engine(m, referenceKernels, { kvTokens: 128 });
+      const mem = eng.createAdapter(factors);
+      const peft = await eng.loadAdapter(peftDir);
+      const prompt = m.tokenizer.encode('alpha beta gamma', { addSpecial: true });
+      const logits = (a: LoraAdapter | null) => {
+        const s = eng.createSequence();
+        const l = eng.step([{ seq: s, tokens: prompt, adapter: a, logits: 'all' }])[0].logits!.slice();
+        eng.freeSequence(s);
+        return l;
+      };
+      const lm = logits(mem), lp = logits(peft), lb = logits(null);
+      const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+      assert.ok(maxDiff(lm, lp) < 1e-4, `${family}: PEFT vs in-memory ${maxDiff(lm, lp)}`);
+      assert.ok(maxDiff(lm, lb) > 1e-2, `${family}: the adapter changes the logits`);
+      eng.close?.();
+    }
+  });
+
   test('PEFT and GGUF exports load back through the engine with the logits of the trained adapter; llama.cpp agrees', async () => {
     // A short real training run so B ≠ 0 on every module (q and k carry LLaMA's rope row permutation).
     const tok = model.tokenizer;
