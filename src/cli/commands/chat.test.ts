@@ -67,7 +67,7 @@ test('chat CLI: an unknown model or a bad option is a clear error', async () => 
   const u = await cli(['chat', 'no-such-model', 'hi']);
   assert.equal(u.code, 1);
   assert.match(u.stderr, /error: no model "no-such-model" on this node/);
-  assert.match(u.stderr, /hint: GET \/v1\/models lists them: tiny-llama/);
+  assert.match(u.stderr, /hint: GET \/v1\/models lists them: starter, tiny-llama\n/, "the shipped starter and the test's model");
   const b = await cli(['chat', 'tiny-llama', 'hi', '--temperature', 'warm']);
   assert.equal(b.code, 1);
   assert.match(b.stderr, /--temperature must be a number, got "warm"/);
