@@ -11,8 +11,9 @@
  *         resumed from the last one after a crash) → evaluate base vs tuned on the held-out rows
  *         → export PEFT + GGUF LoRA → model card to DA → ModelRegistry.registerModelFor(owner)
  *
- * Training yields to the event loop between optimizer steps (train() does), so the API stays
- * responsive while a job runs; the matmuls themselves run on the kernel worker threads.
+ * Train, evaluate and export run on a training thread of their own (training.ts), so the API,
+ * SSE streams and serving stay responsive while a job runs; steps come back as messages and are
+ * recorded here. With injected kernels (tests) the same work runs in this thread.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,14 +25,13 @@ import type { BlobStore } from '../da/index.ts';
 import type { Keyring } from '../identity/index.ts';
 import type { DatanetService } from '../datanets/service.ts';
 import { ModelCatalog, STARTER_NAME } from '../models/index.ts';
-import { createEngine, loadModel, type LoadedModel } from '../engine/index.ts';
-import { train, loadCheckpoint, type StepMetrics } from '../engine/train/index.ts';
+import { openModel } from '../engine/model/load.ts';
+import { loadCheckpoint, type StepMetrics } from '../engine/train/index.ts';
 import type { Kernels } from '../engine/index.ts';
 import { OpenLedgerError, invalid, notFound } from '../util/errors.ts';
 import { buildDataset, parseJsonlFile, sha256Hex, type RowFormat, type SourceRow } from './dataset.ts';
-import { parseHyperparameters, trainerOptions } from './hyperparameters.ts';
-import { evaluate, type Evaluation } from './evaluate.ts';
-import { exportAdapter } from './export.ts';
+import { parseHyperparameters } from './hyperparameters.ts';
+import { runTrainingThread, trainEvaluateExport, type TrainingInput } from './training.ts';
 import { registerModel, configHash, modelCardMarkdown, type ModelCard } from './register.ts';
 import { FactoryRepo, FINAL, type EventRecord, type JobRecord, type JobRequest } from './repo.ts';
 
@@ -219,96 +219,81 @@ export class FactoryService {
         fileInfo.push({ id: f.id, sha256: f.sha256, rows: p.rows.length });
       }
 
-      // 2. model + dataset (the exact rows recorded)
+      // 2. dataset (the exact rows recorded); the tokenizer comes from the model's files, not its weights
       const resolved = this.catalog.resolve(req.model);
-      const model: LoadedModel = await loadModel(resolved.path);
-      const ds = buildDataset(format!, source, { tokenizer: model.tokenizer, contextLength: model.config.contextLength, evalFraction: req.validationSplit });
+      const opened = openModel(resolved.path);
+      const ds = buildDataset(format!, source, { tokenizer: opened.tokenizer, contextLength: opened.config.contextLength, evalFraction: req.validationSplit });
       this.repo.setRows(jobId, ds.rows.map((r, ord) => ({ ord, datanetId: r.datanetId, version: r.version, fileId: r.fileId, rowId: r.rowId, rowHash: r.hash, contributor: r.contributor, split: r.split })));
       this.event(jobId, 'info', 'message', `Dataset: ${ds.stats.trainRows} training rows, ${ds.stats.evalRows} held out, ${ds.stats.tokens} tokens (${ds.format})`, { ...ds.stats });
 
-      // 3. train (resumable)
+      // 3–5. train (resumable), evaluate base vs tuned on the held-out rows, export — on the training thread
       const ckDir = join(dir, 'checkpoint');
       const prior = existsSync(join(ckDir, 'checkpoint.bin')) ? loadCheckpoint(join(ckDir, 'checkpoint.bin')) : null;
       if (prior) this.event(jobId, 'info', 'message', `Resuming from the checkpoint at step ${prior.meta.step}`, { step: prior.meta.step });
       else this.event(jobId, 'info', 'message', 'Fine-tuning started');
-      const opts = trainerOptions(req.hyperparameters, model.config.contextLength, ds.stats.maxTokens);
       const every = req.hyperparameters.checkpoint_every;
       const t0 = Date.now();
       const metrics: StepMetrics[] = [];
-      const result = await train(model, ds.train.map((r) => r.example), {
-        ...opts, kernels: this.deps.kernels, signal, checkpoint: { dir: ckDir, every },
-        onStep: (m) => {
-          metrics.push(m);
-          const perStep = (Date.now() - t0) / metrics.length / 1000;
-          const eta = Math.round(perStep * (m.totalSteps - m.step));
-          this.repo.setProgress(jobId, m.step, m.totalSteps);
-          this.event(jobId, 'info', 'metrics', `Step ${m.step}/${m.totalSteps}: training loss=${m.loss.toFixed(4)}`, {
-            step: m.step, total_steps: m.totalSteps, epoch: m.epoch, train_loss: m.loss, learning_rate: m.lr, grad_norm: m.gradNorm, tokens: m.tokens, tokens_per_s: m.tokensPerSecond, eta_s: eta,
-          });
-          if (m.step % every === 0 || m.step === m.totalSteps) {
-            this.repo.upsertCheckpoint({ jobId, step: m.step, loss: m.loss, path: join(ckDir, 'checkpoint.bin') });
-            this.event(jobId, 'info', 'message', `Checkpoint saved at step ${m.step}`, { step: m.step });
-          }
-        },
-      });
-      try {
-        // 4. evaluate base vs tuned on the held-out rows
-        let evaluation: Evaluation | null = null;
-        const engine = await createEngine(model, { kvTokens: Math.max(256, ds.stats.maxTokens * 2 + 64), ...(this.deps.kernels ? { kernels: this.deps.kernels } : {}) });
-        try {
-          if (ds.eval.length) {
-            const adapter = engine.createAdapter(result.factors, { name: jobId });
-            evaluation = await evaluate(engine, ds, adapter, { signal });
-            engine.unloadAdapter(adapter);
-            this.event(jobId, 'info', 'message', `Evaluation on ${evaluation.rows} held-out rows: loss ${evaluation.base.loss.toFixed(4)} (base) → ${evaluation.tuned.loss.toFixed(4)} (tuned)`, evaluation as unknown as Record<string, unknown>);
-          }
-        } finally {
-          if (!this.deps.kernels) engine.close();
-        }
-
-        // 5. export
-        const baseName = resolved.entry?.name ?? req.model.split('/').pop()!;
-        const name = `ft:${baseName}:${req.suffix ?? 'custom'}:${jobId.slice(6, 14)}`;
-        const exp = exportAdapter(join(dir, 'adapter'), model, result.factors, { baseModel: baseName, name });
-        this.event(jobId, 'info', 'message', 'Adapter exported (PEFT and GGUF LoRA)', { peft_dir: exp.peftDir, gguf_path: exp.ggufPath, adapter_hash: exp.adapterHash });
-
-        // 6. model card + registration
-        const config = { base_model: model.source.sha256, hyperparameters: req.hyperparameters, data: { datanets: datanetInfo, files: fileInfo, format: ds.format, rows: ds.rows.map((r) => r.hash) }, validation_split: req.validationSplit };
-        const first = metrics[0]?.loss ?? null, last = metrics[metrics.length - 1]?.loss ?? null;
-        const card: ModelCard = {
-          name, job: jobId, owner: job.owner,
-          base_model: { name: baseName, sha256: model.source.sha256, architecture: model.config.arch },
-          adapter: { format: ['peft', 'gguf'], sha256: exp.adapterHash, gguf_sha256: exp.ggufHash, rank: req.hyperparameters.lora_rank, alpha: req.hyperparameters.lora_alpha, target_modules: req.hyperparameters.lora_target_modules },
-          data: { datanets: datanetInfo, files: fileInfo, format: ds.format, rows: ds.stats.rows, train_rows: ds.stats.trainRows, eval_rows: ds.stats.evalRows, tokens: ds.stats.tokens },
-          config, training: { steps: result.steps, first_loss: first, final_loss: last, seconds: (Date.now() - t0) / 1000 }, results: evaluation,
-        };
-        writeFileSync(join(dir, 'model-card.md'), modelCardMarkdown(card));
-        writeFileSync(join(dir, 'model-card.json'), JSON.stringify(card, null, 2));
-        let registration: Awaited<ReturnType<typeof registerModel>> | null = null;
-        // A job re-run after a crash that followed its registration must not register twice.
-        const prior = this.repo.model(jobId);
-        if (prior?.modelId && prior.txHash) registration = { modelId: prior.modelId, txHash: prior.txHash as `0x${string}`, metadataURI: prior.metadataUri, configHash: prior.configHash as `0x${string}` };
-        else if (req.register && this.deps.chain) {
-          registration = await registerModel(this.deps.chain, this.deps.blobs, {
-            owner, card, baseModelSha256: model.source.sha256, adapterHash: exp.adapterHash,
-            trainedOn: req.datanets.map((d) => ({ datanetId: d.id, version: d.version })), config,
-            pricePer1kInput: BigInt(req.pricePer1kInput), pricePer1kOutput: BigInt(req.pricePer1kOutput),
-          });
-          this.event(jobId, 'info', 'message', `Registered on chain as model ${registration.modelId}`, { ...registration });
-        }
-        this.repo.insertModel({
-          jobId, name, owner: job.owner, baseModel: req.model, modelId: registration?.modelId ?? null, txHash: registration?.txHash ?? null, baseModelHash: model.source.sha256,
-          adapterHash: exp.adapterHash, configHash: registration?.configHash ?? configHash(config), metadataUri: registration?.metadataURI ?? '', peftDir: exp.peftDir,
-          ggufPath: exp.ggufPath, priceInWei: req.pricePer1kInput, priceOutWei: req.pricePer1kOutput,
+      const baseName = resolved.entry?.name ?? req.model.split('/').pop()!;
+      const name = `ft:${baseName}:${req.suffix ?? 'custom'}:${jobId.slice(6, 14)}`;
+      const input: TrainingInput = {
+        modelPath: resolved.path, dataset: ds, hyperparameters: req.hyperparameters, checkpointDir: ckDir, checkpointEvery: every,
+        exportDir: join(dir, 'adapter'), baseName, name, jobId,
+      };
+      const onStep = (m: StepMetrics) => {
+        metrics.push(m);
+        const perStep = (Date.now() - t0) / metrics.length / 1000;
+        const eta = Math.round(perStep * (m.totalSteps - m.step));
+        this.repo.setProgress(jobId, m.step, m.totalSteps);
+        this.event(jobId, 'info', 'metrics', `Step ${m.step}/${m.totalSteps}: training loss=${m.loss.toFixed(4)}`, {
+          step: m.step, total_steps: m.totalSteps, epoch: m.epoch, train_loss: m.loss, learning_rate: m.lr, grad_norm: m.gradNorm, tokens: m.tokens, tokens_per_s: m.tokensPerSecond, eta_s: eta,
         });
-        this.setStatus(jobId, 'succeeded', {
-          fineTunedModel: name,
-          result: { evaluation, exports: exp, registration, training: card.training, data: card.data, model_card: join(dir, 'model-card.md') },
+        if (m.step % every === 0 || m.step === m.totalSteps) {
+          this.repo.upsertCheckpoint({ jobId, step: m.step, loss: m.loss, path: join(ckDir, 'checkpoint.bin') });
+          this.event(jobId, 'info', 'message', `Checkpoint saved at step ${m.step}`, { step: m.step });
+        }
+      };
+      const out = this.deps.kernels
+        ? await trainEvaluateExport(input, { kernels: this.deps.kernels, signal, onStep })
+        : await runTrainingThread(input, { signal, onStep });
+      const { evaluation, exports: exp } = out;
+      if (evaluation) this.event(jobId, 'info', 'message', `Evaluation on ${evaluation.rows} held-out rows: loss ${evaluation.base.loss.toFixed(4)} (base) → ${evaluation.tuned.loss.toFixed(4)} (tuned)`, evaluation as unknown as Record<string, unknown>);
+      this.event(jobId, 'info', 'message', 'Adapter exported (PEFT and GGUF LoRA)', { peft_dir: exp.peftDir, gguf_path: exp.ggufPath, adapter_hash: exp.adapterHash });
+
+      // 6. model card + registration
+      const config = { base_model: out.base.sha256, hyperparameters: req.hyperparameters, data: { datanets: datanetInfo, files: fileInfo, format: ds.format, rows: ds.rows.map((r) => r.hash) }, validation_split: req.validationSplit };
+      const first = metrics[0]?.loss ?? null, last = metrics[metrics.length - 1]?.loss ?? null;
+      const card: ModelCard = {
+        name, job: jobId, owner: job.owner,
+        base_model: { name: baseName, sha256: out.base.sha256, architecture: out.base.arch },
+        adapter: { format: ['peft', 'gguf'], sha256: exp.adapterHash, gguf_sha256: exp.ggufHash, rank: req.hyperparameters.lora_rank, alpha: req.hyperparameters.lora_alpha, target_modules: req.hyperparameters.lora_target_modules },
+        data: { datanets: datanetInfo, files: fileInfo, format: ds.format, rows: ds.stats.rows, train_rows: ds.stats.trainRows, eval_rows: ds.stats.evalRows, tokens: ds.stats.tokens },
+        config, training: { steps: out.steps, first_loss: first, final_loss: last, seconds: (Date.now() - t0) / 1000 }, results: evaluation,
+      };
+      writeFileSync(join(dir, 'model-card.md'), modelCardMarkdown(card));
+      writeFileSync(join(dir, 'model-card.json'), JSON.stringify(card, null, 2));
+      let registration: Awaited<ReturnType<typeof registerModel>> | null = null;
+      // A job re-run after a crash that followed its registration must not register twice.
+      const registered = this.repo.model(jobId);
+      if (registered?.modelId && registered.txHash) registration = { modelId: registered.modelId, txHash: registered.txHash as `0x${string}`, metadataURI: registered.metadataUri, configHash: registered.configHash as `0x${string}` };
+      else if (req.register && this.deps.chain) {
+        registration = await registerModel(this.deps.chain, this.deps.blobs, {
+          owner, card, baseModelSha256: out.base.sha256, adapterHash: exp.adapterHash,
+          trainedOn: req.datanets.map((d) => ({ datanetId: d.id, version: d.version })), config,
+          pricePer1kInput: BigInt(req.pricePer1kInput), pricePer1kOutput: BigInt(req.pricePer1kOutput),
         });
-        this.event(jobId, 'info', 'message', 'The job has successfully completed');
-      } finally {
-        result.free();
+        this.event(jobId, 'info', 'message', `Registered on chain as model ${registration.modelId}`, { ...registration });
       }
+      this.repo.insertModel({
+        jobId, name, owner: job.owner, baseModel: req.model, modelId: registration?.modelId ?? null, txHash: registration?.txHash ?? null, baseModelHash: out.base.sha256,
+        adapterHash: exp.adapterHash, configHash: registration?.configHash ?? configHash(config), metadataUri: registration?.metadataURI ?? '', peftDir: exp.peftDir,
+        ggufPath: exp.ggufPath, priceInWei: req.pricePer1kInput, priceOutWei: req.pricePer1kOutput,
+      });
+      this.setStatus(jobId, 'succeeded', {
+        fineTunedModel: name,
+        result: { evaluation, exports: exp, registration, training: card.training, data: card.data, model_card: join(dir, 'model-card.md') },
+      });
+      this.event(jobId, 'info', 'message', 'The job has successfully completed');
     } catch (e) {
       const err = e instanceof OpenLedgerError ? e : new OpenLedgerError((e as Error).message ?? String(e), { type: 'internal_error', code: 'internal_error' });
       if (err.code === 'cancelled' || signal.aborted) {
