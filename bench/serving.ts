@@ -1,7 +1,7 @@
 /**
  * Serving measurements (not a test; run by hand, ≈1 min on 2 cores):
  *
- *   node bin/tsx.mjs src/serving/bench.ts [--json]
+ *   npm run bench:serving [-- --json]
  *
  * A random llama-shaped model (d=512, 4 layers, f32; small enough to build in a second, big
  * enough that matmuls dominate) with 8 rank-8 LoRA adapters registered as fine-tuned models in a
@@ -12,12 +12,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { buildTinyLora, buildTinyModel } from '../engine/testing/index.ts';
-import { ModelCatalog } from '../models/index.ts';
-import { FactoryRepo } from '../factory/index.ts';
-import { openStore } from '../store/index.ts';
-import { ModelServer } from './server.ts';
-import { parseChatRequest } from './openai.ts';
+import { buildTinyLora, buildTinyModel } from '../src/engine/testing/index.ts';
+import { ModelCatalog } from '../src/models/index.ts';
+import { FactoryRepo } from '../src/factory/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { ModelServer } from '../src/serving/server.ts';
+import { parseChatRequest } from '../src/serving/openai.ts';
 
 const json = process.argv.includes('--json');
 const dir = mkdtempSync(join(tmpdir(), 'serving-bench-'));
