@@ -3,6 +3,9 @@ import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import type { LocalAccount } from 'viem';
+import { createSiweMessage } from 'viem/siwe';
 import { parseNodeConfig } from '../src/config/index.ts';
 import { startNode, type RunningNode, type StartOptions } from '../src/node.ts';
 
@@ -30,4 +33,13 @@ export async function startTestNode(opts: StartOptions & { dataDir?: string } = 
   });
   const node = await startNode(config, { listen: false, ...opts });
   return Object.assign(node, { dataDir });
+}
+
+/** Sign in to an in-process node with SIWE (nonce → signed message → session); the bearer token. */
+export async function siweToken(node: Pick<RunningNode, 'app'>, acct: LocalAccount): Promise<string> {
+  const { nonce, chainId, domain } = (await node.app.inject({ method: 'POST', url: '/v1/auth/nonce' })).json();
+  const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
+  const res = await node.app.inject({ method: 'POST', url: '/v1/auth/siwe', payload: { message, signature: await acct.signMessage({ message }) } });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().token;
 }

@@ -5,10 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSiweMessage } from 'viem/siwe';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
 import type { Address } from 'viem';
-import { startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { actions } from '../chain/index.ts';
 import { getVersion, purchaseAccess } from './chain-facts.ts';
@@ -32,11 +31,7 @@ const call = (method: Method, url: string, who?: LocalAccount, payload?: unknown
   });
 
 async function signIn(acct: LocalAccount) {
-  const { nonce, chainId, domain } = (await call('POST', '/v1/auth/nonce')).json();
-  const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
-  const res = await call('POST', '/v1/auth/siwe', undefined, { message, signature: await acct.signMessage({ message }) });
-  assert.equal(res.statusCode, 200, res.body);
-  tokens.set(acct.address, res.json().token);
+  tokens.set(acct.address, await siweToken(node, acct));
 }
 
 let nonceSeq = 1n;

@@ -8,9 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSiweMessage } from 'viem/siwe';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
-import { startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { actions, artifacts } from '../chain/index.ts';
 import { prepareFile, signContribution } from '../datanets/index.ts';
@@ -30,11 +29,7 @@ const call = (method: Method, url: string, who?: LocalAccount, payload?: unknown
 const errOf = (res: { json(): any }) => res.json().error;
 
 async function signIn(acct: LocalAccount) {
-  const { nonce, chainId, domain } = (await call('POST', '/v1/auth/nonce')).json();
-  const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
-  const res = await call('POST', '/v1/auth/siwe', undefined, { message, signature: await acct.signMessage({ message }) });
-  assert.equal(res.statusCode, 200, res.body);
-  tokens.set(acct.address, res.json().token);
+  tokens.set(acct.address, await siweToken(node, acct));
 }
 
 let nonceSeq = 1n;

@@ -7,9 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSiweMessage } from 'viem/siwe';
 import type { LocalAccount } from 'viem/accounts';
-import { startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { FactoryRepo } from '../factory/index.ts';
@@ -48,10 +47,7 @@ before(async () => {
   });
   server.events.on('usage', (u: UsageRecord) => usage.push(u));
   owner = node.services.keyring!.accounts[1];
-  const { nonce, chainId, domain } = (await post('/v1/auth/nonce', undefined, false)).json();
-  const message = createSiweMessage({ domain, address: owner.address, uri: 'http://localhost/', version: '1', chainId, nonce });
-  token = (await post('/v1/auth/siwe', { message, signature: await owner.signMessage({ message }) }, false)).json().token;
-  assert.ok(token);
+  token = await siweToken(node, owner);
 
   const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 4096 } });
   ggufPath = tiny.ggufPath!;
