@@ -12,17 +12,16 @@ import { join } from 'node:path';
 import { ModelCatalog } from './catalog.ts';
 import { ensureStarterModel, readStarterCard, STARTER_DIR, STARTER_NAME, verifyStarter, writeStarterGguf } from './starter.ts';
 import { loadModel } from '../engine/model/load.ts';
-import { createEngine, type Engine } from '../engine/engine.ts';
-import type { LoraAdapter } from '../engine/lora/adapter.ts';
+import { createEngine } from '../engine/engine.ts';
 import { loadAdapterFile } from '../engine/lora/index.ts';
 import { train, evaluate } from '../engine/train/index.ts';
 import { parseJsonlFile, buildDataset } from '../factory/dataset.ts';
 import { exportGguf } from '../factory/export.ts';
+import { greedyIds } from '../factory/evaluate.ts';
 import { parseHyperparameters, trainerOptions } from '../factory/hyperparameters.ts';
 import { getLlamaCpp, loadOracleModel, oracleGreedy, oracleTokenize } from '../engine/parity/index.ts';
 import { buildTinyModel } from '../engine/testing/tiny-models.ts';
-import { startTestNode } from '../../test/helpers.ts';
-import { createSiweMessage } from 'viem/siwe';
+import { siweToken, startTestNode } from '../../test/helpers.ts';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const DIR = STARTER_DIR;
@@ -74,14 +73,9 @@ test('a fresh node lists the starter model; a fine-tuning job without a model tr
     const names = new ModelCatalog(node.dataDir).list().map((m) => m.name);
     assert.deepEqual(names, [STARTER_NAME]);
 
-    const acct = privateKeyToAccount(generatePrivateKey());
+    const token = await siweToken(node, privateKeyToAccount(generatePrivateKey()));
     const call = (method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
-      node.app.inject({ method, url, payload: payload as never, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
-    let token = '';
-    const { nonce, chainId, domain } = (await call('POST', '/v1/auth/nonce')).json();
-    const message = createSiweMessage({ domain, address: acct.address, uri: 'http://localhost/', version: '1', chainId, nonce });
-    token = (await call('POST', '/v1/auth/siwe', { message, signature: await acct.signMessage({ message }) })).json().token;
-    assert.ok(token, 'signed in');
+      node.app.inject({ method, url, payload: payload as never, headers: { authorization: `Bearer ${token}`, ...headers } });
 
     const rows = readFileSync(join(import.meta.dirname, '../../datasets/demo-datanets/veloria-facts/rows.jsonl'));
     const f = await call('POST', '/v1/files?filename=veloria.jsonl&purpose=fine-tune', rows, { 'content-type': 'application/jsonl' });
@@ -106,26 +100,6 @@ test('a fresh node lists the starter model; a fine-tuning job without a model tr
     await node.stop();
   }
 });
-
-/** Greedy tokens from our engine (the starter emits no BOS). */
-function ourGreedy(engine: Engine, prompt: number[], steps: number, adapter: LoraAdapter | null): number[] {
-  const seq = engine.createSequence();
-  try {
-    const out: number[] = [];
-    let input = prompt;
-    for (let s = 0; s < steps; s++) {
-      const [r] = engine.step([{ seq, tokens: input, adapter, logits: 'last' }]);
-      const l = r.logits!;
-      let best = 0;
-      for (let i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
-      out.push(best);
-      input = [best];
-    }
-    return out;
-  } finally {
-    engine.freeSequence(seq);
-  }
-}
 
 test('LoRA on the Veloria demo datanet beats the base on the held-out split; model and adapter run the same in llama.cpp', { timeout: 180_000 }, async (t) => {
   const model = await loadModel(DIR);
@@ -167,7 +141,7 @@ test('LoRA on the Veloria demo datanet beats the base on the held-out split; mod
     const engine = await createEngine(model);
     const adapter = engine.addAdapter(loadAdapterFile(adapterPath, model));
     const STEPS = 12;
-    const oursBase = ourGreedy(engine, ids, STEPS, null), oursTuned = ourGreedy(engine, ids, STEPS, adapter);
+    const oursBase = greedyIds(engine, ids, STEPS, null, []), oursTuned = greedyIds(engine, ids, STEPS, adapter, []);
     const refBase = await oracleGreedy(oracle, ids, STEPS), refTuned = await oracleGreedy(oracle, ids, STEPS, { lora: [{ filePath: adapterPath, scale: 1 }] });
     assert.deepEqual(oursBase, refBase.tokens, 'base: same greedy tokens as llama.cpp');
     assert.deepEqual(oursTuned, refTuned.tokens, 'with the adapter: same greedy tokens as llama.cpp');

@@ -5,9 +5,9 @@
  * and `openledger run` use it when no model is named, so fine-tuning, serving and attribution
  * work offline. `writeStarterGguf` converts it to GGUF (llama.cpp) on demand.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { sha256Files } from '../engine/model/load.ts';
 import { modelError } from '../util/errors.ts';
 import type { ModelCatalog, ModelEntry } from './catalog.ts';
 
@@ -36,9 +36,7 @@ export function readStarterCard(dir = STARTER_DIR): StarterCard {
 /** sha256 of the shipped weight file, checked against the card (a corrupted or swapped file is refused). */
 export async function verifyStarter(dir = STARTER_DIR): Promise<string> {
   const card = readStarterCard(dir);
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(join(dir, card.weights.file))) h.update(chunk as Buffer);
-  const sha = h.digest('hex');
+  const sha = await sha256Files([join(dir, card.weights.file)]);
   if (sha !== card.weights.sha256) {
     throw modelError(`models/starter/${card.weights.file} has sha256 ${sha}, but its model card records ${card.weights.sha256}`, {
       code: 'starter_hash_mismatch', hint: 'restore the file from git (git checkout -- models/starter), or rebuild it with `npm run train:starter`',
