@@ -43,15 +43,7 @@ export class NodeClient {
     } catch {
       /* not JSON */
     }
-    if (!res.ok) {
-      const e = json?.error;
-      throw new OpenLedgerError(e?.message ?? `HTTP ${res.status} from ${path}`, {
-        type: e?.type ?? 'internal_error',
-        param: e?.param ?? null,
-        code: e?.code ?? null,
-        hint: e?.hint,
-      });
-    }
+    if (!res.ok) throw apiError(json, `HTTP ${res.status} from ${path}`);
     return json as T;
   }
 
@@ -75,6 +67,28 @@ export class NodeClient {
 }
 
 /** A dev keyring account from the data dir: `--as 1` (index) or an address. */
+/** The API's one error shape (`{ error: { message, type, param, code, hint } }`) as an OpenLedgerError; `fallback` when the body has none. */
+export function apiError(body: any, fallback: string): OpenLedgerError {
+  const e = body?.error;
+  return new OpenLedgerError(e?.message ?? fallback, { type: e?.type ?? 'internal_error', param: e?.param ?? null, code: e?.code ?? null, hint: e?.hint });
+}
+
+/** The frames of a server-sent event stream, each with its `event:` name (if any) and `data:` line. */
+export async function* sseFrames(body: AsyncIterable<Uint8Array>): AsyncGenerator<{ event?: string; data: string }> {
+  const dec = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body) {
+    buf += dec.decode(chunk, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = /^data: (.*)$/m.exec(frame)?.[1];
+      if (data !== undefined) yield { event: /^event: (.*)$/m.exec(frame)?.[1], data };
+    }
+  }
+}
+
 export function devAccount(dataDir: string, as: string | undefined): HDAccount {
   if (!existsSync(join(dataDir, 'keyring', 'mnemonic'))) {
     throw new OpenLedgerError(`no dev keyring in ${dataDir}`, {

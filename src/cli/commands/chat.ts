@@ -14,7 +14,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { OpenLedgerError, invalid } from '../../util/errors.ts';
-import { NodeClient, signedIn, userOptions, type UserOptions } from '../client.ts';
+import { apiError, NodeClient, signedIn, sseFrames, userOptions, type UserOptions } from '../client.ts';
 import { printJson } from '../output.ts';
 
 interface ChatOptions extends UserOptions {
@@ -144,27 +144,13 @@ async function* streamCompletion(client: NodeClient, path: string, body: unknown
     if (signal.aborted) throw e;
     throw new OpenLedgerError(`no openledger node answers at ${client.baseUrl} (${(e as Error).message})`, { type: 'config_error', code: 'node_unreachable', hint: 'start one with `openledger up` (or `npm start`), or pass --api <url>' });
   }
-  if (!res.ok || !res.body) throw apiError(await res.json().catch(() => null), res.status);
-  const dec = new TextDecoder();
-  let buf = '';
-  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += dec.decode(bytes, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (!frame.startsWith('data: ')) continue;
-      const data = frame.slice(6);
-      if (data === '[DONE]') return;
-      const chunk = JSON.parse(data);
-      if (chunk.error) throw apiError(chunk, 200);
-      yield chunk;
-    }
+  if (!res.ok || !res.body) throw apiError(await res.json().catch(() => null), `HTTP ${res.status}`);
+  for await (const { data } of sseFrames(res.body as unknown as AsyncIterable<Uint8Array>)) {
+    if (data === '[DONE]') return;
+    const chunk = JSON.parse(data);
+    if (chunk.error) throw apiError(chunk, 'HTTP 200');
+    yield chunk;
   }
   throw new OpenLedgerError('the node ended the stream early', { type: 'internal_error', code: 'stream_ended', hint: 'check the node\'s log; `openledger status` shows whether it is up' });
 }
 
-function apiError(j: any, status: number): OpenLedgerError {
-  const e = j?.error;
-  return new OpenLedgerError(e?.message ?? `HTTP ${status}`, { type: e?.type ?? 'internal_error', param: e?.param ?? null, code: e?.code ?? null, hint: e?.hint });
-}

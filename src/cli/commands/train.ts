@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { OpenLedgerError, invalid } from '../../util/errors.ts';
-import { NodeClient, signedIn, userOptions as common, type UserOptions as Common } from '../client.ts';
+import { apiError, NodeClient, signedIn, sseFrames, userOptions as common, type UserOptions as Common } from '../client.ts';
 import { printJson, printTable } from '../output.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -46,24 +46,11 @@ async function follow(client: NodeClient, jobId: string, onEvent: (e: any) => vo
   } catch (e) {
     throw new OpenLedgerError(`lost the node at ${client.baseUrl}: ${(e as Error).message}`, { type: 'config_error', code: 'node_unreachable', hint: 'check `openledger status`; the job keeps running on the node' });
   }
-  if (!res.ok || !res.body) {
-    const j = await res.json().catch(() => null);
-    throw new OpenLedgerError(j?.error?.message ?? `HTTP ${res.status}`, { type: j?.error?.type ?? 'internal_error', code: j?.error?.code ?? null, hint: j?.error?.hint });
-  }
-  const dec = new TextDecoder();
-  let buf = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += dec.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const type = /^event: (.*)$/m.exec(frame)?.[1];
-      const data = /^data: (.*)$/m.exec(frame)?.[1];
-      if (!data) continue;
-      if (type === 'done') return JSON.parse(data);
-      onEvent(JSON.parse(data));
-    }
+  if (!res.ok || !res.body) throw apiError(await res.json().catch(() => null), `HTTP ${res.status}`);
+  for await (const { event, data } of sseFrames(res.body as unknown as AsyncIterable<Uint8Array>)) {
+    if (!data) continue;
+    if (event === 'done') return JSON.parse(data);
+    onEvent(JSON.parse(data));
   }
   throw new OpenLedgerError('the event stream ended early', { type: 'internal_error', code: 'stream_ended', hint: `check the job with \`openledger train status ${jobId}\`` });
 }
