@@ -11,7 +11,7 @@ export { ModelServer, type ModelServerDeps, type UsageRecord, type ServingStats,
 export { ModelDirectory, type ServedModel, type ModelView } from './models.ts';
 export { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 export { AdapterCache, type AdapterLease, type AdapterCacheStats } from './adapter-cache.ts';
-export type { BaseStats } from './scheduler.ts';
+export { stopping, type BaseStats } from './scheduler.ts';
 export {
   parseChatRequest, parseCompletionRequest, completionResponse, streamChunk, usageChunk, completionId,
   type ParsedRequest, type Endpoint, type OpenAiFinish, type ResponseContext,

@@ -9,7 +9,7 @@
  * its adapter files. Request input is only ever matched against catalog names and recorded
  * models: it never becomes a file path.
  */
-import type { ModelCatalog, ModelEntry } from '../models/index.ts';
+import type { ModelCatalog } from '../models/index.ts';
 import type { FactoryRepo, ModelRecord } from '../factory/index.ts';
 import { OpenLedgerError, invalid, notFound } from '../util/errors.ts';
 
@@ -61,7 +61,7 @@ export class ModelDirectory {
       return this.fineTuned(model, rec);
     }
     if (model.startsWith('model:')) throw invalid(`"${model}" is not an on-chain model id`, { param: 'model', code: 'invalid_model', hint: 'write model:<n> with n the ModelRegistry id, e.g. model:3' });
-    const entry = this.catalogEntry(model);
+    const entry = this.deps.catalog.get(model);
     if (entry) return { id: model, kind: 'base', base: { name: entry.name, path: entry.path }, adapterPath: null, fineTunedName: null, modelId: null, price: null, owner: null };
     const rec = this.deps.repo?.model(model) ?? null;
     if (rec && rec.name === model) return this.fineTuned(model, rec);
@@ -80,10 +80,6 @@ export class ModelDirectory {
       });
     }
     return out;
-  }
-
-  private catalogEntry(name: string): ModelEntry | undefined {
-    return this.deps.catalog.get(name);
   }
 
   private fineTuned(id: string, rec: ModelRecord): ServedModel {

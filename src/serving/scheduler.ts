@@ -170,4 +170,5 @@ function unloadable(what: string, e: unknown): OpenLedgerError {
   });
 }
 
-const stopping = () => new OpenLedgerError('the node is stopping', { type: 'rate_limit_error', code: 'server_stopping', hint: 'retry when the node is back' });
+/** What a request gets while the node stops (the scheduler's and the server's one error). */
+export const stopping = () => new OpenLedgerError('the node is stopping', { type: 'rate_limit_error', code: 'server_stopping', hint: 'retry when the node is back' });

@@ -12,10 +12,9 @@ import { EventEmitter } from 'node:events';
 import type { Engine, GenerationStream } from '../engine/index.ts';
 import type { ModelCatalog } from '../models/index.ts';
 import type { FactoryRepo } from '../factory/index.ts';
-import { OpenLedgerError } from '../util/errors.ts';
 import { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 import { ModelDirectory, type ModelView, type ServedModel } from './models.ts';
-import { BaseScheduler, type BaseStats } from './scheduler.ts';
+import { BaseScheduler, stopping, type BaseStats } from './scheduler.ts';
 import type { ParsedRequest } from './openai.ts';
 
 export interface ModelServerDeps {
@@ -75,7 +74,7 @@ export class ModelServer {
 
   /** Resolve, schedule, and return the live stream (errors: 404 model, 400 input, 429 capacity). */
   async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal }): Promise<Started> {
-    if (this.closed) throw new OpenLedgerError('the node is stopping', { type: 'rate_limit_error', code: 'server_stopping', hint: 'retry when the node is back' });
+    if (this.closed) throw stopping();
     const served = this.directory.resolve(p.model);
     // InferenceEscrow (later issue): check here that opts.caller's deposit covers
     // (prompt + max_tokens) at served.price, before any engine work is done.

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../../config/index.ts';
 import { ModelCatalog, STARTER_NAME } from '../../models/index.ts';
 import { invalid } from '../../util/errors.ts';
+import type { Tokenizer } from '../../engine/tokenizer/types.ts';
 import { printJson, printTable } from '../output.ts';
 
 const dataDirOption = ['--data-dir <dir>', 'data directory', process.env.OPENLEDGER_DATA_DIR ?? DEFAULT_DATA_DIR] as const;
@@ -82,7 +83,7 @@ export function modelsCommands(program: Command) {
       const maxTokens = num(o.maxTokens, 'max-tokens');
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
-      const chatText = (tokenizer: { applyChatTemplate: (m: { role: string; content: string }[], o: { addGenerationPrompt: boolean }) => string }) =>
+      const chatText = (tokenizer: Tokenizer) =>
         tokenizer.applyChatTemplate([...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: prompt! }], { addGenerationPrompt: true });
       if (engineName === 'llama.cpp') {
         const { openModel } = await import('../../engine/model/load.ts');

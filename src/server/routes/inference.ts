@@ -21,10 +21,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ModelCatalog } from '../../models/index.ts';
 import { FactoryRepo } from '../../factory/index.ts';
 import {
-  ModelServer, completionId, completionResponse, parseChatRequest, parseCompletionRequest, streamChunk, usageChunk,
+  ModelServer, completionId, completionResponse, parseChatRequest, parseCompletionRequest, streamChunk, usageChunk, stopping,
   type Endpoint, type ParsedRequest, type ResponseContext,
 } from '../../serving/index.ts';
-import { OpenLedgerError, notFound } from '../../util/errors.ts';
+import { notFound } from '../../util/errors.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 import { toErrorBody } from '../errors.ts';
 
@@ -147,4 +147,3 @@ export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
   }
 }
 
-const stopping = () => new OpenLedgerError('the node is stopping', { type: 'rate_limit_error', code: 'server_stopping', hint: 'retry when the node is back' });
