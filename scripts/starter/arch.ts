@@ -41,18 +41,3 @@ export function canonicalToHf(name: string): string | null {
   if (!m || !map[m[2]]) throw new Error(`the starter model has no tensor ${name}`);
   return `model.layers.${m[1]}.${map[m[2]]}.weight`;
 }
-
-/** Inverse of llama.cpp's q/k permutation: rows (heads, D/2, 2) → (heads, 2, D/2), HF's "rotate halves" order. */
-export function unpermuteRope(w: Float32Array, rows: number, cols: number, nHead: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const D = rows / nHead, half = D / 2;
-  for (let h = 0; h < nHead; h++) {
-    for (let t = 0; t < 2; t++) {
-      for (let j = 0; j < half; j++) {
-        const permuted = h * D + j * 2 + t, hf = h * D + t * half + j;
-        out.set(w.subarray(permuted * cols, (permuted + 1) * cols), hf * cols);
-      }
-    }
-  }
-  return out;
-}

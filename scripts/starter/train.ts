@@ -20,7 +20,8 @@ import { createEngine, generate } from '../../src/engine/index.ts';
 import { Rng } from '../../src/engine/testing/rng.ts';
 import { buildCorpus } from './corpus.ts';
 import { trainBpe, tokenizerJson, tokenizerConfig, SPECIALS } from './bpe.ts';
-import { STARTER_DIMS, hfConfig, canonicalToHf, unpermuteRope } from './arch.ts';
+import { STARTER_DIMS, hfConfig, canonicalToHf } from './arch.ts';
+import { llamaPermutation, unpermuteRows } from '../../src/engine/model/names.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
@@ -93,8 +94,8 @@ function exportHf(model: LoadedModel): Map<string, { shape: number[]; data: Floa
     if (t instanceof Float32Array) { out.set(hf, { shape: [t.length], data: Float32Array.from(t) }); continue; }
     if (t.dtype !== 'f32') throw new Error(`${name} is ${t.dtype}, expected f32`);
     let data: Float32Array = new Float32Array(t.data.buffer, t.data.byteOffset, t.rows * t.cols).slice();
-    if (name.endsWith('attn_q.weight')) data = unpermuteRope(data, t.rows, t.cols, H);
-    if (name.endsWith('attn_k.weight')) data = unpermuteRope(data, t.rows, t.cols, KV);
+    if (name.endsWith('attn_q.weight')) data = unpermuteRows(data, t.cols, llamaPermutation(t.rows, H));
+    if (name.endsWith('attn_k.weight')) data = unpermuteRows(data, t.cols, llamaPermutation(t.rows, KV));
     out.set(hf, { shape: [t.rows, t.cols], data });
   }
   return out;

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedModel, LoraFactors } from '../engine/index.ts';
-import { canonicalHfName, planHf } from '../engine/model/names.ts';
+import { canonicalHfName, planHf, unpermuteRows } from '../engine/model/names.ts';
 import { writeSafetensors } from '../engine/formats/safetensors-write.ts';
 import { gg, writeGguf, type GgufTensorInput } from '../engine/formats/gguf-write.ts';
 import { invalid } from '../util/errors.ts';
@@ -96,11 +96,7 @@ export function exportPeft(dir: string, model: Pick<LoadedModel, 'config'>, fact
       for (let r = 0; r < rows; r++) bc.set(p.f!.b.subarray(r * rank, (r + 1) * rank), (off + r) * R + j * rank);
     });
     // back to HF row order: the loader's new row r is HF row perm[r]
-    let b = bc;
-    if (place.perm) {
-      b = new Float32Array(bc.length);
-      for (let r = 0; r < N; r++) b.set(bc.subarray(r * R, (r + 1) * R), place.perm[r] * R);
-    }
+    const b = place.perm ? unpermuteRows(bc, R, place.perm) : bc;
     st[`base_model.model.${module}.lora_A.weight`] = { dtype: 'F32', shape: [R, K], data: a };
     st[`base_model.model.${module}.lora_B.weight`] = { dtype: 'F32', shape: [N, R], data: b };
     leaves.add(module.split('.').pop()!);

@@ -173,6 +173,13 @@ export function llamaPermutation(rows: number, nHead: number): Int32Array {
   return perm;
 }
 
+/** A plan's row permutation undone (canonical → file order): file row perm[r] gets canonical row r, rows of `cols` values. */
+export function unpermuteRows(data: Float32Array, cols: number, perm: Int32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < perm.length; r++) out.set(data.subarray(r * cols, (r + 1) * cols), perm[r] * cols);
+  return out;
+}
+
 /** BLOOM's per-head interleaved qkv (H, 3, D) → [q; k; v]. */
 export function bloomQkvPermutation(nHead: number, headDim: number): Int32Array {
   const perm = new Int32Array(3 * nHead * headDim);
