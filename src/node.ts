@@ -4,16 +4,20 @@
  * unwinds whatever it started if a later step fails, so a failed start leaves nothing running.
  */
 import type { FastifyInstance } from 'fastify';
-import { mkdirSync } from 'node:fs';
-import type { NodeConfig } from './config/index.ts';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeOrigins, type NodeConfig } from './config/index.ts';
 import { startChain, startIndexer, type Chain } from './chain/index.ts';
 import { Auth, loadOrCreateKeyring, type Keyring } from './identity/index.ts';
 import { buildApp, type NodeServices } from './server/index.ts';
 import { openStore, type Store } from './store/index.ts';
 import { configError } from './util/errors.ts';
-import { openBlobStore } from './da/index.ts';
+import { openBlobStore, type BlobStore } from './da/index.ts';
 import { ensureStarterModel, ModelCatalog } from './models/index.ts';
 import { VERSION } from './version.ts';
+import { reconcileDatanets } from './datanets/reconcile.ts';
+import { loadOrCreateDaKey } from './datanets/sealed.ts';
+import { reconcileModels } from './factory/reconcile.ts';
 
 export interface RunningNode {
   services: NodeServices;
@@ -45,9 +49,17 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       }
     }
   };
+  const origins = nodeOrigins(config);
   try {
-    mkdirSync(config.dataDir, { recursive: true });
+    // The data dir holds keys, the store and private datanets' rows: this user only. The umask makes
+    // every file the node creates from here on 0600 / 0700; chmod fixes dirs made by older versions.
+    process.umask(0o077);
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(config.dataDir, 0o700);
     const store: Store = openStore(config.dataDir);
+    for (const f of ['store.sqlite', 'store.sqlite-wal', 'store.sqlite-shm']) {
+      if (existsSync(join(config.dataDir, f))) chmodSync(join(config.dataDir, f), 0o600);
+    }
     undo.push(() => store.close());
     say(`store: ${config.dataDir}/store.sqlite`);
 
@@ -56,7 +68,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     if (config.chain.mode === 'embedded') {
       keyring = loadOrCreateKeyring(config.dataDir);
       say('chain: starting embedded Anvil…');
-      chain = await startChain({ mode: 'embedded', dataDir: config.dataDir, chainPort: config.chain.chainPort, mnemonic: keyring.mnemonic });
+      chain = await startChain({ mode: 'embedded', dataDir: config.dataDir, chainPort: config.chain.chainPort, mnemonic: keyring.mnemonic, allowedOrigins: origins });
     } else {
       const c = config.chain;
       say(`chain: connecting to ${c.rpcUrl}…`);
@@ -74,7 +86,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       });
     }
     undo.push(() => chain.stop());
-    say(`chain: id ${chain.chainId} at ${chain.rpcUrl}`);
+    say(`chain: id ${chain.chainId} at ${chain.publicRpcUrl}`);
 
     // A store belongs to one chain: refuse to mix indexes of two chains in one data dir.
     const boundChain = store.meta.get('chain_id');
@@ -100,7 +112,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     undo.push(() => indexer.stop());
     await indexer.syncOnce();
 
-    const auth = new Auth({ repo: store.identity, publicClient: chain.publicClient, chainId: chain.chainId, domain: null });
+    const auth = new Auth({ repo: store.identity, publicClient: chain.publicClient, chainId: chain.chainId, domains: origins.map((o) => new URL(o).host) });
     const services: NodeServices = {
       config,
       version: VERSION,
@@ -114,6 +126,15 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     // The blob store (snapshots, raw uploads, model cards): local files or an EigenDA proxy.
     services.modules.da = await openBlobStore(config.da, config.dataDir);
     say(`da: ${config.da.kind === 'local' ? 'local blob files' : `EigenDA proxy at ${config.da.url}`}`);
+    services.modules.daKey = loadOrCreateDaKey(config.dataDir);
+    // Chain writes are durable before the store records them; what a crash left on chain but not in
+    // the store (the node died between the two) is rebuilt here from the indexed events and DA.
+    const rec = await reconcileDatanets({
+      db: store.db, chain, chainIndex: store.chainIndex, blobs: services.modules.da as BlobStore, daKey: services.modules.daKey as Uint8Array, log: say,
+    });
+    const recModels = await reconcileModels({ db: store.db, chain, chainIndex: store.chainIndex, blobs: services.modules.da as BlobStore, dataDir: config.dataDir, log: say });
+    const fixed = rec.datanetsRebuilt.length + rec.versionsRebuilt.length + rec.purchasesAdded + rec.datanetsRolledBack.length + rec.versionsRolledBack.length + rec.purchasesRolledBack + recModels.rebuilt + recModels.rolledBack;
+    if (fixed > 0) say(`reconcile: store and chain agree again (${JSON.stringify({ ...rec, foreign: rec.foreign.length, models: recModels })})`);
     // The shipped starter model in the catalog (by path and weight hash), unless the user removed it.
     // A broken starter is reported, not fatal: every other part of the node works without it.
     try {

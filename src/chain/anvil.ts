@@ -1,20 +1,33 @@
 /**
  * The embedded chain: Anvil (npm `@foundry-rs/anvil`) as a child process on 127.0.0.1.
  *
- * Persistence: `--state <dataDir>/chain/anvil-state.json` loads the chain at start and dumps it on
- * SIGTERM/SIGINT; `--state-interval 10` also dumps every 10 s so that a crash (SIGKILL) loses at most
- * ten seconds of blocks. Blocks are mined on demand (automine), one per transaction.
+ * Persistence, by design rather than by interval: Anvil never writes its state file itself. The node
+ * asks for a dump (`anvil_dumpState`) and writes it atomically (temp file, fsync, rename, fsync of
+ * the directory) through `persist()`, which every chain write awaits after its receipt and before
+ * the API answers (src/chain/tx.ts). A crash can then lose only transactions no caller was told
+ * about. `persist()` calls are coalesced: one dump serves every caller that asked before it began.
+ * A 10 s timer also persists when the head moved (transactions that wallets sent through the RPC
+ * gateway), and `stop()` persists once more before SIGTERM. Anvil loads the file with
+ * `--load-state` at start.
+ *
+ * Exposure: no mnemonic and no accounts on Anvil's command line (`--accounts 0`: nothing is
+ * unlocked, `ps` shows no secret; the node funds its dev accounts with `anvil_setBalance` on a
+ * fresh chain), `--no-cors`, and a port of its own that only the node uses. Wallets and the CLI
+ * reach the chain through the node's RPC gateway (rpc-gateway.ts), which refuses foreign origins,
+ * foreign Host headers (DNS rebinding) and every method that is not plain `eth_`/`net_`/`web3_`.
  *
  * Lifecycle invariants:
  * - the port is probed before spawning, so "port in use" is a clear error instead of an Anvil panic;
  * - the child's PID is written to `<dataDir>/chain/anvil.pid` while it runs, so that a stale Anvil
  *   left by a killed node can be named in the error instead of a bare "port in use";
- * - the parent's 'exit' handler SIGTERMs the child (Anvil then dumps its state and exits on its own),
- *   so a node that exits — normally, by process.exit or an uncaught exception — leaves no orphan.
- *   A node killed by SIGKILL cannot run handlers; the pid file covers that case on the next start.
+ * - the parent's 'exit' handler SIGTERMs the child, so a node that exits — normally, by
+ *   process.exit or an uncaught exception — leaves no orphan. A node killed by SIGKILL cannot run
+ *   handlers; the pid file covers that case on the next start (the orphan is asked for a last dump,
+ *   then stopped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -25,11 +38,15 @@ export interface AnvilOptions {
   dataDir: string;
   /** TCP port on 127.0.0.1 for JSON-RPC. */
   port: number;
-  /** BIP-39 mnemonic the dev accounts (and the operator, index 0) derive from. */
-  mnemonic: string;
+  /**
+   * Tests only (an Anvil standing in for an external chain with funded, unlocked accounts): the
+   * mnemonic to derive `accounts` from. The node's embedded chain never passes it: it would be on
+   * the command line for every local user to read, and the accounts would be unlocked.
+   */
+  mnemonic?: string;
   chainId?: number; // default 31337
-  accounts?: number; // default 10
-  /** Initial ETH balance of each dev account, in whole ether. Default 10000. */
+  accounts?: number; // default 10 with a mnemonic, else 0
+  /** Initial ETH balance of each dev account (with a mnemonic), in whole ether. Default 10000. */
   balanceEth?: number;
   /** How long to wait for `eth_chainId` to answer. Default 15 s. */
   readyTimeoutMs?: number;
@@ -43,7 +60,12 @@ export interface AnvilProcess {
   readonly statePath: string;
   /** Last lines Anvil wrote to stderr, for diagnostics. */
   readonly log: () => string;
-  /** SIGTERM (Anvil dumps state), wait for exit, SIGKILL after `timeoutMs` (default 10 s). */
+  /**
+   * Makes the chain's current state durable: dump over RPC, write the state file atomically.
+   * Resolves once a dump begun after this call is on disk (calls are coalesced).
+   */
+  persist(): Promise<void>;
+  /** Persist, SIGTERM, wait for exit, SIGKILL after `timeoutMs` (default 10 s). */
   stop(timeoutMs?: number): Promise<void>;
 }
 
@@ -172,17 +194,20 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
     '--host', '127.0.0.1',
     '--port', String(opts.port),
     '--chain-id', String(opts.chainId ?? 31337),
-    '--state', statePath,
-    '--state-interval', '10',
-    '--mnemonic', opts.mnemonic,
-    '--accounts', String(opts.accounts ?? 10),
-    '--balance', String(opts.balanceEth ?? 10000),
+    '--no-cors',
     '--hardfork', 'cancun',
+    ...(existsSync(statePath) ? ['--load-state', statePath] : []),
+    ...(opts.mnemonic
+      ? ['--mnemonic', opts.mnemonic, '--accounts', String(opts.accounts ?? 10), '--balance', String(opts.balanceEth ?? 10000)]
+      : ['--accounts', '0']),
   ];
+  // Tag for reclaimOrphan: which state file this Anvil belongs to (not passed as --state, which
+  // would make Anvil dump on its own, non-atomically).
+  const env = { ...process.env, OPENLEDGER_ANVIL_STATE: statePath };
   // stdout (a banner with the dev private keys, then a line per RPC call) is dropped; stderr, where
   // Anvil reports fatal errors, is kept so failures can quote it. Not detached: the child stays in
   // our process group, so a terminal's Ctrl-C reaches it too.
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   if (child.pid === undefined) {
     const err = await new Promise<Error>((r) => child.once('error', r));
     throw new OpenLedgerError(`could not start Anvil (${binary}): ${err.message}`, {
@@ -217,9 +242,29 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
   });
   writeFileSync(pidPath, `${pid}\n`);
 
-  const stop = async (timeoutMs = 10_000): Promise<void> => {
+  const persist = coalesced(async () => {
     if (exited) return;
-    // The child's own PID: Anvil dumps state on SIGTERM. It may already be exiting (a terminal's
+    writeStateAtomically(statePath, await dumpState(rpcUrl));
+  });
+  // Transactions wallets send through the gateway are persisted by it; this timer is the backstop
+  // for anything else that moves the head (tests mining blocks, time travel).
+  let lastPersistedHead = -1n;
+  const backstop = setInterval(() => {
+    void (async () => {
+      const head = BigInt(await rawRpc<string>(rpcUrl, 'eth_blockNumber'));
+      if (head !== lastPersistedHead) {
+        await persist();
+        lastPersistedHead = head;
+      }
+    })().catch(() => { /* retried on the next tick; stop() persists too */ });
+  }, 10_000);
+  backstop.unref();
+
+  const stop = async (timeoutMs = 10_000): Promise<void> => {
+    clearInterval(backstop);
+    if (exited) return;
+    await persist().catch(() => { /* Anvil may be exiting already (Ctrl-C reaches the group) */ });
+    // The child's own PID. It may already be exiting (a terminal's
     // Ctrl-C reaches the whole process group), so a vanished PID is not an error.
     const signal = (sig: NodeJS.Signals) => {
       try {
@@ -242,7 +287,7 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
     await stop(2_000).catch(() => {});
     throw explainStartFailure(err, log(), statePath, opts.port);
   }
-  return { pid, rpcUrl, statePath, log, stop };
+  return { pid, rpcUrl, statePath, log, persist, stop };
 }
 
 /**
@@ -251,9 +296,8 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
  */
 function orphanOfThisDataDir(pid: number, statePath: string): boolean {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const i = argv.indexOf('--state');
-    if (i < 0 || argv[i + 1] !== statePath) return false;
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    if (!environ.includes(`OPENLEDGER_ANVIL_STATE=${statePath}`)) return false;
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     if (ppid <= 1) return true;
@@ -268,6 +312,14 @@ async function reclaimOrphan(pidPath: string, statePath: string): Promise<void> 
   if (!existsSync(pidPath)) return;
   const pid = Number(readFileSync(pidPath, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid) || !orphanOfThisDataDir(pid, statePath)) return;
+  // Its newest state first (a wallet may have sent transactions after the node died).
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const port = argv[argv.indexOf('--port') + 1];
+    writeStateAtomically(statePath, await dumpState(`http://127.0.0.1:${port}`));
+  } catch {
+    /* the last persisted state stands */
+  }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 10_000;
   while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -319,4 +371,73 @@ function explainStartFailure(err: unknown, log: string, statePath: string, port:
     hint: 'check the output above; pass --chain-port to use another port or --rpc-url to use an external chain',
     cause: err,
   });
+}
+
+async function rawRpc<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = (await res.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
+/** The chain state as the JSON `--load-state` reads (anvil_dumpState answers it gzipped, hex-encoded). */
+async function dumpState(rpcUrl: string): Promise<Buffer> {
+  const hex = await rawRpc<string>(rpcUrl, 'anvil_dumpState');
+  return gunzipSync(Buffer.from(hex.slice(2), 'hex'));
+}
+
+/** temp file → fsync → rename over the old one → fsync the directory: the file is old or new, never torn. */
+export function writeStateAtomically(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* not supported everywhere (Windows) */
+  }
+}
+
+/**
+ * Wraps `fn` so concurrent callers share runs: a call made while a run is in flight waits for the
+ * next run (which starts after the current one), so every caller sees a run that began after it asked.
+ */
+export function coalesced(fn: () => Promise<void>): () => Promise<void> {
+  let current: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const p = fn().finally(() => {
+      if (current === p) current = null;
+    });
+    current = p;
+    return p;
+  };
+  return () => {
+    if (!current) return start();
+    if (!next) {
+      const after = current.catch(() => {});
+      next = after.then(() => {
+        next = null;
+        return start();
+      });
+    }
+    return next;
+  };
 }

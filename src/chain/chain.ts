@@ -2,7 +2,8 @@
  * `startChain`: bring up (embedded) or attach to (external) the chain, make sure the contracts are
  * there — deploying them on first start — and hand back a `Chain`.
  *
- *   embedded: spawn Anvil → operator = mnemonic index 0 → address book? verify : deploy + write
+ *   embedded: spawn Anvil (own port, no accounts) → operator = mnemonic index 0 → address book?
+ *             verify : fund dev accounts + deploy + write → persist → RPC gateway on chainPort
  *   external: probe eth_chainId (short timeout) → must equal preset/--chain-id → key → address book?
  *             verify : (deploy ? deploy + write : error naming the missing book)
  *
@@ -12,7 +13,9 @@ import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
 import type { Account, Address, Chain as ViemChain } from 'viem';
 import { configError } from '../util/errors.ts';
 import { defaultAddressBookPath, readAddressBook, verifyAddressBook, writeAddressBook, type AddressBook } from './address-book.ts';
-import { startAnvil, type AnvilProcess } from './anvil.ts';
+import { portInUse, startAnvil, type AnvilProcess } from './anvil.ts';
+import { startRpcGateway, type RpcGateway } from './rpc-gateway.ts';
+import { createServer } from 'node:net';
 import { makePublicClient, makeWalletClient, probeChainId, redactUrl, type NodeWalletClient } from './clients.ts';
 import { deployContracts, type DeployHooks, type DeployParams } from './deploy.ts';
 import { customChain, presets, presetForChainId, type ChainPreset } from './presets.ts';
@@ -43,7 +46,14 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
       param: 'mnemonic', code: 'invalid_mnemonic', hint: 'fix or remove the keyring file in the data dir so a new one is created', cause,
     });
   }
-  const anvil = await startAnvil({ dataDir: config.dataDir, port: config.chainPort, mnemonic: config.mnemonic });
+  if (await portInUse(config.chainPort)) {
+    throw configError(`chain port ${config.chainPort} is already in use`, {
+      param: 'chainPort', code: 'port_in_use', hint: 'pass --chain-port with a free port, or stop the process that holds it', details: { port: config.chainPort },
+    });
+  }
+  // Anvil gets a port of its own that only the node talks to; wallets use the gateway on chainPort.
+  const anvil = await startAnvil({ dataDir: config.dataDir, port: await ephemeralPort() });
+  let gateway: RpcGateway | null = null;
   try {
     const preset = presets.local;
     const viemChain: ViemChain = { ...preset.chain, rpcUrls: { default: { http: [anvil.rpcUrl] } } };
@@ -57,6 +67,12 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
       chain.addresses = book;
     } else {
       const devs = devAccounts(config.mnemonic, config.devAccounts ?? 4).map((a) => a.address);
+      // Anvil holds no accounts: gas money for the operator and the dev users comes from here.
+      for (const a of [operator.address, ...devs]) {
+        if ((await chain.publicClient.getBalance({ address: a })) < 10n ** 18n) {
+          await chain.publicClient.request({ method: 'anvil_setBalance', params: [a, `0x${(10_000n * 10n ** 18n).toString(16)}`] } as never);
+        }
+      }
       chain.addresses = await deployContracts({
         publicClient: chain.publicClient,
         wallet: chain.walletFor(operator),
@@ -67,13 +83,36 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
         params: opts.deployParams,
         hooks: opts.deployHooks,
       });
+      // The chain first, then the book that names it: a crash in between redeploys, never the reverse.
+      await anvil.persist();
       writeAddressBook(bookPath, chain.addresses);
     }
+    gateway = await startRpcGateway({ port: config.chainPort, upstream: anvil.rpcUrl, allowedOrigins: config.allowedOrigins, afterWrite: () => anvil.persist() });
+    chain.publicRpcUrl = gateway.url;
+    const g = gateway;
+    const stopAnvil = chain.stop;
+    chain.stop = async () => {
+      await g.close().catch(() => {});
+      await stopAnvil();
+    };
     return chain;
   } catch (err) {
+    await gateway?.close().catch(() => {});
     await anvil.stop().catch(() => {});
     throw err;
   }
+}
+
+/** A port the OS calls free right now (Anvil's internal one; nobody else is told about it). */
+function ephemeralPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
 }
 
 async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>, opts: StartChainOptions): Promise<Chain> {
@@ -176,6 +215,7 @@ function assemble(p: {
   return {
     chainId: p.viemChain.id,
     rpcUrl: p.rpcUrl,
+    publicRpcUrl: p.rpcUrl,
     embedded: p.embedded,
     publicClient,
     operator: p.operator,
@@ -188,6 +228,7 @@ function assemble(p: {
     moneyReadTag: p.preset.moneyReadTag,
     confirmations: p.confirmations,
     anvilPid: p.anvil?.pid ?? null,
+    persist: p.anvil ? () => p.anvil!.persist() : async () => {},
     async stop() {
       if (stopped) return;
       stopped = true;

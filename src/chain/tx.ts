@@ -2,11 +2,13 @@
  * The one path every state-changing contract call takes:
  *   simulate (so a revert is decoded into the contract's custom error before anything is signed)
  *   → sign and send with a nonce handed out under a per-sender lock (concurrent API requests from the
- *     same account must not reuse a nonce) → wait for the receipt → fail on a reverted receipt.
+ *     same account must not reuse a nonce) → wait for the receipt → persist the chain state
+ *     (embedded Anvil: durable before the caller records or reports it) → fail on a reverted receipt.
  * Reads go through `readContract` with the chain's money tag when they move money.
  */
 import type { Abi, Account, Address, Hash, TransactionReceipt } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
+import { crashPoint } from '../util/crash.ts';
 import { toChainError } from './errors.ts';
 import type { Chain } from './types.ts';
 
@@ -73,6 +75,11 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
   } catch (err) {
     throw toChainError(err, `${where} (waiting for ${hash})`);
   }
+  // Durable before anyone acts on it (the store records it, the API answers): a crash of the node
+  // and Anvil after this point cannot roll the transaction back (see anvil.ts, "Persistence").
+  crashPoint('chain-write-mined');
+  await chain.persist();
+  crashPoint('chain-write-durable');
   if (receipt.status !== 'success') {
     throw new OpenLedgerError(`${where} transaction ${hash} reverted on chain in block ${receipt.blockNumber}`, {
       type: 'chain_error',

@@ -11,6 +11,8 @@ export type ChainConfig =
       chainPort: number;
       /** Dev keyring mnemonic: account 0 is the operator, 1.. are funded dev accounts. */
       mnemonic: string;
+      /** Origins (scheme://host:port) whose web pages may call the chain RPC gateway; default none. */
+      allowedOrigins?: string[];
       /** Dev accounts (indexes 1..devAccounts) that get OPEN minted on first deploy (the operator too). Default 4. */
       devAccounts?: number;
       /** OPEN (wei) minted to each dev account on first deploy. Default 1,000,000 OPEN. */
@@ -38,7 +40,10 @@ export type ChainConfig =
 
 export interface Chain {
   chainId: number;
+  /** The RPC the node itself uses (embedded: Anvil's own port, which only the node should call). */
   rpcUrl: string;
+  /** The RPC wallets and the CLI use (embedded: the gateway on chainPort; external: rpcUrl). */
+  publicRpcUrl: string;
   embedded: boolean;
   publicClient: NodePublicClient;
   /** The node's operator/deployer account (holds the operator, settler, root-submitter and slasher roles). */
@@ -52,5 +57,11 @@ export interface Chain {
   confirmations: number;
   /** Embedded only: the Anvil child's PID (null when external). */
   anvilPid: number | null;
+  /**
+   * Makes every mined transaction durable (embedded: Anvil's state file written atomically).
+   * `sendContractTx` awaits it after each receipt, so the store never records what the chain could
+   * lose in a crash. External chains: a no-op (durability there is the chain's; reads use confirmations).
+   */
+  persist(): Promise<void>;
   stop(): Promise<void>;
 }

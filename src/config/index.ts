@@ -22,6 +22,24 @@ export const NodeConfigSchema = z.object({
   /** HTTP API. */
   host: z.string().default('127.0.0.1'),
   port: port.default(7420),
+  /**
+   * The origins (scheme://host[:port]) this node is reached at. SIWE messages must name one of
+   * their hosts as `domain` (a message signed for another site gives no session), and web pages from
+   * these origins may use the embedded chain's RPC gateway. Default: http://127.0.0.1:<port> and
+   * http://localhost:<port> (plus http://<host>:<port> when --host names another interface).
+   */
+  origins: z.array(z.string().url().refine((u) => /^https?:\/\/[^/]+\/?$/.test(u), 'must be scheme://host[:port] with no path')).max(16).optional(),
+  /**
+   * On-chain actions the operator relays for users (create, publish, purchase, register…): a
+   * budget per address and rolling window, so the operator does not pay unbounded gas for anyone.
+   */
+  relayBudget: z
+    .object({
+      /** Relayed transactions per address per window; 0 disables relaying for users. */
+      maxTransactions: z.number().int().min(0).max(1_000_000).default(60),
+      windowSeconds: z.number().int().min(1).max(30 * 86400).default(3600),
+    })
+    .prefault({}),
   chain: z.discriminatedUnion('mode', [
     z.object({
       mode: z.literal('embedded'),
@@ -77,4 +95,12 @@ export function parseNodeConfig(input: unknown): NodeConfig {
     }
   }
   return { ...cfg, dataDir: resolve(cfg.dataDir) };
+}
+
+/** The node's origins: the configured ones, or the loopback names of host:port. */
+export function nodeOrigins(cfg: Pick<NodeConfig, 'host' | 'port' | 'origins'>): string[] {
+  if (cfg.origins?.length) return cfg.origins.map((o) => new URL(o).origin);
+  const out = [`http://127.0.0.1:${cfg.port}`, `http://localhost:${cfg.port}`];
+  if (!['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(cfg.host)) out.push(new URL(`http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`).origin);
+  return out;
 }

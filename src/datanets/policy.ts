@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_UINT256 } from '../util/errors.ts';
 import { OpenLedgerError } from '../util/errors.ts';
 
 /**
@@ -17,7 +18,10 @@ import { OpenLedgerError } from '../util/errors.ts';
  *               `rejections` validators reject (rejected; default = approvals)
  * quotas: per contributor and per datanet, per UTC day.
  */
-const wei = z.union([z.bigint(), z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => BigInt(v));
+const wei = z
+  .union([z.bigint(), z.string().regex(/^\d{1,100}$/, 'must be a whole number of wei as a decimal string'), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n && v <= MAX_UINT256, { message: 'must be at most 2^256 − 1 wei (the chain stores prices as uint256)' });
 
 export const AccessPolicySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('open') }),

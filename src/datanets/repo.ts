@@ -348,6 +348,39 @@ export class DatanetRepo {
     for (const c of credits) ins.run(datanetId, buyer, c.contributor, c.amount.toString(), txHash, now);
   }
 
+  // ---- start-up reconciliation (reconcile.ts) ----
+
+  allDatanets(): DatanetRecord[] {
+    return this.q('SELECT * FROM datanets ORDER BY id').all().map(datanetFrom);
+  }
+
+  uploadCount(datanetId: number): number {
+    return (this.q('SELECT count(*) AS n FROM datanet_uploads WHERE datanet_id = ?').get(datanetId) as { n: number }).n;
+  }
+
+  /** A datanet with no uploads (reconciliation rolls back one the chain does not have). */
+  deleteDatanet(id: number): void {
+    this.q('DELETE FROM datanet_credits WHERE datanet_id = ?').run(id);
+    this.q('DELETE FROM datanet_purchases WHERE datanet_id = ?').run(id);
+    this.q('DELETE FROM datanet_version_rows WHERE datanet_id = ?').run(id);
+    this.q('DELETE FROM datanet_versions WHERE datanet_id = ?').run(id);
+    this.q('DELETE FROM datanets WHERE id = ?').run(id);
+  }
+
+  deleteVersion(datanetId: number, version: number): void {
+    this.q('DELETE FROM datanet_version_rows WHERE datanet_id = ? AND version = ?').run(datanetId, version);
+    this.q('DELETE FROM datanet_versions WHERE datanet_id = ? AND version = ?').run(datanetId, version);
+  }
+
+  purchases(datanetId: number): Array<{ buyer: Address; txHash: Hex }> {
+    return (this.q('SELECT buyer, tx_hash FROM datanet_purchases WHERE datanet_id = ? ORDER BY created_at').all(datanetId) as any[]).map((r) => ({ buyer: r.buyer, txHash: r.tx_hash }));
+  }
+
+  deletePurchase(datanetId: number, buyer: Address): void {
+    this.q('DELETE FROM datanet_credits WHERE datanet_id = ? AND lower(buyer) = lower(?)').run(datanetId, buyer);
+    this.q('DELETE FROM datanet_purchases WHERE datanet_id = ? AND lower(buyer) = lower(?)').run(datanetId, buyer);
+  }
+
   credits(datanetId: number): Array<{ contributor: Address; amountWei: bigint; txHash: Hex }> {
     return (this.q('SELECT contributor, amount_wei, tx_hash FROM datanet_credits WHERE datanet_id = ? ORDER BY id').all(datanetId) as any[]).map((r) => ({
       contributor: r.contributor,

@@ -4,7 +4,8 @@ import { actions, artifacts, type Chain } from '../chain/index.ts';
 import type { BlobStore, Hex } from '../da/index.ts';
 import type { ChainIndexRepo, Db } from '../store/index.ts';
 import { OpenLedgerError, forbidden, invalid, notFound } from '../util/errors.ts';
-import { FORMATS, type DataFormat, type RowData } from './formats.ts';
+import { type DataFormat, type RowData } from './formats.ts';
+import { CreateDatanetInput } from './create.ts';
 import { DEFAULT_LIMITS, type UploadLimits } from './limits.ts';
 import { leaderboard, type LeaderboardEntry } from './leaderboard.ts';
 import { VersionTree, verifyRowProof, type VersionLeaf } from './merkle.ts';
@@ -26,7 +27,8 @@ import {
 import { DatanetRepo, type DatanetRecord, type RowRecord, type VersionRecord } from './repo.ts';
 import { contributionTypedDataJson, verifyContribution, type ContributionDomainInput } from './signature.ts';
 import { exportJsonl, snapshotJsonl, type VersionRow } from './snapshot.ts';
-import { splitByRows } from './split.ts';
+import { recordPurchase } from './credits.ts';
+import { seal } from './sealed.ts';
 import { prepareRows, type PreparedUpload } from './upload.ts';
 import { ParsePool } from './parse/pool.ts';
 import { buildReport, emptyExisting, validateRecords, type ExistingRows, type UploadReport } from './validate.ts';
@@ -47,20 +49,7 @@ import { getDatanet, getVersion, hasAccess, isValidator, purchaseAccess, stakeOf
  * Parsing and validation are async and yield every few hundred rows; uploads to one datanet are
  * serialised (dedup must see every earlier row), other datanets and other requests keep going.
  */
-export const CreateDatanetInput = z.object({
-  name: z.string().trim().min(1).max(100),
-  summary: z.string().max(500).default(''),
-  description: z.string().max(50_000).default(''),
-  tags: z.array(z.string().trim().min(1).max(40)).max(20).default([]),
-  license: z
-    .string()
-    .regex(/^[A-Za-z0-9.+-]+(?: (?:AND|OR|WITH) [A-Za-z0-9.+-]+)*$/, 'must be an SPDX license id or expression, e.g. CC-BY-4.0')
-    .default('CC-BY-4.0'),
-  format: z.enum(FORMATS),
-  labels: z.array(z.string().trim().min(1).max(100)).min(2).max(1000).optional(),
-  policies: PoliciesSchema.default(PoliciesSchema.parse({})),
-});
-export type CreateDatanetInput = z.input<typeof CreateDatanetInput>;
+export { CreateDatanetInput } from './create.ts';
 
 export interface DatanetServiceDeps {
   db: Db;
@@ -73,6 +62,8 @@ export interface DatanetServiceDeps {
   minValidatorStakeWei?: bigint;
   /** Unix seconds; tests move time. */
   now?: () => number;
+  /** Seals raw uploads and snapshots of approval / paid datanets before they go to DA (sealed.ts). */
+  daKey?: Uint8Array | null;
 }
 
 export type ContributionSource = { kind: 'file'; bytes: Uint8Array; filename: string } | { kind: 'rows'; rows: unknown };
@@ -164,6 +155,7 @@ export class DatanetService {
   private readonly blobs: BlobStore;
   private readonly minStake: bigint;
   private readonly now: () => number;
+  private readonly daKey: Uint8Array | null;
   private readonly dedup = new Map<number, ExistingRows>();
   /** Loaded version trees, by "datanet:version" (rebuilding one costs ~3 keccaks per row). */
   private readonly trees = new Map<string, VersionTree>();
@@ -179,6 +171,13 @@ export class DatanetService {
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     this.minStake = deps.minValidatorStakeWei ?? 1n;
     this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+    this.daKey = deps.daKey ?? null;
+  }
+
+  /** Approval and paid datanets' data goes to DA sealed (only the node reads it back); open data stays plain. */
+  private sealFor(p: Policies, bytes: Uint8Array): Uint8Array {
+    if (p.access.kind === 'open' || !this.daKey) return bytes;
+    return seal(bytes, this.daKey);
   }
 
   /** Stops the parse worker (the node's shutdown; the worker never holds the process open while idle). */
@@ -220,7 +219,10 @@ export class DatanetService {
       throw invalid(`labels only apply to labelled datanets, not ${d.format}`, { param: 'labels', code: 'labels_not_applicable', hint: 'drop labels or use format "labelled"' });
     }
     const owner = getAddress(caller);
-    const metadata = { name: d.name, summary: d.summary, description: d.description, tags: d.tags, license: d.license, format: d.format, labels: d.labels ?? null, policies: d.policies };
+    const createdAt = this.now();
+    // Everything the store record needs, so start-up reconciliation can rebuild it from the chain
+    // event alone (createdAt also makes two identical creates two distinct blobs).
+    const metadata = { name: d.name, summary: d.summary, description: d.description, tags: d.tags, license: d.license, format: d.format, labels: d.labels ?? null, policies: d.policies, createdAt };
     const blob = await this.blobs.put(new TextEncoder().encode(jsonWei(metadata)));
     const metadataURI = `da://${blob.commitment}`;
     const cp = chainPolicy(d.policies);
@@ -238,7 +240,7 @@ export class DatanetService {
       owner,
       metadataBlob: blob.id,
       txHash: res.txHash,
-      createdAt: this.now(),
+      createdAt,
     };
     this.repo.insertDatanet(record);
     return this.view(record);
@@ -401,7 +403,7 @@ export class DatanetService {
       const existing = this.existing(id);
       const checked = await validateRecords(prepared.records, existing, { format: d.format, labels: d.labels ?? undefined, limits: this.limits });
       const passedAs = initialStatus(policies.validation);
-      const blob = await this.blobs.put(bytes);
+      const blob = await this.blobs.put(this.sealFor(policies, bytes));
       const now = this.now();
       const passed = checked.filter((r) => r.status === 'passed');
       const rowIds = new Map<number, number>();
@@ -487,6 +489,14 @@ export class DatanetService {
     return u;
   }
 
+  /** An upload record as a caller may see it: open datanets to anyone, others to the contributor and readers with access. */
+  async uploadFor(id: number, uploadId: number, caller: Address | null) {
+    const u = this.upload(id, uploadId);
+    if (caller && caller.toLowerCase() === u.contributor.toLowerCase()) return u;
+    await this.requireRead(id, caller);
+    return u;
+  }
+
   async rows(id: number, caller: Address | null, q: { status?: 'accepted' | 'pending' | 'rejected'; contributor?: string; limit?: number; afterId?: number }): Promise<RowView[]> {
     this.record(id);
     await this.requireRead(id, caller);
@@ -566,7 +576,7 @@ export class DatanetService {
       }
       const tree = await VersionTree.buildAsync(rows.map((r) => ({ rowHash: r.hash, contributor: r.contributor })));
       const snapshot = snapshotJsonl(d.format, rows.map((r) => ({ id: r.id, hash: r.hash, contributor: r.contributor, data: r.data as RowData })));
-      const blob = await this.blobs.put(new TextEncoder().encode(snapshot));
+      const blob = await this.blobs.put(this.sealFor(this.policies(d), new TextEncoder().encode(snapshot)));
       const res = await actions.commitVersion(this.chain, { datanetId: BigInt(id), merkleRoot: tree.root, rowCount: BigInt(rows.length), daCommitment: blob.commitment, contentHash: blob.id });
       const record: VersionRecord = {
         datanetId: id,
@@ -672,6 +682,7 @@ export class DatanetService {
         : [];
       const ok = logs.some((l) => l.address.toLowerCase() === this.chain.addresses.contracts.DatanetRegistry.toLowerCase() && l.args.datanetId === BigInt(id) && l.args.account.toLowerCase() === b.toLowerCase());
       if (!ok) throw invalid(`transaction ${txHash} is not a purchase of datanet ${id} by ${b}`, { param: 'txHash', code: 'purchase_not_found', hint: 'call DatanetRegistry.purchaseAccess(datanetId) from the buyer and pass its transaction hash' });
+      await this.chain.persist(); // the buyer's own transaction: durable before the store records it
     } else {
       throw invalid('a purchase needs the buyer\'s purchaseAccess transaction', { param: 'txHash', code: 'purchase_tx_required', hint: 'approve the price to DatanetRegistry, call purchaseAccess(datanetId), and pass its txHash' });
     }
@@ -679,14 +690,8 @@ export class DatanetService {
     return { datanetId: id, buyer: b, priceWei: price.toString(), txHash, credits: credits.map((c) => ({ contributor: c.contributor, amountWei: c.amount.toString() })) };
   }
 
-  /** Splits a purchase among the contributors of accepted rows (all to the owner while there are none) and records it. */
   private recordPurchase(d: DatanetRecord, buyer: Address, price: bigint, txHash: Hex) {
-    const byContributor = new Map<Address, number>();
-    for (const r of this.repo.acceptedRows(d.id)) byContributor.set(r.contributor, (byContributor.get(r.contributor) ?? 0) + 1);
-    let credits = splitByRows(price, [...byContributor].map(([contributor, rows]) => ({ contributor, rows })));
-    if (credits.length === 0) credits = [{ contributor: d.owner, amount: price }];
-    this.repo.tx(() => this.repo.insertPurchase(d.id, buyer, price, txHash, credits, this.now()));
-    return credits;
+    return recordPurchase(this.repo, d, buyer, price, txHash, this.now());
   }
 
   /**

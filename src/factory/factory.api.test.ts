@@ -309,24 +309,62 @@ describe('fine-tuning API', () => {
     assert.match(nanJob.error.hint, /learning rate/);
   });
 
-  test('import: an adapter trained elsewhere is checked against the base and registered; another base is refused', async () => {
+  test('import: an uploaded adapter is checked against the base and registered; another base is refused', async () => {
     const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11 });
     const good = buildTinyLora(tiny, join(node.dataDir, 'lora-good'), { rank: 2 });
-    for (const path of [good.peftDir, good.ggufPath]) {
-      const r = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', path, price_per_1k_input: '3' });
-      assert.equal(r.statusCode, 201, r.body);
-      const onChain = (await node.services.chain.publicClient.readContract({
-        address: node.services.chain.addresses.ModelRegistry, abi: artifacts.ModelRegistry.abi, functionName: 'getModel', args: [BigInt(r.json().model_id)],
-      } as never)) as any;
-      assert.equal(onChain.owner, alice.address);
-      assert.equal(onChain.adapterHash, r.json().adapter_hash);
-    }
+    const uploadAdapter = async (path: string) => {
+      const u = await call('POST', '/v1/files?filename=adapter.gguf&purpose=adapter', alice, readFileSync(path), { 'content-type': 'application/octet-stream' });
+      assert.equal(u.statusCode, 201, u.body);
+      return u.json().id as string;
+    };
+    const r = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', file: await uploadAdapter(good.ggufPath!), price_per_1k_input: '3' });
+    assert.equal(r.statusCode, 201, r.body);
+    const onChain = (await node.services.chain.publicClient.readContract({
+      address: node.services.chain.addresses.ModelRegistry, abi: artifacts.ModelRegistry.abi, functionName: 'getModel', args: [BigInt(r.json().model_id)],
+    } as never)) as any;
+    assert.equal(onChain.owner, alice.address);
+    assert.equal(onChain.adapterHash, r.json().adapter_hash);
     const other = buildTinyModel('qwen2', join(node.dataDir, 'other'), { format: 'gguf', seed: 3, dims: { dModel: 32, headDim: 8 } });
     const wrong = buildTinyLora(other, join(node.dataDir, 'lora-wrong'), { rank: 2 });
-    const w = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', path: wrong.peftDir });
+    const w = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', file: await uploadAdapter(wrong.ggufPath!) });
     assert.equal(w.statusCode, 422, w.body);
     assert.equal(errOf(w).code, 'adapter_mismatch');
     assert.match(errOf(w).hint, /wrong base model/);
+    assert.doesNotMatch(w.body, new RegExp(node.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no path on the node in the error');
+  });
+
+  test('no request field becomes a path: import path, job model path, adapter as training file (issue 9 item 4)', async () => {
+    const keyring = join(node.dataDir, 'keyring', 'mnemonic');
+    const p = await call('POST', '/v1/fine_tuning/models/import', alice, { model: 'tiny-llama', path: keyring });
+    assert.equal(p.statusCode, 400, p.body);
+    assert.equal(errOf(p).code, 'path_not_accepted');
+    const m = await call('POST', '/v1/fine_tuning/models/import', alice, { model: keyring, file: 'file-abc' });
+    assert.equal(m.statusCode, 404, m.body);
+    for (const model of [keyring, join(node.dataDir, 'tiny'), '/etc/passwd', '../../keyring/mnemonic']) {
+      const j = await call('POST', '/v1/fine_tuning/jobs', alice, { model, datanets: [{ id: open, version: 1 }] });
+      assert.equal(j.statusCode, 404, j.body);
+      assert.equal(errOf(j).code, 'model_not_found');
+      const words = readFileSync(keyring, 'utf8').trim().split(/\s+/);
+      assert.ok(!words.some((w) => j.body.includes(` ${w} `)), 'no file bytes in the error');
+    }
+    const g = await call('POST', '/v1/files?filename=x.gguf&purpose=adapter', alice, Buffer.from('GGUF\0\0\0\0'), { 'content-type': 'application/octet-stream' });
+    assert.equal(g.statusCode, 201, g.body);
+    const t = await call('POST', '/v1/fine_tuning/jobs', alice, { model: 'tiny-llama', training_file: g.json().id });
+    assert.equal(t.statusCode, 400, t.body);
+    assert.equal(errOf(t).code, 'invalid_training_file');
+  });
+
+  test('a job naming one datanet version 10 000 times trains on it once; too many distinct versions is a 400 (issue 9 item 6)', async () => {
+    const t0 = Date.now();
+    const many = await call('POST', '/v1/fine_tuning/jobs', owner, { model: 'tiny-llama', datanets: Array.from({ length: 10_000 }, () => ({ id: open, version: 1 })), register: false, hyperparameters: { max_steps: 1 } });
+    assert.equal(many.statusCode, 200, many.body);
+    assert.ok(Date.now() - t0 < 5_000, 'answered at once');
+    assert.deepEqual(many.json().datanets ?? [{ id: open, version: 1 }], [{ id: open, version: 1 }]);
+    await call('POST', `/v1/fine_tuning/jobs/${many.json().id}/cancel`, owner);
+    const distinct = await call('POST', '/v1/fine_tuning/jobs', owner, { model: 'tiny-llama', datanets: Array.from({ length: 40 }, (_, i) => ({ id: open, version: i + 1 })) });
+    assert.equal(distinct.statusCode, 400, distinct.body);
+    assert.equal(errOf(distinct).code, 'too_many_datanet_versions');
+    assert.equal(errOf(distinct).param, 'datanets');
   });
 
   test('SSE live: a stream opened while the job runs carries its progress to the end', async () => {

@@ -28,7 +28,7 @@ import { ModelCatalog, STARTER_NAME } from '../models/index.ts';
 import { openModel } from '../engine/model/load.ts';
 import { loadCheckpoint, type StepMetrics } from '../engine/train/index.ts';
 import type { Kernels } from '../engine/index.ts';
-import { OpenLedgerError, invalid, notFound } from '../util/errors.ts';
+import { checkUint256, OpenLedgerError, invalid, notFound } from '../util/errors.ts';
 import { buildDataset, parseJsonlFile, sha256Hex, type RowFormat, type SourceRow } from './dataset.ts';
 import { parseHyperparameters } from './hyperparameters.ts';
 import { runTrainingThread, trainEvaluateExport, type TrainingInput } from './training.ts';
@@ -72,9 +72,10 @@ export class FactoryService {
   // ---- files ----
 
   uploadFile(owner: Address, filename: string, bytes: Uint8Array, purpose = 'fine-tune') {
-    if (purpose !== 'fine-tune') throw invalid(`purpose ${purpose} is not supported`, { param: 'purpose', code: 'invalid_purpose', hint: 'use purpose=fine-tune' });
+    if (purpose !== 'fine-tune' && purpose !== 'adapter') throw invalid(`purpose ${JSON.stringify(String(purpose).slice(0, 40))} is not supported`, { param: 'purpose', code: 'invalid_purpose', hint: 'use purpose=fine-tune (JSONL training data) or purpose=adapter (a GGUF LoRA for POST /v1/fine_tuning/models/import)' });
     if (!bytes.length) throw invalid('the file is empty', { param: 'file', code: 'empty_file', hint: 'upload a JSONL file with at least one row' });
     if (bytes.length > MAX_FILE_BYTES) throw new OpenLedgerError(`the file has ${bytes.length} bytes; the limit is ${MAX_FILE_BYTES}`, { type: 'payload_too_large', param: 'file', code: 'file_too_large' });
+    if (purpose === 'adapter') return this.uploadAdapter(owner, filename, bytes);
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     const id = newId('file');
     const parsed = parseJsonlFile(text, id); // validates the shape now, not when the job runs
@@ -84,6 +85,20 @@ export class FactoryService {
     writeFileSync(path, bytes);
     const rec = this.repo.insertFile({ id, owner: getAddress(owner), filename, purpose, bytes: bytes.length, sha256: sha256Hex(bytes).slice(2), path });
     return { ...fileView(rec), format: parsed.format, rows: parsed.rows.length };
+  }
+
+  /** A GGUF LoRA adapter for import: checked for the GGUF magic now, strictly against its base at import. */
+  private uploadAdapter(owner: Address, filename: string, bytes: Uint8Array) {
+    if (!(bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46)) {
+      throw invalid('an adapter upload must be a GGUF LoRA file (it does not start with "GGUF")', { param: 'file', code: 'invalid_adapter_file', hint: 'convert a PEFT adapter to GGUF (llama.cpp convert_lora_to_gguf.py) or use the .gguf a fine-tuning job exported' });
+    }
+    const id = newId('file');
+    const dir = join(this.deps.dataDir, 'factory', 'files');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${id}.gguf`);
+    writeFileSync(path, bytes);
+    const rec = this.repo.insertFile({ id, owner: getAddress(owner), filename, purpose: 'adapter', bytes: bytes.length, sha256: sha256Hex(bytes).slice(2), path });
+    return fileView(rec);
   }
 
   file(owner: Address, id: string) {
@@ -101,7 +116,7 @@ export class FactoryService {
     const model = body.model === undefined || body.model === null ? STARTER_NAME : body.model;
     if (typeof model !== 'string' || !model) throw invalid('model must be a base model name', { param: 'model', code: 'model_required', hint: 'a base model name from `openledger models list`, or omit it for the starter model' });
     try {
-      this.catalog.resolve(model);
+      this.catalog.resolveName(model); // catalog names only: no request field becomes a path
     } catch (e) {
       if (e instanceof OpenLedgerError) throw notFound(e.message, { param: 'model', code: 'model_not_found', hint: e.hint });
       throw e;
@@ -111,14 +126,16 @@ export class FactoryService {
     if (trainingFile !== null && typeof trainingFile !== 'string') throw invalid('training_file must be a file id', { param: 'training_file', code: 'invalid_request' });
     const datanets = parseDatanets(body.datanets);
     if (!trainingFile && !datanets.length) throw invalid('a job needs training data: training_file or datanets', { param: 'training_file', code: 'data_required', hint: 'pass "datanets": [{"id": 1, "version": 1}] or upload a file and pass its id as training_file' });
-    if (trainingFile) this.file(owner, trainingFile);
+    if (trainingFile && this.file(owner, trainingFile).purpose !== 'fine-tune') {
+      throw invalid(`${trainingFile} was uploaded as an adapter, not as training data`, { param: 'training_file', code: 'invalid_training_file', hint: 'upload the JSONL with purpose=fine-tune' });
+    }
     const suffix = body.suffix ?? null;
     if (suffix !== null && (typeof suffix !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(suffix))) throw invalid('suffix must be 1–40 letters, digits, _ or -', { param: 'suffix', code: 'invalid_suffix' });
     const split = body.validation_split ?? 0.1;
     if (typeof split !== 'number' || !(split >= 0 && split <= 0.5)) throw invalid(`validation_split must be in [0, 0.5], got ${JSON.stringify(split)}`, { param: 'validation_split', code: 'invalid_request', hint: 'use 0.1' });
     const price = (v: unknown, p: string) => {
       if (v === undefined) return '0';
-      if ((typeof v === 'string' && /^\d{1,78}$/.test(v)) || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return BigInt(v).toString();
+      if ((typeof v === 'string' && /^\d{1,78}$/.test(v)) || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return checkUint256(BigInt(v), p).toString();
       throw invalid(`${p} must be a non-negative integer (OPEN wei per 1k tokens)`, { param: p, code: 'invalid_request' });
     };
     const request: JobRequest = {
@@ -328,14 +345,28 @@ export class FactoryService {
   }
 }
 
+/** Most datanet versions one job may train on (after removing duplicates). */
+export const MAX_JOB_DATANET_VERSIONS = 32;
+
 function parseDatanets(v: unknown): Array<{ id: number; version: number }> {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw invalid('datanets must be a list of {id, version}', { param: 'datanets', code: 'invalid_request', hint: 'e.g. [{"id": 1, "version": 2}]' });
-  return v.map((d, i) => {
+  // Checked before anything is read: 10 000 copies of one version must cost nothing but this 400.
+  const distinct = new Set(v.map((d) => `${(d as { id?: unknown })?.id}@${(d as { version?: unknown })?.version}`));
+  if (distinct.size > MAX_JOB_DATANET_VERSIONS) {
+    throw invalid(`a job may train on at most ${MAX_JOB_DATANET_VERSIONS} datanet versions; this one names ${distinct.size}`, {
+      param: 'datanets', code: 'too_many_datanet_versions', hint: `split the data over several jobs, or publish a combined version`,
+    });
+  }
+  const seen = new Set<string>();
+  return v.flatMap((d, i) => {
     const id = (d as { id?: unknown })?.id, version = (d as { version?: unknown })?.version;
     if (!Number.isSafeInteger(id) || (id as number) < 1) throw invalid(`datanets[${i}].id must be a positive integer`, { param: `datanets[${i}].id`, code: 'invalid_request' });
     if (!Number.isSafeInteger(version) || (version as number) < 1) throw invalid(`datanets[${i}].version must be a positive integer`, { param: `datanets[${i}].version`, code: 'invalid_request', hint: 'name the exact published version to train on' });
-    return { id: id as number, version: version as number };
+    const key = `${id}@${version}`;
+    if (seen.has(key)) return []; // a repeated version adds no data: train on it once
+    seen.add(key);
+    return [{ id: id as number, version: version as number }];
   });
 }
 

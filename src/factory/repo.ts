@@ -165,6 +165,11 @@ export class FactoryRepo {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.jobId, m.name, m.owner, m.baseModel, m.modelId, m.txHash, m.baseModelHash, m.adapterHash, m.configHash, m.metadataUri, m.peftDir, m.ggufPath, m.priceInWei, m.priceOutWei, now());
   }
 
+  /** Start-up reconciliation: the chain does not hold this registration (reconcile.ts). */
+  clearRegistration(jobId: string): void {
+    this.db.prepare('UPDATE factory_models SET model_id = NULL, tx_hash = NULL WHERE job_id = ?').run(jobId);
+  }
+
   model(nameOrJob: string): ModelRecord | null {
     const r = this.db.prepare('SELECT * FROM factory_models WHERE name = ? OR job_id = ?').get(nameOrJob, nameOrJob) as any;
     return r ? modelRecord(r) : null;

@@ -23,15 +23,27 @@ export interface AuthDeps {
   repo: IdentityRepo;
   publicClient: PublicClient;
   chainId: number;
-  /** Host (and port) the SIWE message must name, e.g. `127.0.0.1:7420`; null accepts any. */
-  domain: string | null;
+  /**
+   * Hosts (with port) a SIWE message may name as its domain, e.g. `127.0.0.1:7420`: the node's own
+   * origins. A message signed for any other site is refused (EIP-4361: the domain is the site the
+   * user agreed to sign in to). Never empty.
+   */
+  domains: string[];
   now?: () => number;
 }
 
 export class Auth {
   private now: () => number;
   constructor(private deps: AuthDeps) {
+    if (deps.domains.length === 0) throw new Error('Auth needs at least one SIWE domain');
+    this.deps = { ...deps, domains: deps.domains.map((d) => d.toLowerCase()) };
     this.now = deps.now ?? Date.now;
+  }
+
+  /** The SIWE domain for a request that reached the node as `host`: itself when it is ours, else our first. */
+  domainFor(host: string | undefined): string {
+    const h = (host ?? '').toLowerCase();
+    return this.deps.domains.includes(h) ? h : this.deps.domains[0];
   }
 
   issueNonce(): { nonce: string; expiresAt: string } {
@@ -59,8 +71,12 @@ export class Auth {
     if (fields.chainId !== this.deps.chainId) {
       throw unauthorized(`SIWE message is for chain ${fields.chainId}, this node runs chain ${this.deps.chainId}`, 'sign a message with this node\'s chain id (GET /v1/status)', 'siwe_wrong_chain');
     }
-    if (this.deps.domain && fields.domain !== this.deps.domain) {
-      throw unauthorized(`SIWE message is for domain ${fields.domain}, expected ${this.deps.domain}`, 'use this node\'s host as the domain', 'siwe_wrong_domain');
+    if (!fields.domain || !this.deps.domains.includes(fields.domain.toLowerCase())) {
+      throw unauthorized(
+        `SIWE message is for domain ${JSON.stringify(fields.domain ?? null)}, but this node is ${this.deps.domains.join(' or ')}`,
+        `sign a message whose domain is ${this.deps.domains[0]} (POST /v1/auth/nonce returns it); a node behind another name needs --origin`,
+        'siwe_wrong_domain',
+      );
     }
     const now = new Date(this.now());
     if (fields.expirationTime && fields.expirationTime <= now) {

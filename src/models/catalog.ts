@@ -74,7 +74,23 @@ export class ModelCatalog {
     return this.list().find((m) => m.name === name);
   }
 
-  /** A catalog name, or a path to a model folder / .gguf file. */
+  /**
+   * A catalog name only (the API: no request field becomes a path). The error names the known
+   * models and never a path on the node's disk.
+   */
+  resolveName(name: string): { path: string; entry?: ModelEntry } {
+    const entry = this.get(name);
+    if (entry) return { path: entry.path, entry };
+    if (name === STARTER_NAME && starterShipped() && !this.wasRemoved(STARTER_NAME)) return { path: STARTER_DIR };
+    const names = this.list().map((m) => m.name);
+    throw notFound(`no model ${JSON.stringify(name.slice(0, 100))} in this node's catalog`, {
+      param: 'model',
+      code: 'model_not_found',
+      hint: names.length ? `use a catalog name: ${names.slice(0, 20).join(', ')}` : 'the node operator adds base models with `openledger models add <path>`',
+    });
+  }
+
+  /** A catalog name, or a path to a model folder / .gguf file (the local CLI only, never the API). */
   resolve(nameOrPath: string): { path: string; entry?: ModelEntry } {
     const entry = this.get(nameOrPath);
     if (entry) return { path: entry.path, entry };

@@ -80,3 +80,16 @@ export const configError = (message: string, opts: Omit<ErrorOptions, 'type'> = 
   new OpenLedgerError(message, { ...opts, type: 'config_error' });
 export const modelError = (message: string, opts: Omit<ErrorOptions, 'type'> = {}) =>
   new OpenLedgerError(message, { ...opts, type: 'model_error' });
+
+/** Largest value a uint256 (every on-chain price and amount) can hold: 2^256 − 1. */
+export const MAX_UINT256 = (1n << 256n) - 1n;
+
+/** `v`, or a 400 naming `param` when it does not fit in a uint256 (instead of the chain client's raw text). */
+export function checkUint256(v: bigint, param: string): bigint {
+  if (v < 0n || v > MAX_UINT256) {
+    throw invalid(`${param} is ${v > 0n ? 'larger than 2^256 − 1' : 'negative'}: the chain stores it as a uint256`, {
+      param, code: 'amount_out_of_range', hint: `pass a whole number of wei from 0 to ${MAX_UINT256}`,
+    });
+  }
+  return v;
+}

@@ -23,6 +23,9 @@ export function upCommand(program: Command) {
     .option('--max-running <n>', 'serving: sequences decoding together per base model (default min(64, batch tokens))')
     .option('--max-adapters <n>', 'serving: LoRA adapters kept loaded per base model (default 16)')
     .option('--kv-tokens <n>', 'serving: KV cache budget in tokens per base model (default min(4 × context, 8192))')
+    .option('--origin <url>', 'an origin (scheme://host[:port]) the node is reached at: SIWE domains and web pages allowed on the chain RPC (repeatable; default http://127.0.0.1:<port>, http://localhost:<port>)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--relay-budget <n>', 'on-chain actions the operator relays (pays gas for) per user address per window (default 60; 0 = none)')
+    .option('--relay-window <seconds>', 'window of --relay-budget (default 3600)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent', 'info')
     .addHelpText(
       'after',
@@ -30,6 +33,7 @@ export function upCommand(program: Command) {
 Environment:
   OPENLEDGER_PRIVATE_KEY   operator key (0x…) for --rpc-url; never passed as a flag
   OPENLEDGER_DATA_DIR      default for --data-dir
+  OPENLEDGER_ORIGINS       comma-separated default for --origin
 
 Examples:
   openledger up                                   # embedded chain in ~/.openledger
@@ -58,6 +62,11 @@ Examples:
         dataDir: o.dataDir,
         host: o.host,
         port: o.port,
+        origins: o.origin.length ? o.origin : process.env.OPENLEDGER_ORIGINS ? process.env.OPENLEDGER_ORIGINS.split(',').map((x: string) => x.trim()).filter(Boolean) : undefined,
+        relayBudget: {
+          ...(o.relayBudget !== undefined ? { maxTransactions: Number(o.relayBudget) } : {}),
+          ...(o.relayWindow !== undefined ? { windowSeconds: Number(o.relayWindow) } : {}),
+        },
         logLevel: o.logLevel,
         da: o.da === 'eigenda' ? { kind: 'eigenda', url: o.eigendaUrl } : { kind: o.da },
         serving: {
@@ -79,6 +88,11 @@ Examples:
             }
           : { mode: 'embedded', chainPort: o.chainPort },
       });
+      // Test hook (test/crash-loop.test.ts): die by SIGKILL at a named point of a chain-writing flow.
+      if (process.env.OPENLEDGER_TEST_CRASH_AT) {
+        const { armCrashPoints } = await import('../../util/crash.ts');
+        armCrashPoints(process.env.OPENLEDGER_TEST_CRASH_AT.split(','), Number(process.env.OPENLEDGER_TEST_CRASH_SKIP ?? 0));
+      }
       const { startNode } = await import('../../node.ts');
       const t0 = Date.now();
       const node = await startNode(config, { onProgress: (l) => console.log(l), logger: config.logLevel === 'debug' || config.logLevel === 'trace' });

@@ -16,7 +16,7 @@ export async function authRoutes(app: FastifyInstance, s: NodeServices) {
         response: { 200: { type: 'object', properties: { nonce: { type: 'string' }, expiresAt: { type: 'string' }, chainId: { type: 'integer' }, domain: { type: 'string' } } } },
       },
     },
-    async (request) => ({ ...s.auth.issueNonce(), chainId: s.chain.chainId, domain: request.host }),
+    async (request) => ({ ...s.auth.issueNonce(), chainId: s.chain.chainId, domain: s.auth.domainFor(request.host) }),
   );
 
   app.post<{ Body: { message: string; signature: Hex } }>(

@@ -38,7 +38,7 @@ export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
         version: s.version,
         chainId: s.chain.chainId,
         embeddedChain: s.chain.embedded,
-        rpcUrl: s.chain.rpcUrl,
+        rpcUrl: s.chain.publicRpcUrl,
         blockNumber: blockNumber.toString(),
         indexedBlock: cursor ? cursor.blockNumber.toString() : null,
         contracts: Object.fromEntries(Object.entries(contracts).map(([k, v]) => [k, String(v)])),

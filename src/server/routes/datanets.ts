@@ -36,7 +36,7 @@ export function datanetService(s: NodeServices): DatanetService {
   if (!svc) {
     const blobs = (s.modules.da as BlobStore | undefined) ?? new LocalBlobStore({ dir: join(s.config.dataDir, 'blobs') });
     s.modules.da = blobs;
-    svc = new DatanetService({ db: s.store.db, chain: s.chain, chainIndex: s.store.chainIndex, blobs });
+    svc = new DatanetService({ db: s.store.db, chain: s.chain, chainIndex: s.store.chainIndex, blobs, daKey: (s.modules.daKey as Uint8Array | undefined) ?? null });
     s.modules.datanets = svc;
   }
   return svc;
@@ -272,12 +272,12 @@ export async function datanetRoutes(app: FastifyInstance, s: NodeServices) {
       {
         schema: {
           tags,
-          summary: 'An upload: its signature, DA blob and report',
+          summary: 'An upload: its signature, DA blob and report (approval and paid datanets: its contributor and readers with access only)',
           params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 }, uploadId: { type: 'integer', minimum: 1 } } },
-          response: { 200: obj, 404: err },
+          response: { 200: obj, 401: err, 403: err, 404: err },
         },
       },
-      async (request) => json(svc.upload(request.params.id, request.params.uploadId)),
+      async (request) => json(await svc.uploadFor(request.params.id, request.params.uploadId, callerOf(request))),
     );
 
     r.get<{ Params: { id: number }; Querystring: { status?: 'accepted' | 'pending' | 'rejected'; contributor?: string; limit?: number; after?: number } }>(

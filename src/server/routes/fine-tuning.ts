@@ -22,7 +22,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FactoryService, JobQueue, fileView, importAdapter, jobView, type EventRecord } from '../../factory/index.ts';
 import { LocalBlobStore, type BlobStore } from '../../da/index.ts';
 import type { DatanetService } from '../../datanets/service.ts';
-import { invalid } from '../../util/errors.ts';
+import { checkUint256, invalid } from '../../util/errors.ts';
 import { boundaryOf, parseMultipart, type FormPart } from '../../factory/multipart.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 
@@ -183,20 +183,24 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       schema: { tags, summary: 'The exact rows the job trained and evaluated on (datanet, version, row id, hash, contributor, split)', security: [{ bearer: [] }], params: idParams, response: { 200: obj, ...errors } },
     }, async (request) => ({ object: 'list', data: svc.repo.rows(svc.job(requireCaller(request), request.params.id).id) }));
 
-    r.post<{ Body: { model: string; path: string; name?: string; price_per_1k_input?: string; price_per_1k_output?: string; register?: boolean } }>('/v1/fine_tuning/models/import', {
+    r.post<{ Body: { model: string; file: string; path?: unknown; name?: string; price_per_1k_input?: string; price_per_1k_output?: string; register?: boolean } }>('/v1/fine_tuning/models/import', {
       schema: {
-        tags, summary: 'Add an adapter trained elsewhere (PEFT folder or GGUF LoRA on the node\'s disk), checked strictly against the base model, and register it', security: [{ bearer: [] }],
-        body: { type: 'object', required: ['model', 'path'], properties: { model: { type: 'string' }, path: { type: 'string' }, name: { type: 'string' }, price_per_1k_input: { type: 'string' }, price_per_1k_output: { type: 'string' }, register: { type: 'boolean' } } },
+        tags, summary: 'Add an adapter trained elsewhere (a GGUF LoRA uploaded with POST /v1/files purpose=adapter), checked strictly against the base model (a catalog name), and register it', security: [{ bearer: [] }],
+        body: { type: 'object', required: ['model'], properties: { model: { type: 'string', maxLength: 200 }, file: { type: 'string', maxLength: 80 }, name: { type: 'string', maxLength: 100 }, price_per_1k_input: { type: 'string' }, price_per_1k_output: { type: 'string' }, register: { type: 'boolean' } } },
         response: { 201: obj, ...errors },
       },
     }, async (request, reply) => {
       const b = request.body;
+      if (b.path !== undefined) {
+        throw invalid('path is not accepted: the node reads no file a request names', { param: 'path', code: 'path_not_accepted', hint: 'upload the GGUF LoRA with POST /v1/files (purpose=adapter) and pass its id as file' });
+      }
+      if (b.file === undefined) throw invalid('file is required', { param: 'file', code: 'file_required', hint: 'upload the GGUF LoRA with POST /v1/files (purpose=adapter) and pass its id as file' });
       const wei = (v: string | undefined, p: string) => {
         if (v === undefined) return 0n;
-        if (!/^\d{1,78}$/.test(v)) throw invalid(`${p} must be a non-negative integer`, { param: p, code: 'invalid_request' });
-        return BigInt(v);
+        if (!/^\d{1,100}$/.test(v)) throw invalid(`${p} must be a non-negative integer`, { param: p, code: 'invalid_request' });
+        return checkUint256(BigInt(v), p);
       };
-      const res = await importAdapter(svc, requireCaller(request), { model: b.model, path: b.path, name: b.name, register: b.register, pricePer1kInput: wei(b.price_per_1k_input, 'price_per_1k_input'), pricePer1kOutput: wei(b.price_per_1k_output, 'price_per_1k_output') });
+      const res = await importAdapter(svc, requireCaller(request), { model: b.model, file: b.file, name: b.name, register: b.register, pricePer1kInput: wei(b.price_per_1k_input, 'price_per_1k_input'), pricePer1kOutput: wei(b.price_per_1k_output, 'price_per_1k_output') });
       reply.status(201);
       return res;
     });
