@@ -10,7 +10,7 @@
  *   models     store model ids == 1..ModelRegistry.modelCount()
  *   and the next write works (a create answers 201, never a 500 on a reused id).
  *
- * Half the kills are timed at random (0–400 ms into a request); the other half use the node's crash
+ * Half the kills are timed at random (0–1200 ms into the chain-writing request); the other half use the node's crash
  * points (src/util/crash.ts) to die exactly between a durable chain write and its store write — the
  * window a random timer almost never hits.
  *
@@ -109,6 +109,7 @@ class Api {
       body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    if (process.env.OPENLEDGER_CRASH_DEBUG) console.log(method, path.slice(0, 60), res.status, text.slice(0, 300));
     return { status: res.status, text, json: () => JSON.parse(text) };
   }
   async token(a: HDAccount): Promise<string> {
@@ -127,46 +128,53 @@ class Api {
 
 interface World { status: { chainId: number; contracts: Record<string, Address>; rpcUrl: string } }
 
-/** One flow as a request (or two), as a user would send it. Never asserts on the answer: it may be cut off. */
-async function runFlow(api: Api, flow: Flow, w: World): Promise<void> {
-  const owner = dev(1), contributor = dev(2), buyer = pick([dev(3), dev(4)]);
+async function contributeRows(api: Api, w: World, datanetId: number): Promise<void> {
+  const contributor = dev(2);
+  const rows = Array.from({ length: 3 }, () => ({ text: `row ${Date.now()} ${rand()}` }));
+  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
+  const prepared = await prepareFile(bytes, 'rows.jsonl', 'text');
+  const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(rand() * 1000)), deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
+  const signature = await signContribution(contributor, { chainId: w.status.chainId, registry: w.status.contracts.DatanetRegistry }, {
+    contributor: contributor.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
+  });
+  await api.call('POST', `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, contributor, bytes, { 'content-type': 'application/octet-stream' });
+}
+
+function storeDatanets(): Array<{ id: number; paid: boolean }> {
   const db = new Database(join(dataDir, 'store.sqlite'), { readonly: true, fileMustExist: true });
-  const datanets = db.prepare('SELECT id, policies FROM datanets ORDER BY id').all() as Array<{ id: number; policies: string }>;
-  db.close();
-  const any = datanets.length ? pick(datanets) : null;
+  try {
+    return (db.prepare('SELECT id, policies FROM datanets ORDER BY id').all() as Array<{ id: number; policies: string }>).map((d) => ({ id: d.id, paid: JSON.parse(d.policies).access?.kind === 'paid' }));
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * One flow, as a user sends it: `setup` writes nothing on chain (so an armed crash point cannot fire
+ * in it), then `act` is the chain-writing request the kill is aimed at. Answers are not asserted:
+ * the request may be cut off.
+ */
+async function prepareFlow(api: Api, flow: Flow, w: World): Promise<() => Promise<unknown>> {
+  const owner = dev(1), buyer = pick([dev(3), dev(4)]);
+  const datanets = storeDatanets();
+  const target = pick(datanets);
   switch (flow) {
     case 'create': {
       const paid = rand() < 0.5;
-      await api.call('POST', '/v1/datanets', owner, { name: `crash ${Date.now()}`, format: 'text', policies: paid ? { access: { kind: 'paid', priceWei: '1000' } } : {} });
-      return;
+      return () => api.call('POST', '/v1/datanets', owner, { name: `crash ${Date.now()}`, format: 'text', policies: paid ? { access: { kind: 'paid', priceWei: '1000' } } : {} });
     }
-    case 'contribute': {
-      if (!any) return runFlow(api, 'create', w);
-      const rows = Array.from({ length: 3 }, () => ({ text: `row ${Date.now()} ${rand()}` }));
-      const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
-      const prepared = await prepareFile(bytes, 'rows.jsonl', 'text');
-      const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(rand() * 1000)), deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
-      const signature = await signContribution(contributor, { chainId: w.status.chainId, registry: w.status.contracts.DatanetRegistry }, {
-        contributor: contributor.address, datanetId: BigInt(any.id), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
-      });
-      await api.call('POST', `/v1/datanets/${any.id}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, contributor, bytes, { 'content-type': 'application/octet-stream' });
-      return;
-    }
+    case 'contribute':
+      return () => contributeRows(api, w, target.id);
     case 'publish':
-      if (!any) return runFlow(api, 'create', w);
-      await api.call('POST', `/v1/datanets/${any.id}/versions`, owner);
-      return;
+      await contributeRows(api, w, target.id); // new accepted rows, so there is a version to publish
+      return () => api.call('POST', `/v1/datanets/${target.id}/versions`, owner);
     case 'purchase': {
-      const paid = datanets.filter((d) => JSON.parse(d.policies).access?.kind === 'paid');
-      if (!paid.length) return runFlow(api, 'create', w);
-      await api.call('POST', `/v1/datanets/${pick(paid).id}/purchase`, buyer);
-      return;
+      const paid = datanets.filter((d) => d.paid);
+      return () => api.call('POST', `/v1/datanets/${pick(paid).id}/purchase`, buyer, {});
     }
     case 'register': {
       const u = await api.call('POST', '/v1/files?filename=a.gguf&purpose=adapter', owner, readFileSync(adapterGguf), { 'content-type': 'application/octet-stream' });
-      if (u.status !== 201) return;
-      await api.call('POST', '/v1/fine_tuning/models/import', owner, { model: 'tiny-llama', file: u.json().id });
-      return;
+      return () => api.call('POST', '/v1/fine_tuning/models/import', owner, { model: 'tiny-llama', file: u.json().id });
     }
   }
 }
@@ -227,38 +235,44 @@ describe(`crash loop: kill -9 of node and Anvil in every chain-writing flow, ${I
 
   test('store and chain agree after every restart', async () => {
     const t0 = Date.now();
+    // Odd iterations die at a crash point (armed when the node starts, so no extra restart);
+    // even ones, and contribute (no chain write), by a random timer.
+    const precise = (i: number) => i % 2 === 1 && FLOWS[i % FLOWS.length] !== 'contribute';
+    const armFor = (i: number) => (i < ITERATIONS && precise(i) ? { points: [pick(['chain-write-mined', 'chain-write-durable'])], skip: 0 } : undefined);
+    // Something to crash into: paid and open datanets with rows (written before any crash point is armed).
     let url = await start();
     let w: World = { status: (await (await fetch(`${url}/v1/status`)).json()) as World['status'] };
-    // Some state to crash into: a paid datanet with rows and a version.
     const api0 = new Api(url);
-    await runFlow(api0, 'create', w);
+    for (const paid of [true, true, false]) {
+      const c = await api0.call('POST', '/v1/datanets', dev(1), { name: `seed ${paid}`, format: 'text', policies: paid ? { access: { kind: 'paid', priceWei: '1000' } } : {} });
+      assert.equal(c.status, 201, c.text);
+      await contributeRows(api0, w, c.json().id);
+    }
+    await killBoth();
+    url = await start(armFor(0));
     const kinds: Record<string, number> = {};
     let last = { datanets: 0, versions: 0, purchases: 0, models: 0 };
     for (let i = 0; i < ITERATIONS; i++) {
       const flow = FLOWS[i % FLOWS.length];
-      const precise = i % 2 === 1 && flow !== 'contribute'; // contribute writes no chain state: random timing only
-      if (precise) {
-        // Restart armed: the node dies at a crash point of this flow's chain write.
-        await stopGracefully();
-        url = await start({ points: [pick(['chain-write-mined', 'chain-write-durable'])], skip: 0 });
-      }
       const api = new Api(url);
-      // Sign in before arming the timer, so the kill lands in the flow itself.
+      // Sign in before the flow, so the kill lands in the flow itself.
       for (const a of [dev(1), dev(2), dev(3), dev(4)]) await api.token(a);
-      const req = runFlow(api, flow, w).catch(() => {});
-      if (precise) {
-        await Promise.race([req, new Promise<void>((r) => child!.once('exit', () => r()))]);
-      } else {
-        await sleep(Math.floor(rand() * 400));
-      }
+      const act = await prepareFlow(api, flow, w);
+      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
+      const req = act().catch(() => {});
+      if (precise(i)) {
+        await Promise.race([req, exited]);
+        await Promise.race([exited, sleep(500)]); // a cut-off request can settle before the exit is seen
+      } else await sleep(Math.floor(rand() * 1200));
+      const kind = `${flow}@${precise(i) ? (child!.signalCode === 'SIGKILL' ? 'point' : 'after') : 'random'}`;
       await killBoth();
-      kinds[`${flow}${precise ? '@point' : '@random'}`] = (kinds[`${flow}${precise ? '@point' : '@random'}`] ?? 0) + 1;
-      url = await start();
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+      url = await start(armFor(i + 1));
       w = { status: (await (await fetch(`${url}/v1/status`)).json()) as World['status'] };
-      last = await checkAgree(w, `iteration ${i + 1} (${flow}${precise ? ', crash point' : ', random kill'})`);
-      // The next write works: no 500 on an id the store kept but the chain lost.
-      if (i % 10 === 9) {
-        const c = await new Api(url).call('POST', '/v1/datanets', dev(1), { name: `after crash ${i}`, format: 'text' });
+      last = await checkAgree(w, `iteration ${i + 1} (${kind})`);
+      // The next write works: no 500 on an id the store kept but the chain lost (on an unarmed node).
+      if (!armFor(i + 1)) {
+        const c = await new Api(url).call('POST', '/v1/datanets', dev(1), { name: `after crash ${i}`, format: 'text', policies: rand() < 0.5 ? { access: { kind: 'paid', priceWei: '1000' } } : {} });
         assert.equal(c.status, 201, c.text);
       }
     }
