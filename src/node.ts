@@ -10,6 +10,7 @@ import { nodeOrigins, type NodeConfig } from './config/index.ts';
 import { startChain, startIndexer, type Chain } from './chain/index.ts';
 import { Auth, loadOrCreateKeyring, type Keyring } from './identity/index.ts';
 import { buildApp, type NodeServices } from './server/index.ts';
+import { configureServerErrorLog } from './server/errors.ts';
 import { openStore, type Store } from './store/index.ts';
 import { configError } from './util/errors.ts';
 import { openBlobStore, type BlobStore } from './da/index.ts';
@@ -145,6 +146,8 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     }
     if (opts.extend) await opts.extend(services);
 
+    // 5xx causes reach stderr at every log level but silent (src/server/errors.ts).
+    configureServerErrorLog(config.logLevel === 'silent' ? () => {} : (line) => process.stderr.write(line + '\n'));
     const app = await buildApp(services, { logger: opts.logger ?? false });
     undo.push(() => app.close());
     let url: string | null = null;

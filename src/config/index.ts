@@ -36,10 +36,12 @@ export const NodeConfigSchema = z.object({
   relayBudget: z
     .object({
       /** Relayed transactions per address per window; 0 disables relaying for users. */
-      maxTransactions: z.number().int().min(0).max(1_000_000).default(60),
+      maxTransactions: z.number().int().min(0).max(1_000_000).default(100),
       windowSeconds: z.number().int().min(1).max(30 * 86400).default(3600),
     })
     .prefault({}),
+  /** SIWE nonces one client IP may ask for per minute (each is a store row until it expires). */
+  authNoncesPerMinute: z.number().int().min(1).max(100_000).default(60),
   chain: z.discriminatedUnion('mode', [
     z.object({
       mode: z.literal('embedded'),

@@ -10,6 +10,7 @@ import type { NodeServices } from './context.ts';
 import { errorHandler, errorSchema } from './errors.ts';
 import { registerRoutes } from './routes/index.ts';
 import { OpenLedgerError } from '../util/errors.ts';
+import { RELAYED_ROUTES, SlidingWindow, rateLimited } from './limits.ts';
 
 export interface AppOptions {
   logger?: boolean | { level: string };
@@ -22,6 +23,16 @@ export async function buildApp(services: NodeServices, opts: AppOptions = {}): P
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 8 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // URL errors the router raises before any route runs (a 414 for an over-long path segment, a
+    // 400 for bad percent-encoding) in the API's error shape, without echoing the URL back.
+    frameworkErrors: (err, _request, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      reply.status(status).send({
+        error: status === 414
+          ? { message: 'a path segment is longer than 100 characters', type: 'invalid_request_error', param: null, code: 'uri_too_long', hint: 'ids and names in URLs are short: check the URL' }
+          : { message: 'the URL is not valid (bad percent-encoding?)', type: 'invalid_request_error', param: null, code: 'bad_url', hint: 'percent-encode path segments (encodeURIComponent)' },
+      });
+    },
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -62,6 +73,28 @@ export async function buildApp(services: NodeServices, opts: AppOptions = {}): P
       });
     }
     (request as typeof request & { caller: string }).caller = caller;
+  });
+
+  // Relay budget: routes whose transaction the operator pays for count against the caller.
+  const budget = services.config.relayBudget ?? { maxTransactions: 100, windowSeconds: 3600 };
+  const relay = new SlidingWindow(budget.maxTransactions, budget.windowSeconds * 1000);
+  app.addHook('preHandler', async (request) => {
+    const caller = (request as typeof request & { caller?: string | null }).caller;
+    if (!caller || !RELAYED_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return;
+    const wait = relay.take(caller.toLowerCase());
+    if (wait === 0) (request as typeof request & { relayed?: string }).relayed = caller.toLowerCase();
+    if (wait > 0) {
+      throw rateLimited(
+        `${caller} has used its relay budget: ${relay.max} on-chain actions the node pays gas for per ${budget.windowSeconds} s`,
+        wait, 'relay_budget_exhausted', `retry in ${wait} s; the operator sets the budget with --relay-budget / --relay-window`,
+      );
+    }
+  });
+
+  // Refused requests sent no transaction: they do not use the budget.
+  app.addHook('onResponse', async (request, reply) => {
+    const key = (request as typeof request & { relayed?: string }).relayed;
+    if (key && reply.statusCode >= 400) relay.refund(key);
   });
 
   await registerRoutes(app, services);

@@ -34,9 +34,24 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { error: { message: 'internal error', type: 'internal_error', param: null, code: null } } };
 }
 
+/**
+ * Where 5xx failures are written: always, whatever the request log level (an operator must see why
+ * the node answered 500). `configureServerErrorLog` replaces it (tests: silence; the node: stderr).
+ */
+let serverErrorLog: (line: string) => void = (line) => process.stderr.write(line + '\n');
+export function configureServerErrorLog(f: (line: string) => void): void {
+  serverErrorLog = f;
+}
+
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { status, body } = toErrorBody(err);
-  if (status >= 500) request.log.error({ err }, 'request failed');
+  if (status >= 500) {
+    request.log.error({ err }, 'request failed');
+    const e = err as Error;
+    serverErrorLog(`${new Date().toISOString()} ${status} ${request.method} ${request.url.split('?')[0].slice(0, 200)} (${request.id}): ${e?.stack ?? String(err)}`);
+  }
+  const retryAfter = err instanceof OpenLedgerError ? (err.details as { retryAfter?: number } | undefined)?.retryAfter : undefined;
+  if (status === 429 && retryAfter) reply.header('retry-after', String(retryAfter));
   reply.status(status).send(body);
 }
 

@@ -2,11 +2,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Hex } from '../../store/index.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
+import { SlidingWindow, rateLimited } from '../limits.ts';
 
 const tags = ['auth'];
 const err = { $ref: 'Error#' };
 
 export async function authRoutes(app: FastifyInstance, s: NodeServices) {
+  // SIWE nonces per client IP and minute: each one is a store row until it expires.
+  const perMinute = s.config.authNoncesPerMinute ?? 60;
+  const nonces = new SlidingWindow(perMinute, 60_000);
   app.post(
     '/v1/auth/nonce',
     {
@@ -16,7 +20,13 @@ export async function authRoutes(app: FastifyInstance, s: NodeServices) {
         response: { 200: { type: 'object', properties: { nonce: { type: 'string' }, expiresAt: { type: 'string' }, chainId: { type: 'integer' }, domain: { type: 'string' } } } },
       },
     },
-    async (request) => ({ ...s.auth.issueNonce(), chainId: s.chain.chainId, domain: s.auth.domainFor(request.host) }),
+    async (request) => {
+      const wait = nonces.take(request.ip);
+      if (wait > 0) {
+        throw rateLimited(`too many sign-in nonces from ${request.ip}: at most ${perMinute} a minute`, wait, 'nonce_rate_limited', `retry in ${wait} s; a nonce stays valid for 10 minutes, so one per sign-in is enough`);
+      }
+      return { ...s.auth.issueNonce(), chainId: s.chain.chainId, domain: s.auth.domainFor(request.host) };
+    },
   );
 
   app.post<{ Body: { message: string; signature: Hex } }>(
