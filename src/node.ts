@@ -134,7 +134,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       db: store.db, chain, chainIndex: store.chainIndex, blobs: services.modules.da as BlobStore, daKey: services.modules.daKey as Uint8Array, log: say,
     });
     const recModels = await reconcileModels({ db: store.db, chain, chainIndex: store.chainIndex, blobs: services.modules.da as BlobStore, dataDir: config.dataDir, log: say });
-    const fixed = rec.datanetsRebuilt.length + rec.versionsRebuilt.length + rec.purchasesAdded + rec.datanetsRolledBack.length + rec.versionsRolledBack.length + rec.purchasesRolledBack + recModels.rebuilt + recModels.rolledBack;
+    const fixed = rec.datanetsRebuilt.length + rec.versionsRebuilt.length + rec.purchasesAdded + rec.datanetsRolledBack.length + rec.versionsRolledBack.length + rec.purchasesRolledBack + rec.uploadsDiscarded.length + recModels.rebuilt + recModels.rolledBack;
     if (fixed > 0) say(`reconcile: store and chain agree again (${JSON.stringify({ ...rec, foreign: rec.foreign.length, models: recModels })})`);
     // The shipped starter model in the catalog (by path and weight hash), unless the user removed it.
     // A broken starter is reported, not fatal: every other part of the node works without it.

@@ -47,6 +47,8 @@ export interface ReconcileReport {
   datanetsRolledBack: number[];
   versionsRolledBack: Array<{ datanetId: number; version: number }>;
   purchasesRolledBack: number;
+  /** Uploads whose rows a crash cut off part-way: deleted (the contributor got no answer). */
+  uploadsDiscarded: number[];
   /** DatanetCreated events whose metadata is not a node datanet (created on chain by someone else). */
   foreign: number[];
 }
@@ -76,7 +78,10 @@ function* allEvents(index: ChainIndexRepo, event: string) {
 export async function reconcileDatanets(deps: ReconcileDeps): Promise<ReconcileReport> {
   const repo = new DatanetRepo(deps.db);
   const say = deps.log ?? (() => {});
-  const report: ReconcileReport = { datanetsRebuilt: [], versionsRebuilt: [], purchasesAdded: 0, datanetsRolledBack: [], versionsRolledBack: [], purchasesRolledBack: 0, foreign: [] };
+  const report: ReconcileReport = { datanetsRebuilt: [], versionsRebuilt: [], purchasesAdded: 0, datanetsRolledBack: [], versionsRolledBack: [], purchasesRolledBack: 0, foreign: [], uploadsDiscarded: [] };
+
+  // ---- uploads a crash cut off while their rows were written (service.ts contribute) ----
+  report.uploadsDiscarded = repo.deleteIncompleteUploads();
 
   // ---- store ahead of chain: roll back derived records, refuse where user data would go ----
   const count = Number(await readContract<bigint>(deps.chain, { ...reg(deps.chain), functionName: 'datanetCount', args: [] }));

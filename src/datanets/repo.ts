@@ -350,6 +350,20 @@ export class DatanetRepo {
 
   // ---- start-up reconciliation (reconcile.ts) ----
 
+  /** An upload and its rows (a failed or interrupted write; votes cannot exist yet). */
+  deleteUpload(id: number): void {
+    this.q('DELETE FROM datanet_votes WHERE row_id IN (SELECT id FROM datanet_rows WHERE upload_id = ?)').run(id);
+    this.q('DELETE FROM datanet_rows WHERE upload_id = ?').run(id);
+    this.q('DELETE FROM datanet_uploads WHERE id = ?').run(id);
+  }
+
+  /** Uploads a crash interrupted while their rows were written (report still `{"writing":true}`); returns their ids. */
+  deleteIncompleteUploads(): number[] {
+    const ids = (this.q(`SELECT id FROM datanet_uploads WHERE json_extract(report, '$.writing') = 1`).all() as Array<{ id: number }>).map((r) => r.id);
+    for (const id of ids) this.tx(() => this.deleteUpload(id));
+    return ids;
+  }
+
   allDatanets(): DatanetRecord[] {
     return this.q('SELECT * FROM datanets ORDER BY id').all().map(datanetFrom);
   }

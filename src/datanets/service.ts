@@ -408,50 +408,60 @@ export class DatanetService {
       const passed = checked.filter((r) => r.status === 'passed');
       const rowIds = new Map<number, number>();
       let report: UploadReport;
-      let uploadId: number;
+      let uploadId = 0;
+      // All or nothing, without holding the event loop for the whole write (100 000 rows take
+      // seconds): the upload is recorded first as `writing`, rows follow in chunks of their own
+      // transactions with a yield between, and the report that marks it complete goes last. A
+      // failure deletes what was written; a crash leaves a `writing` upload that the next start
+      // deletes (DatanetRepo.deleteIncompleteUploads). Uploads to one datanet are serialised, so
+      // no publish or other upload can see a half-written one.
       try {
-        uploadId = this.repo.tx(() => {
-          const draft = buildReport(filename, d.format, checked, passedAs);
-          const uid = this.repo.insertUpload({
-            datanetId: id,
-            contributor,
-            filename,
-            kind,
-            bytes: bytes.byteLength,
-            blobId: blob.id,
-            blobCommitment: blob.commitment,
-            rowsRoot: prepared.rowsRoot,
-            rowCount: prepared.rowHashes.length,
-            nonce: input.nonce.toString(),
-            deadline: Number(input.deadline),
-            signature: input.signature,
-            accepted: draft.accepted,
-            pending: draft.pending,
-            rejected: draft.rejected,
-            report: {},
-            createdAt: now,
+        const draft = buildReport(filename, d.format, checked, passedAs);
+        uploadId = this.repo.tx(() => this.repo.insertUpload({
+          datanetId: id,
+          contributor,
+          filename,
+          kind,
+          bytes: bytes.byteLength,
+          blobId: blob.id,
+          blobCommitment: blob.commitment,
+          rowsRoot: prepared.rowsRoot,
+          rowCount: prepared.rowHashes.length,
+          nonce: input.nonce.toString(),
+          deadline: Number(input.deadline),
+          signature: input.signature,
+          accepted: draft.accepted,
+          pending: draft.pending,
+          rejected: draft.rejected,
+          report: { writing: true },
+          createdAt: now,
+        }));
+        for (let from = 0; from < passed.length; from += ROW_CHUNK) {
+          if (from > 0) await new Promise((r) => setImmediate(r));
+          this.repo.tx(() => {
+            for (const r of passed.slice(from, from + ROW_CHUNK)) {
+              const rowId = this.repo.insertRow({
+                datanetId: id,
+                uploadId,
+                item: r.item,
+                line: r.line,
+                contributor,
+                hash: r.hash!,
+                dedupKey: r.dedupKey!,
+                minhash: signatureToBytes(r.signature!),
+                data: r.data,
+                status: passedAs,
+                createdAt: now,
+              });
+              rowIds.set(r.item, rowId);
+            }
           });
-          for (const r of passed) {
-            const rowId = this.repo.insertRow({
-              datanetId: id,
-              uploadId: uid,
-              item: r.item,
-              line: r.line,
-              contributor,
-              hash: r.hash!,
-              dedupKey: r.dedupKey!,
-              minhash: signatureToBytes(r.signature!),
-              data: r.data,
-              status: passedAs,
-              createdAt: now,
-            });
-            rowIds.set(r.item, rowId);
-          }
-          report = buildReport(filename, d.format, checked, passedAs, rowIds);
-          this.repo.setUploadReport(uid, report);
-          return uid;
-        });
+        }
+        report = buildReport(filename, d.format, checked, passedAs, rowIds);
+        const done = report;
+        this.repo.tx(() => this.repo.setUploadReport(uploadId, done));
       } catch (err) {
+        if (uploadId) this.repo.tx(() => this.repo.deleteUpload(uploadId));
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
           this.dedup.delete(id);
           if (/nonce/.test((err as Error).message)) throw replayed(input.nonce);
@@ -459,7 +469,9 @@ export class DatanetService {
         }
         throw err;
       }
-      for (const r of passed) {
+      for (let n = 0; n < passed.length; n++) {
+        if (n > 0 && n % ROW_CHUNK === 0) await new Promise((r) => setImmediate(r));
+        const r = passed[n];
         const rowId = rowIds.get(r.item)!;
         existing.exact.set(r.dedupKey!, rowId);
         existing.near.add(rowId, r.signature!);
@@ -723,6 +735,9 @@ export class DatanetService {
     return [...sum].map(([contributor, a]) => ({ contributor, amountWei: a.toString() }));
   }
 }
+
+/** Rows written per store transaction of an upload (between two yields to the event loop). */
+const ROW_CHUNK = 500;
 
 const replayed = (nonce: bigint) =>
   new OpenLedgerError(`nonce ${nonce} was already used for an upload to this datanet`, {

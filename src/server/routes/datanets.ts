@@ -263,7 +263,7 @@ export async function datanetRoutes(app: FastifyInstance, s: NodeServices) {
           signature: signature as Hex,
         });
         reply.status(201);
-        return json(report);
+        return report; // no bigints in a report; skipping json()'s copy keeps a 100 000-row report off the event loop
       },
     );
 
