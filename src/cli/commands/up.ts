@@ -1,5 +1,7 @@
 /** `openledger up`: run the node in the foreground until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_DATA_DIR, parseNodeConfig, PRESETS, type PresetName } from '../../config/index.ts';
 import { configError } from '../../util/errors.ts';
 
@@ -113,6 +115,43 @@ Examples:
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // Under `npm start` the node's parent is `sh -c`, and npm's SIGTERM reaches only that shell,
+        // which dies without passing it on: watch npm and its shell, and stop when either is gone.
+        if (process.env.npm_lifecycle_event) {
+          const watched = npmAncestors();
+          const timer = setInterval(() => {
+            if (watched.some((pid) => !alive(pid))) {
+              clearInterval(timer);
+              stop('npm exited');
+            }
+          }, 500);
+          timer.unref();
+        }
       });
     });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** The parent (npm's `sh -c`) and, where the OS tells us, its parent (npm itself). */
+function npmAncestors(): number[] {
+  const out = [process.ppid];
+  try {
+    if (process.platform === 'linux') {
+      const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } else if (process.platform === 'darwin') {
+      out.push(Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(process.ppid)], { encoding: 'utf8' }).trim()));
+    }
+  } catch {
+    /* the parent alone */
+  }
+  return out.filter((p) => Number.isInteger(p) && p > 1);
 }
