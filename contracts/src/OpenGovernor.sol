@@ -7,6 +7,7 @@ import {GovernorCountingSimple} from "@openzeppelin/contracts/governance/extensi
 import {GovernorVotes} from "@openzeppelin/contracts/governance/extensions/GovernorVotes.sol";
 import {GovernorVotesQuorumFraction} from
     "@openzeppelin/contracts/governance/extensions/GovernorVotesQuorumFraction.sol";
+import {GovernorStorage} from "@openzeppelin/contracts/governance/extensions/GovernorStorage.sol";
 import {GovernorTimelockControl} from "@openzeppelin/contracts/governance/extensions/GovernorTimelockControl.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
@@ -15,6 +16,8 @@ import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 /// @notice OpenZeppelin Governor: proposals by holders with ≥ proposalThreshold votes, a voting delay and period
 ///         (seconds: OPEN's clock is the timestamp), simple counting (against / for / abstain), quorum as a
 ///         fraction of the supply, and execution through the OpenTimelock (the admin of every contract).
+///         GovernorStorage keeps every proposal's actions on chain: `queue(id)` / `execute(id)` by id, and
+///         `proposalCount()` / `proposalDetailsAt(i)` let the node list proposals without scanning logs.
 /// @dev Beyond OZ's own checks (GovernorInvalidProposalLength for empty or unequal arrays), `propose` refuses an
 ///      action whose target has no code (ProposalTargetHasNoCode) or whose calldata is neither empty nor at least a
 ///      4-byte selector (ProposalCalldataMalformed): a malformed action cannot waste a vote and a timelock slot.
@@ -24,6 +27,7 @@ contract OpenGovernor is
     GovernorCountingSimple,
     GovernorVotes,
     GovernorVotesQuorumFraction,
+    GovernorStorage,
     GovernorTimelockControl
 {
     error ProposalTargetHasNoCode(uint256 index, address target);
@@ -80,6 +84,16 @@ contract OpenGovernor is
         returns (bool)
     {
         return super.proposalNeedsQueuing(proposalId);
+    }
+
+    function _propose(
+        address[] memory targets,
+        uint256[] memory values,
+        bytes[] memory calldatas,
+        string memory description,
+        address proposer
+    ) internal override(Governor, GovernorStorage) returns (uint256) {
+        return super._propose(targets, values, calldatas, description, proposer);
     }
 
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {

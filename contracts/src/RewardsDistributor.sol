@@ -39,6 +39,19 @@ contract RewardsDistributor is AccessControl {
     /// @notice Largest step between two submitted epochs (an epoch near 2^64 would brick submissions).
     uint64 public constant MAX_EPOCH_JUMP = 2 ** 32;
 
+    /// @notice How each inference fee splits (basis points, summing to 10_000); the node reads these when it
+    ///         closes an epoch, governance sets them.
+    struct FeeShares {
+        uint16 protocolBps;
+        uint16 modelOwnerBps;
+        uint16 validatorsBps;
+        uint16 contributorsBps;
+    }
+
+    /// @notice Bounds of `epochLength`.
+    uint64 public constant MIN_EPOCH_LENGTH = 1 minutes;
+    uint64 public constant MAX_EPOCH_LENGTH = 30 days;
+
     struct RootInfo {
         bytes32 root;
         /// Sum of all cumulative amounts in the tree (bounds total claims against this root).
@@ -60,6 +73,10 @@ contract RewardsDistributor is AccessControl {
     uint256 public totalClaimed;
     /// @notice Sum of everything paid in through `fund` (settlements, access revenue, explicit funding).
     uint256 public totalFunded;
+    /// @notice Fee split the node applies at epoch close (governed).
+    FeeShares public feeShares = FeeShares({protocolBps: 1_000, modelOwnerBps: 4_000, validatorsBps: 1_000, contributorsBps: 4_000});
+    /// @notice Seconds per settlement epoch the node uses (governed).
+    uint64 public epochLength = 1 hours;
 
     uint64 private _lastEpoch;
     uint256 private _epochCount;
@@ -77,6 +94,8 @@ contract RewardsDistributor is AccessControl {
     event Claimed(address indexed account, uint64 indexed epoch, uint256 amount, uint256 cumulativeAmount);
     event Funded(address indexed from, uint256 amount);
     event ActivationDelayUpdated(uint64 previousDelay, uint64 newDelay);
+    event FeeSharesUpdated(uint16 protocolBps, uint16 modelOwnerBps, uint16 validatorsBps, uint16 contributorsBps);
+    event EpochLengthUpdated(uint64 previousLength, uint64 newLength);
 
     error ZeroAddress();
     error ZeroAmount();
@@ -97,6 +116,8 @@ contract RewardsDistributor is AccessControl {
     error DelayTooLong(uint64 delay, uint64 maxDelay);
     error DelayTooShort(uint64 delay, uint64 minDelay);
     error NotAuthorized(address caller);
+    error InvalidFeeShares(uint256 sumBps);
+    error EpochLengthOutOfRange(uint64 length, uint64 minLength, uint64 maxLength);
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (the Timelock: grants roles, sets the delay, disables roots).
     /// @param openToken The OPEN token.
@@ -234,6 +255,28 @@ contract RewardsDistributor is AccessControl {
         if (newDelay < minActivationDelay) revert DelayTooShort(newDelay, minActivationDelay);
         emit ActivationDelayUpdated(activationDelay, newDelay);
         activationDelay = newDelay;
+    }
+
+    /// @notice Sets the fee split the node applies to inference fees.
+    /// @dev Requirements: caller holds DEFAULT_ADMIN_ROLE (the Timelock); the four shares sum to 10_000.
+    /// @param shares Basis points per party.
+    function setFeeShares(FeeShares calldata shares) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 sum =
+            uint256(shares.protocolBps) + shares.modelOwnerBps + shares.validatorsBps + shares.contributorsBps;
+        if (sum != 10_000) revert InvalidFeeShares(sum);
+        feeShares = shares;
+        emit FeeSharesUpdated(shares.protocolBps, shares.modelOwnerBps, shares.validatorsBps, shares.contributorsBps);
+    }
+
+    /// @notice Sets the settlement epoch length the node uses.
+    /// @dev Requirements: caller holds DEFAULT_ADMIN_ROLE; MIN_EPOCH_LENGTH ≤ length ≤ MAX_EPOCH_LENGTH.
+    /// @param length Seconds.
+    function setEpochLength(uint64 length) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (length < MIN_EPOCH_LENGTH || length > MAX_EPOCH_LENGTH) {
+            revert EpochLengthOutOfRange(length, MIN_EPOCH_LENGTH, MAX_EPOCH_LENGTH);
+        }
+        emit EpochLengthUpdated(epochLength, length);
+        epochLength = length;
     }
 
     // ---- views ----

@@ -8,6 +8,10 @@ import {
   inferenceEscrowBytecode,
   modelRegistryAbi,
   modelRegistryBytecode,
+  openGovernorAbi,
+  openGovernorBytecode,
+  openTimelockAbi,
+  openTimelockBytecode,
   openTokenAbi,
   openTokenBytecode,
   rewardsDistributorAbi,
@@ -26,9 +30,11 @@ export const artifacts: Record<ContractName, { abi: Abi; bytecode: Hex }> = {
   RewardsDistributor: { abi: rewardsDistributorAbi as Abi, bytecode: rewardsDistributorBytecode as Hex },
   InferenceEscrow: { abi: inferenceEscrowAbi as Abi, bytecode: inferenceEscrowBytecode as Hex },
   Staking: { abi: stakingAbi as Abi, bytecode: stakingBytecode as Hex },
+  OpenTimelock: { abi: openTimelockAbi as Abi, bytecode: openTimelockBytecode as Hex },
+  OpenGovernor: { abi: openGovernorAbi as Abi, bytecode: openGovernorBytecode as Hex },
 };
 
-/** All six contracts of the address book with their ABIs. */
+/** All contracts of the address book with their ABIs. */
 export function nodeContracts(chain: Chain): IndexedContract[] {
   return contractNames.map((name) => ({ name, address: chain.addresses.contracts[name], abi: artifacts[name].abi }));
 }

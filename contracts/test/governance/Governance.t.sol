@@ -146,6 +146,38 @@ contract GovernanceTest is GovernedFixture {
         assertEq(datanets.maxOwnerShareBps(), 2_500);
     }
 
+    /// Fee shares and epoch length, read by the node at epoch close, change only through a vote.
+    function test_governanceSetsFeeSharesAndEpochLength() public {
+        vm.expectRevert();
+        vm.prank(rootSubmitter);
+        rewards.setEpochLength(2 hours);
+        address[] memory t = new address[](2);
+        bytes[] memory d = new bytes[](2);
+        (t[0], t[1]) = (address(rewards), address(rewards));
+        d[0] = abi.encodeCall(RewardsDistributor.setFeeShares, (RewardsDistributor.FeeShares(500, 3_500, 1_000, 5_000)));
+        d[1] = abi.encodeCall(RewardsDistributor.setEpochLength, (6 hours));
+        passProposal(t, d, "Contributors 50 %, epochs of 6 hours");
+        (uint16 p, uint16 m, uint16 v, uint16 c) = rewards.feeShares();
+        assertEq(uint256(p) + m + v + c, 10_000);
+        assertEq(c, 5_000);
+        assertEq(rewards.epochLength(), 6 hours);
+        // A split that does not sum to 100 % fails at execution, changing nothing.
+        (t, d) = one(address(rewards), abi.encodeCall(RewardsDistributor.setFeeShares, (RewardsDistributor.FeeShares(1, 1, 1, 1))));
+        uint256[] memory values = new uint256[](1);
+        vm.prank(voter);
+        uint256 id = governor.propose(t, values, d, "bad split");
+        vm.warp(block.timestamp + VOTING_DELAY + 1);
+        vm.prank(voter);
+        governor.castVote(id, 1);
+        vm.warp(block.timestamp + VOTING_PERIOD);
+        governor.queue(t, values, d, keccak256("bad split"));
+        vm.warp(block.timestamp + TIMELOCK_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.InvalidFeeShares.selector, 4));
+        governor.execute(t, values, d, keccak256("bad split"));
+        (,,, c) = rewards.feeShares();
+        assertEq(c, 5_000);
+    }
+
     function test_malformedProposalsRefused() public {
         uint256[] memory values = new uint256[](1);
         (address[] memory t, bytes[] memory d) = one(makeAddr("eoa"), abi.encodeCall(Staking.vetoSlash, (1)));
