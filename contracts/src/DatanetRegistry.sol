@@ -77,8 +77,9 @@ contract DatanetRegistry is AccessControl {
     address public staking;
     /// @notice Smallest stake (OPEN wei) a validator needs when added.
     uint256 public minValidatorStake = 1;
-    /// @notice Owner share of paid access given to new datanets (bps).
-    uint16 public defaultOwnerShareBps = 2_000;
+    /// @notice Owner share of paid access given to new datanets (bps); 0 = everything to the contributors (the
+    ///         node credits the owner only while a datanet has no accepted rows).
+    uint16 public defaultOwnerShareBps = 0;
     /// @notice Largest owner share a datanet may set (bps); the rest goes to contributors.
     uint16 public maxOwnerShareBps = 5_000;
 

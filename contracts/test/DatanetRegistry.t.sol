@@ -197,10 +197,13 @@ contract DatanetRegistryTest is Fixture {
         uint256 id = _create(alice, PAID, 3 ether);
         vm.prank(alice);
         datanets.commitVersion(id, bytes32(uint256(1)), 4, "", bytes32(0));
+        assertEq(datanets.ownerShareOf(id), 0); // default: all to the contributors
+        vm.prank(alice);
+        datanets.setOwnerShare(id, 2_000);
         fund(carol, 3 ether, address(datanets));
         assertFalse(datanets.hasAccess(id, carol));
         vm.expectEmit(true, true, false, true, address(datanets));
-        emit DatanetRegistry.AccessRevenue(id, 1, 3 ether, 0.6 ether, 2.4 ether); // default owner share 20 %
+        emit DatanetRegistry.AccessRevenue(id, 1, 3 ether, 0.6 ether, 2.4 ether); // owner share 20 %
         vm.prank(carol);
         datanets.purchaseAccess(id, 3 ether);
         assertTrue(datanets.hasAccess(id, carol));

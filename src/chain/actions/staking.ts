@@ -47,7 +47,7 @@ export interface ProposeSlashParams extends Signer {
  * by governance (or a guardian) until then. Freezes the validator's withdrawals until resolved.
  */
 export async function proposeSlash(chain: Chain, p: ProposeSlashParams): Promise<TxResult & { slashId: bigint; executableAt: bigint }> {
-  if (!p.evidence || p.daCommitment === '0x') {
+  if (!p.evidence) {
     throw new OpenLedgerError('a slash needs evidence: an evidence hash and the DA commitment of the decision', {
       type: 'invalid_request_error', param: 'evidence', code: 'missing_evidence', hint: 'store the decision record in the DA layer and pass its commitment and hash',
     });
