@@ -31,8 +31,15 @@ export const artifacts: Record<ContractName, { abi: Abi; bytecode: Hex }> = {
   InferenceEscrow: { abi: inferenceEscrowAbi as Abi, bytecode: inferenceEscrowBytecode as Hex },
   Staking: { abi: stakingAbi as Abi, bytecode: stakingBytecode as Hex },
   OpenTimelock: { abi: openTimelockAbi as Abi, bytecode: openTimelockBytecode as Hex },
-  OpenGovernor: { abi: openGovernorAbi as Abi, bytecode: openGovernorBytecode as Hex },
+  // The governor executes through the timelock: its ABI carries the timelock's custom errors too, so a revert
+  // that comes from there (e.g. TimelockUnexpectedOperationState before the delay) decodes with its name.
+  OpenGovernor: { abi: withErrorsOf(openGovernorAbi as Abi, openTimelockAbi as Abi), bytecode: openGovernorBytecode as Hex },
 };
+
+function withErrorsOf(abi: Abi, other: Abi): Abi {
+  const names = new Set(abi.filter((x) => x.type === 'error').map((x) => (x as { name: string }).name));
+  return [...abi, ...other.filter((x) => x.type === 'error' && !names.has((x as { name: string }).name))];
+}
 
 /** All contracts of the address book with their ABIs. */
 export function nodeContracts(chain: Chain): IndexedContract[] {
