@@ -124,6 +124,14 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   const params: DeployParams = { ...defaultDeployParams(ctx.embedded), ...ctx.params };
   const step = async (name: string) => ctx.hooks?.beforeStep?.(name);
   let firstBlock: bigint | null = null;
+  // Governance must be able to veto a slash in time: propose → vote → queue → timelock inside the window.
+  const vetoTime = params.votingDelay + params.votingPeriod + params.timelockDelay;
+  if (params.challengeWindow <= vetoTime) {
+    throw new OpenLedgerError(
+      `the slash challenge window (${params.challengeWindow} s) must be longer than voting delay + voting period + timelock delay (${vetoTime} s), or governance could never veto a slash in time`,
+      { type: 'config_error', param: 'challengeWindow', code: 'challenge_window_too_short', hint: 'raise --challenge-window or shorten the voting period / timelock delay' },
+    );
+  }
 
   const mined = async (hash: Hash, what: string) => {
     const r = await publicClient.waitForTransactionReceipt({ hash, timeout: 180_000 });
