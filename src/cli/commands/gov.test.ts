@@ -146,6 +146,9 @@ test('governance API: malformed actions, wrong callers and unknown proposals are
   const unknown = await node.app.inject({ method: 'GET', url: '/v1/governance/proposals/12345' });
   assert.equal(unknown.statusCode, 404, unknown.body);
   assert.equal((await node.app.inject({ method: 'GET', url: '/v1/governance/proposals/0xabc' })).statusCode, 400);
+  const huge = await node.app.inject({ method: 'GET', url: `/v1/governance/proposals/${'9'.repeat(78)}` });
+  assert.equal(huge.statusCode, 400);
+  assert.equal(huge.json().error.code, 'invalid_proposal_id');
   assert.equal((await post('/v1/governance/proposals/1/votes', { support: 'maybe' })).statusCode, 400);
   assert.equal(await count(), before);
 
