@@ -27,6 +27,7 @@ import { makeAddressBook, type AddressBook } from './address-book.ts';
 import type { NodePublicClient, NodeWalletClient } from './clients.ts';
 import { artifacts } from './contracts.ts';
 import { toChainError } from './errors.ts';
+import { withGasMargin } from './tx.ts';
 import type { RoleName } from './roles.ts';
 
 export interface DeployParams {
@@ -160,7 +161,8 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     try {
       // Simulate first: a refusal then carries the contract's custom error instead of a bare "reverted".
       const { request } = await publicClient.simulateContract({ account: w.account, address, abi: artifacts[name].abi, functionName, args } as never);
-      const hash = await w.writeContract(request as never);
+      const gas = withGasMargin(await publicClient.estimateContractGas({ account: w.account, address, abi: artifacts[name].abi, functionName, args } as never));
+      const hash = await w.writeContract({ ...(request as object), gas } as never);
       await mined(hash, `${name}.${functionName}`);
     } catch (err) {
       throw wrap(err, `${name}.${functionName}`);
@@ -282,19 +284,20 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
  * nor any role key is admin anywhere. Returns the problems found (empty = all good).
  */
 export async function checkGovernance(publicClient: NodePublicClient, book: AddressBook): Promise<string[]> {
-  const problems: string[] = [];
   const hasRole = async (name: ContractName, role: Hex, who: Address) =>
     (await publicClient.readContract({ address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [role, who] } as never)) === true;
+  const keys = [...new Set<Address>([book.deployer, ...Object.values(book.roles)])];
+  // All reads at once: each check resolves to a problem text or null.
+  const checks: Promise<string | null>[] = [];
   for (const name of [...ADMINISTERED, 'OpenTimelock'] as ContractName[]) {
-    if (!(await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, book.timelock))) problems.push(`the timelock is not admin of ${name}`);
-    const keys = new Set<Address>([book.deployer, ...Object.values(book.roles)]);
-    for (const k of keys) if (await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, k)) problems.push(`${k} is still admin of ${name}`);
+    checks.push(hasRole(name, Roles.DEFAULT_ADMIN_ROLE, book.timelock).then((ok) => (ok ? null : `the timelock is not admin of ${name}`)));
+    for (const k of keys) checks.push(hasRole(name, Roles.DEFAULT_ADMIN_ROLE, k).then((bad) => (bad ? `${k} is still admin of ${name}` : null)));
   }
-  if (!(await hasRole('OpenTimelock', Roles.PROPOSER_ROLE, book.contracts.OpenGovernor))) problems.push('the governor is not the timelock proposer');
+  checks.push(hasRole('OpenTimelock', Roles.PROPOSER_ROLE, book.contracts.OpenGovernor).then((ok) => (ok ? null : 'the governor is not the timelock proposer')));
   for (const [name, role, holder] of ROLE_WIRING) {
-    if (!(await hasRole(name, Roles[role], book.roles[holder]))) problems.push(`the ${holder} ${book.roles[holder]} lacks ${role} on ${name}`);
+    checks.push(hasRole(name, Roles[role], book.roles[holder]).then((ok) => (ok ? null : `the ${holder} ${book.roles[holder]} lacks ${role} on ${name}`)));
   }
-  return problems;
+  return (await Promise.all(checks)).filter((p): p is string => p !== null);
 }
 
 function wrap(err: unknown, what: string): OpenLedgerError {
