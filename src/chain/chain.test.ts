@@ -77,8 +77,11 @@ describe('embedded chain', () => {
     // The embedded timelock delay is short (60 s) so a local proposal completes in minutes; role keys have gas.
     assert.equal(await chain.publicClient.readContract({ address: book.timelock, abi: artifacts.OpenTimelock.abi, functionName: 'getMinDelay' } as never), 60n);
     assert.ok((await chain.publicClient.getBalance({ address: r.settler.address })) >= 10n ** 18n);
-    // Dev accounts delegated to themselves: their OPEN counts as votes from the start.
-    assert.equal(await actions.votesOf(chain, { owner: devAccounts(TEST_MNEMONIC, 1)[0]!.address }), 1_000_000n * OPEN);
+    // OPEN counts as votes once delegated (ERC20Votes); a dev account delegates to itself.
+    const [dev] = devAccounts(TEST_MNEMONIC, 1);
+    assert.equal(await actions.votesOf(chain, { owner: dev!.address }), 0n);
+    await actions.delegateVotes(chain, { account: dev });
+    assert.equal(await actions.votesOf(chain, { owner: dev!.address }), 1_000_000n * OPEN);
     for (const dev of devAccounts(TEST_MNEMONIC, 4)) {
       assert.equal(await actions.tokenBalance(chain, { owner: dev.address }), 1_000_000n * OPEN);
     }

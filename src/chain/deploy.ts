@@ -12,7 +12,8 @@
  *   wire: datanets.setRewardsPool/setStaking; timelock PROPOSER+CANCELLER → governor;
  *         OPERATOR → relayer (registries), SETTLER → settler, ROOT_SUBMITTER → rootSubmitter,
  *         SLASHER → slasher, GUARDIAN → guardian (optional)
- *   embedded only: ETH to the role keys, OPEN to the dev accounts, each dev account delegates its votes to itself
+ *   embedded only: ETH to the role keys, OPEN to the dev accounts (votes count once an account delegates:
+ *                  `openledger gov delegate`; not done here, so plain transfers carry no vote-checkpoint cost)
  *   hand over: DEFAULT_ADMIN_ROLE → timelock and renounced by the deployer on every contract; OPEN ownership →
  *              timelock; the deployer renounces the timelock's own admin role
  *   verify: code at every address, every role held by its key, no admin left with the deployer
@@ -20,7 +21,7 @@
  * Only after all of that succeeds does the caller write the address book, so a deploy that fails
  * half-way leaves contracts nobody points at (harmless) and no book that points at nothing.
  */
-import { BaseError, getAddress, type Account, type Address, type Hash, type Hex } from 'viem';
+import { BaseError, getAddress, type Address, type Hash, type Hex } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
 import { Roles, type ContractName } from '../contracts/index.ts';
 import { makeAddressBook, type AddressBook } from './address-book.ts';
@@ -90,10 +91,6 @@ export interface DeployContext {
   openTokenAddress?: Address;
   mintTo: Address[];
   mintWei: bigint;
-  /** Embedded: accounts that delegate their OPEN votes to themselves after the mint (signing with their keys). */
-  delegators?: Account[];
-  /** Wallets for the delegators. */
-  walletFor?: (account: Account) => NodeWalletClient;
   /** Embedded: ETH sent to each role key for gas. */
   gasFunding?: bigint;
   params?: Partial<DeployParams>;
@@ -228,11 +225,6 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     for (const to of ctx.mintTo) {
       await step(`mint:${to}`);
       await send('OpenToken', a.OpenToken, 'mint', [to, ctx.mintWei]);
-    }
-    for (const d of ctx.delegators ?? []) {
-      await step(`delegate:${d.address}`);
-      if (!ctx.walletFor) throw new Error('delegators need walletFor');
-      await send('OpenToken', a.OpenToken, 'delegate', [d.address], ctx.walletFor(d));
     }
   }
 

@@ -56,6 +56,13 @@ test('parseAction: Contract.function(args) and JSON', () => {
 
 test('gov CLI: propose → vote → queue → execute changes the rewards activation delay on chain', async () => {
   assert.equal(await activationDelay(), 60n);
+  // OPEN counts as votes once delegated; the snapshot is taken at the proposal, so delegate first.
+  for (const as of ['1', '2']) {
+    const d = await cli(['delegate', '--as', as]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /votes now 1000000000000000000000000/);
+  }
+  await travel(1);
   const p = await cli(['propose', '--action', 'RewardsDistributor.setActivationDelay(120)', '--description', 'Give root reviewers two minutes', '--as', '1', '--json']);
   assert.equal(p.code, 0, p.stderr);
   const { proposalId } = JSON.parse(p.stdout);
