@@ -11,6 +11,7 @@ import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
 import { chatCommands } from './commands/chat.ts';
+import { govCommands } from './commands/gov.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   modelsCommands(program);
   trainCommands(program);
   chatCommands(program);
+  govCommands(program);
   return program;
 }
 
