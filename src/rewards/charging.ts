@@ -71,7 +71,11 @@ export class Charging {
   private readonly setReleased;
   private readonly heldOf;
 
-  constructor(private readonly deps: { db: Db; chain: Chain; config: RewardsConfig; resolver: PartyResolver; currentEpoch: () => number }) {
+  constructor(private readonly deps: {
+    db: Db; chain: Chain; config: RewardsConfig; resolver: PartyResolver; currentEpoch: () => number;
+    /** Where escrow balances come from; default InferenceEscrow.spendableBalance at the money tag. */
+    readBalance?: (payer: Address) => Promise<{ spendable: bigint; block: bigint }>;
+  }) {
     const db = deps.db;
     this.ledger = new Ledger(db);
     this.insInference = db.prepare(`INSERT INTO inferences (id, model, base, adapters, model_id, caller, api_key_id, price_in, price_out, max_tokens, prompt_bound, hold_wei, status, split, created_at)
@@ -185,7 +189,7 @@ export class Charging {
     if (c && Date.now() - c.at <= this.deps.config.balanceCacheMs) return c;
     let p = this.inflight.get(key);
     if (!p) {
-      p = readSpendable(this.deps.chain, payer).then((r) => {
+      p = (this.deps.readBalance ?? ((a: Address) => readSpendable(this.deps.chain, a)))(payer).then((r) => {
         const v = { ...r, at: Date.now() };
         this.balances.set(key, v);
         return v;

@@ -271,10 +271,10 @@ export class Epochs {
   }
 
   private async attribute(e: EpochRow): Promise<void> {
-    const pools = (this.d.db.prepare(`SELECT e.inference_id id, i.model, i.model_id, i.adapters, i.split, SUM(e.amount_hi) hi, SUM(e.amount_lo) lo
+    const pools = (this.d.db.prepare(`SELECT e.inference_id id, i.model, i.model_id, i.adapters, i.split, SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo
       FROM ledger_entries e JOIN inferences i ON i.id = e.inference_id
       WHERE e.role = 'pool' AND i.epoch = ? GROUP BY e.inference_id ORDER BY e.inference_id`).safeIntegers(true).all(e.epoch) as any[])
-      .map((r) => ({ ...r, amount: joinWords(r.hi, r.lo) })).filter((r) => r.amount > 0n);
+      .map((r) => ({ ...r, amount: joinWords(r.hi, r.mid, r.lo) })).filter((r) => r.amount > 0n);
     const source = this.d.weights();
     const plans: Array<{ id: string; modelId: string | null; amount: bigint; to: ContributorWeight[]; fallback: string }> = [];
     const proRata = new Map<string, ContributorWeight[]>();
@@ -305,9 +305,9 @@ export class Epochs {
 
   /** Cumulative earnings of every address over epochs ≤ e (what its Merkle leaf says). */
   cumulative(epoch: number): Array<[string, bigint]> {
-    const rows = this.d.db.prepare(`SELECT party, SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries
+    const rows = this.d.db.prepare(`SELECT party, SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries
       WHERE account LIKE 'earn:%' AND epoch <= ? GROUP BY party`).safeIntegers(true).all(epoch) as Array<{ party: string; hi: bigint; lo: bigint }>;
-    return rows.map((r) => [r.party, joinWords(r.hi, r.lo)] as [string, bigint]).filter(([, v]) => v > 0n)
+    return rows.map((r) => [r.party, joinWords(r.hi, r.mid, r.lo)] as [string, bigint]).filter(([, v]) => v > 0n)
       .sort(([a], [b]) => a.toLowerCase().localeCompare(b.toLowerCase()));
   }
 

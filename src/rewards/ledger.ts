@@ -37,17 +37,25 @@ export interface Txn {
 }
 
 const TWO32 = 1n << 32n;
-/** Entries above this size would overflow an int64 `amount_hi` sum; no fee comes near it (2^94 wei ≈ 2·10^10 OPEN). */
+const TWO64 = 1n << 64n;
+/** Per-entry bound (2^94 wei ≈ 2·10^10 OPEN, far above any supply): keeps amount_hi < 2^30, so SQL sums of it never overflow. */
 const MAX_ABS = 1n << 94n;
 
-/** amount = hi·2^32 + lo with 0 ≤ lo < 2^32 (hi floors, so negatives work too). */
-export function splitWords(amount: bigint): [bigint, bigint] {
-  const hi = amount >= 0n ? amount / TWO32 : -((-amount + TWO32 - 1n) / TWO32);
-  return [hi, amount - hi * TWO32];
+/**
+ * amount = hi·2^64 + mid·2^32 + lo with 0 ≤ mid, lo < 2^32 and hi signed (floor division, so
+ * negatives work). Each column's SUM stays far inside int64 for billions of rows.
+ */
+export function splitWords(amount: bigint): [bigint, bigint, bigint] {
+  const hi = floorDiv(amount, TWO64);
+  const rest = amount - hi * TWO64; // 0 ≤ rest < 2^64
+  return [hi, rest / TWO32, rest % TWO32];
 }
 
-/** Recombine SUM(amount_hi), SUM(amount_lo) from SQL (better-sqlite3 returns them as bigint in safeIntegers mode). */
-export const joinWords = (hi: bigint | number | null, lo: bigint | number | null): bigint => BigInt(hi ?? 0) * TWO32 + BigInt(lo ?? 0);
+const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+
+/** Recombine SUM(amount_hi), SUM(amount_mid), SUM(amount_lo) from SQL (bigint in safeIntegers mode). */
+export const joinWords = (hi: bigint | number | null, mid: bigint | number | null, lo: bigint | number | null): bigint =>
+  BigInt(hi ?? 0) * TWO64 + BigInt(mid ?? 0) * TWO32 + BigInt(lo ?? 0);
 
 export const account = {
   payer: (a: string) => `payer:${a}`,
@@ -65,10 +73,10 @@ export class Ledger {
 
   constructor(private readonly db: Db) {
     this.insTxn = db.prepare('INSERT INTO ledger_txns (kind, inference_id, epoch, chain_block, created_at) VALUES (?, ?, ?, ?, ?)');
-    this.insEntry = db.prepare(`INSERT INTO ledger_entries (txn_id, inference_id, epoch, account, party, role, datanet_id, model_id, amount, amount_hi, amount_lo)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.sumAccount = db.prepare('SELECT SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries WHERE account = ?').safeIntegers(true);
-    this.sumAccountAfterBlock = db.prepare(`SELECT SUM(e.amount_hi) hi, SUM(e.amount_lo) lo FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
+    this.insEntry = db.prepare(`INSERT INTO ledger_entries (txn_id, inference_id, epoch, account, party, role, datanet_id, model_id, amount, amount_hi, amount_mid, amount_lo)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.sumAccount = db.prepare('SELECT SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries WHERE account = ?').safeIntegers(true);
+    this.sumAccountAfterBlock = db.prepare(`SELECT SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
       WHERE e.account = ? AND t.kind = 'settle' AND t.chain_block > ?`).safeIntegers(true);
   }
 
@@ -83,34 +91,34 @@ export class Ledger {
       const id = Number(this.insTxn.run(t.kind, t.inferenceId ?? null, t.epoch ?? null, t.chainBlock === undefined || t.chainBlock === null ? null : Number(t.chainBlock), now).lastInsertRowid);
       for (const e of t.entries) {
         if (e.amount === 0n) continue;
-        const [hi, lo] = splitWords(e.amount);
-        this.insEntry.run(id, t.inferenceId ?? null, t.epoch ?? null, e.account, e.party ?? null, e.role, e.datanetId ?? null, e.modelId ?? null, e.amount.toString(), hi, lo);
+        const [hi, mid, lo] = splitWords(e.amount);
+        this.insEntry.run(id, t.inferenceId ?? null, t.epoch ?? null, e.account, e.party ?? null, e.role, e.datanetId ?? null, e.modelId ?? null, e.amount.toString(), hi, mid, lo);
       }
       return id;
     })();
   }
 
   balance(accountName: string): bigint {
-    const r = this.sumAccount.get(accountName) as { hi: bigint | null; lo: bigint | null };
-    return joinWords(r.hi, r.lo);
+    const r = this.sumAccount.get(accountName) as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
+    return joinWords(r.hi, r.mid, r.lo);
   }
 
   /** Settlement credits to `accountName` from settle transactions mined after `block`. */
   settledAfter(accountName: string, block: bigint): bigint {
-    const r = this.sumAccountAfterBlock.get(accountName, block) as { hi: bigint | null; lo: bigint | null };
-    return joinWords(r.hi, r.lo);
+    const r = this.sumAccountAfterBlock.get(accountName, block) as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
+    return joinWords(r.hi, r.mid, r.lo);
   }
 
   /** Sum of every entry ever written: zero, always (the ledger's invariant; checked by the tests). */
   total(): bigint {
-    const r = this.db.prepare('SELECT SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries').safeIntegers(true).get() as { hi: bigint | null; lo: bigint | null };
-    return joinWords(r.hi, r.lo);
+    const r = this.db.prepare('SELECT SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries').safeIntegers(true).get() as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
+    return joinWords(r.hi, r.mid, r.lo);
   }
 
   /** Transactions whose entries do not sum to zero (none, ever). */
   unbalancedTxns(): number[] {
-    const rows = this.db.prepare('SELECT txn_id, SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries GROUP BY txn_id').safeIntegers(true).all() as Array<{ txn_id: bigint; hi: bigint; lo: bigint }>;
-    return rows.filter((r) => joinWords(r.hi, r.lo) !== 0n).map((r) => Number(r.txn_id));
+    const rows = this.db.prepare('SELECT txn_id, SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries GROUP BY txn_id').safeIntegers(true).all() as Array<{ txn_id: bigint; hi: bigint; mid: bigint; lo: bigint }>;
+    return rows.filter((r) => joinWords(r.hi, r.mid, r.lo) !== 0n).map((r) => Number(r.txn_id));
   }
 
   entriesOf(inferenceId: string): Array<{ kind: TxnKind; account: string; role: Role; party: string | null; datanetId: number | null; amount: bigint; epoch: number | null }> {

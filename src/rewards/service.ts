@@ -152,9 +152,9 @@ export class RewardsService {
   /** Earned per epoch, pending, claimable (with the proof against the latest active root), claimed. */
   async rewards(address: Address) {
     const a = getAddress(address);
-    const perEpoch = (this.d.db.prepare(`SELECT epoch, role, SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries
+    const perEpoch = (this.d.db.prepare(`SELECT epoch, role, SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries
       WHERE account = ? GROUP BY epoch, role ORDER BY epoch LIMIT 5000`).safeIntegers(true).all(`earn:${a}`) as any[])
-      .map((r) => ({ epoch: Number(r.epoch), role: r.role as string, amount: joinWords(r.hi, r.lo) }));
+      .map((r) => ({ epoch: Number(r.epoch), role: r.role as string, amount: joinWords(r.hi, r.mid, r.lo) }));
     const earned = perEpoch.reduce((s, r) => s + r.amount, 0n);
     const chain = this.d.chain;
     const dist = chain.addresses.contracts.RewardsDistributor;
@@ -234,25 +234,25 @@ export class RewardsService {
   usageModels(limit = 100) {
     const rows = this.d.db.prepare(`SELECT COALESCE(model_id, model) AS key, model_id, MIN(model) AS model, epoch, COUNT(*) calls, SUM(prompt_tokens) prompt_tokens, SUM(completion_tokens) completion_tokens
       FROM inferences WHERE status = 'charged' GROUP BY key, epoch ORDER BY key, epoch LIMIT ?`).all(clamp(limit)) as any[];
-    const revenue = this.sumBy(`SELECT COALESCE(i.model_id, i.model) AS key, e.epoch, SUM(e.amount_hi) hi, SUM(e.amount_lo) lo FROM ledger_entries e JOIN inferences i ON i.id = e.inference_id
+    const revenue = this.sumBy(`SELECT COALESCE(i.model_id, i.model) AS key, e.epoch, SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_entries e JOIN inferences i ON i.id = e.inference_id
       WHERE e.role = 'payer' AND e.account LIKE 'payer:%' AND e.inference_id IS NOT NULL AND e.epoch IS NOT NULL GROUP BY key, e.epoch`, (r) => `${r.key}|${r.epoch}`);
     return rows.map((r) => ({ model: r.model, model_id: r.model_id, epoch: r.epoch, calls: r.calls, prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens, revenue: (-(revenue.get(`${r.key}|${r.epoch}`) ?? 0n)).toString() }));
   }
 
   usageContributor(address: Address) {
     const a = getAddress(address);
-    const rows = this.d.db.prepare(`SELECT e.role, e.datanet_id, COALESCE(e.model_id, i.model) AS model, SUM(e.amount_hi) hi, SUM(e.amount_lo) lo
+    const rows = this.d.db.prepare(`SELECT e.role, e.datanet_id, COALESCE(e.model_id, i.model) AS model, SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo
       FROM ledger_entries e LEFT JOIN inferences i ON i.id = e.inference_id WHERE e.account = ? GROUP BY e.role, e.datanet_id, model ORDER BY e.role, e.datanet_id, model LIMIT 1000`).safeIntegers(true).all(`earn:${a}`) as any[];
-    return { address: a, data: rows.map((r) => ({ role: r.role, datanet_id: r.datanet_id === null ? null : Number(r.datanet_id), model: r.model, earned: joinWords(r.hi, r.lo).toString() })).filter((r) => r.earned !== '0') };
+    return { address: a, data: rows.map((r) => ({ role: r.role, datanet_id: r.datanet_id === null ? null : Number(r.datanet_id), model: r.model, earned: joinWords(r.hi, r.mid, r.lo).toString() })).filter((r) => r.earned !== '0') };
   }
 
   usageDatanets() {
-    const rows = this.d.db.prepare(`SELECT datanet_id, role, SUM(amount_hi) hi, SUM(amount_lo) lo FROM ledger_entries WHERE datanet_id IS NOT NULL AND account LIKE 'earn:%' GROUP BY datanet_id, role ORDER BY datanet_id LIMIT 5000`).safeIntegers(true).all() as any[];
+    const rows = this.d.db.prepare(`SELECT datanet_id, role, SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries WHERE datanet_id IS NOT NULL AND account LIKE 'earn:%' GROUP BY datanet_id, role ORDER BY datanet_id LIMIT 5000`).safeIntegers(true).all() as any[];
     const by = new Map<number, { datanet_id: number; contributors: bigint; validators: bigint }>();
     for (const r of rows) {
       const id = Number(r.datanet_id);
       const x = by.get(id) ?? { datanet_id: id, contributors: 0n, validators: 0n };
-      if (r.role === 'validator') x.validators += joinWords(r.hi, r.lo); else x.contributors += joinWords(r.hi, r.lo);
+      if (r.role === 'validator') x.validators += joinWords(r.hi, r.mid, r.lo); else x.contributors += joinWords(r.hi, r.mid, r.lo);
       by.set(id, x);
     }
     return [...by.values()].map((x) => ({ datanet_id: x.datanet_id, revenue: (x.contributors + x.validators).toString(), contributors: x.contributors.toString(), validators: x.validators.toString() }));
@@ -260,7 +260,7 @@ export class RewardsService {
 
   private sumBy(sql: string, key: (r: any) => string): Map<string, bigint> {
     const m = new Map<string, bigint>();
-    for (const r of this.d.db.prepare(sql).safeIntegers(true).all() as any[]) m.set(key({ ...r, epoch: r.epoch === null ? null : Number(r.epoch) }), joinWords(r.hi, r.lo));
+    for (const r of this.d.db.prepare(sql).safeIntegers(true).all() as any[]) m.set(key({ ...r, epoch: r.epoch === null ? null : Number(r.epoch) }), joinWords(r.hi, r.mid, r.lo));
     return m;
   }
 }

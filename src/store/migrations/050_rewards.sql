@@ -1,8 +1,8 @@
 -- Payable inference (issue 11): every completion's record, the double-entry ledger of holds,
 -- charges, splits, settlements and write-offs (integer wei, never REAL), and the epochs that
--- settle them on chain. Amounts are kept three ways per entry: `amount` as a signed decimal
--- string (the value), and `amount_hi` / `amount_lo` = floor(amount / 2^32) and amount mod 2^32,
--- so SQL can SUM exactly (sum(hi) * 2^32 + sum(lo), recombined as a bigint in TS).
+-- settle them on chain. Each entry keeps its amount as a signed decimal string (the value) and as
+-- three integer words, amount = hi·2^64 + mid·2^32 + lo with 0 ≤ mid, lo < 2^32, so SQL can SUM
+-- exactly without overflow (recombined as a bigint in TS: src/rewards/ledger.ts joinWords).
 
 CREATE TABLE inferences (
   id                TEXT PRIMARY KEY,        -- the completion id returned to the client (chatcmpl-… / cmpl-…)
@@ -59,6 +59,7 @@ CREATE TABLE ledger_entries (
   model_id     TEXT,
   amount       TEXT NOT NULL,
   amount_hi    INTEGER NOT NULL,
+  amount_mid   INTEGER NOT NULL CHECK (amount_mid >= 0 AND amount_mid < 4294967296),
   amount_lo    INTEGER NOT NULL CHECK (amount_lo >= 0 AND amount_lo < 4294967296)
 );
 CREATE INDEX ledger_entries_account ON ledger_entries (account, epoch);
