@@ -11,6 +11,8 @@ import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
 import { chatCommands } from './commands/chat.ts';
+import { escrowCommands } from './commands/escrow.ts';
+import { rewardsCommands } from './commands/rewards.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   modelsCommands(program);
   trainCommands(program);
   chatCommands(program);
+  escrowCommands(program);
+  rewardsCommands(program);
   return program;
 }
 

@@ -306,7 +306,7 @@ export class Epochs {
   /** Cumulative earnings of every address over epochs ≤ e (what its Merkle leaf says). */
   cumulative(epoch: number): Array<[string, bigint]> {
     const rows = this.d.db.prepare(`SELECT party, SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries
-      WHERE account LIKE 'earn:%' AND epoch <= ? GROUP BY party`).safeIntegers(true).all(epoch) as Array<{ party: string; hi: bigint; lo: bigint }>;
+      WHERE account LIKE 'earn:%' AND epoch <= ? GROUP BY party`).safeIntegers(true).all(epoch) as Array<{ party: string; hi: bigint; mid: bigint; lo: bigint }>;
     return rows.map((r) => [r.party, joinWords(r.hi, r.mid, r.lo)] as [string, bigint]).filter(([, v]) => v > 0n)
       .sort(([a], [b]) => a.toLowerCase().localeCompare(b.toLowerCase()));
   }
