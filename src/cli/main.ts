@@ -13,6 +13,7 @@ import { trainCommands } from './commands/train.ts';
 import { chatCommands } from './commands/chat.ts';
 import { escrowCommands } from './commands/escrow.ts';
 import { rewardsCommands } from './commands/rewards.ts';
+import { govCommands } from './commands/gov.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   chatCommands(program);
   escrowCommands(program);
   rewardsCommands(program);
+  govCommands(program);
   return program;
 }
 

@@ -10,6 +10,7 @@ import { datanetRoutes } from './datanets.ts';
 import { fineTuningRoutes } from './fine-tuning.ts';
 import { inferenceRoutes } from './inference.ts';
 import { rewardsRoutes } from './rewards.ts';
+import { governanceRoutes } from './governance.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -19,4 +20,5 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await fineTuningRoutes(app, s);
   await inferenceRoutes(app, s);
   await rewardsRoutes(app, s);
+  await governanceRoutes(app, s);
 }
