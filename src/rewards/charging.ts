@@ -13,7 +13,7 @@
  * Because the check and the hold are one synchronous transaction and the node is one process,
  * concurrent requests see each other's holds: a balance can never be promised twice.
  */
-import type { Address } from 'viem';
+import { keccak256, toHex, type Address, type Hex } from 'viem';
 import type { Chain } from '../chain/index.ts';
 import { artifacts } from '../chain/index.ts';
 import type { Db } from '../store/index.ts';
@@ -50,16 +50,21 @@ export interface PartyResolver {
 export interface Spendable {
   /** InferenceEscrow.spendableBalance (balance − pending withdrawal) at `block`. */
   chain: bigint;
+  /** What the payer's spend authorization still lets the settler debit (cap − spent, 0 when expired or none). */
+  authorized: bigint;
+  /** The authorization's scope: bytes32(0) = any model and key; else keccak256 of an API key id or a model name (enforced here). */
+  scope: Hex;
   block: bigint;
   /** Open holds of requests still running. */
   held: bigint;
   /** Charges not yet settled on chain (as of `block`). */
   unsettled: bigint;
-  /** What a new request may still be promised: chain − held − unsettled (≥ 0). */
+  /** What a new request may still be promised: min(chain, authorized) − held − unsettled (≥ 0). */
   available: bigint;
 }
 
-interface CachedBalance { spendable: bigint; block: bigint; at: number }
+interface ChainFunds { spendable: bigint; authorized: bigint; scope: Hex; block: bigint }
+interface CachedBalance extends ChainFunds { at: number }
 
 export class Charging {
   private readonly ledger: Ledger;
@@ -74,7 +79,7 @@ export class Charging {
   constructor(private readonly deps: {
     db: Db; chain: Chain; config: RewardsConfig; resolver: PartyResolver; currentEpoch: () => number;
     /** Where escrow balances come from; default InferenceEscrow.spendableBalance at the money tag. */
-    readBalance?: (payer: Address) => Promise<{ spendable: bigint; block: bigint }>;
+    readBalance?: (payer: Address) => Promise<ChainFunds>;
   }) {
     const db = deps.db;
     this.ledger = new Ledger(db);
@@ -91,7 +96,7 @@ export class Charging {
     const price = this.deps.resolver.price(p);
     const hold = fee(price, p.promptBound, p.maxTokens);
     const parties = await this.deps.resolver.parties(p);
-    let bal = hold > 0n ? await this.chainBalance(p.caller) : { spendable: 0n, block: 0n, at: 0 };
+    let bal: CachedBalance = hold > 0n ? await this.chainBalance(p.caller) : { spendable: 0n, authorized: 0n, scope: ZERO32, block: 0n, at: 0 };
     // A refusal on a cached balance is checked again on a fresh read (the caller may just have deposited).
     if (hold > 0n && bal.at < Date.now() - 50 && hold > this.spendableNow(p.caller, bal).available) {
       this.balances.delete(p.caller.toLowerCase());
@@ -101,6 +106,7 @@ export class Charging {
       if (hold > 0n) {
         const s = this.spendableNow(p.caller, bal);
         if (hold > s.available) throw insufficient(p, hold, s, price);
+        if (!inScope(bal.scope, p)) throw outOfScope(p, bal.scope);
       }
       this.insInference.run({
         id: p.id, model: p.model, base: p.base, adapters: JSON.stringify(p.fineTunedName ? [{ model: p.fineTunedName, weight: 1 }] : []),
@@ -166,13 +172,15 @@ export class Charging {
     else for (const a of payers) this.balances.delete(a.toLowerCase());
   }
 
-  private spendableNow(payer: string, bal: { spendable: bigint; block: bigint }): Spendable {
+  private spendableNow(payer: string, bal: ChainFunds): Spendable {
     const held = this.ledger.balance(account.hold(payer));
     // payer:<a> = −(held + unsettled); settlements mined after the balance read are not in `bal` yet.
     const owed = -this.ledger.balance(account.payer(payer)) + this.ledger.settledAfter(account.payer(payer), bal.block);
     const unsettled = owed - held;
-    const available = bal.spendable - held - unsettled;
-    return { chain: bal.spendable, block: bal.block, held, unsettled, available: available > 0n ? available : 0n };
+    // Settlement can only take what the escrow holds AND what the payer authorized: promise no more than both.
+    const limit = bal.spendable < bal.authorized ? bal.spendable : bal.authorized;
+    const available = limit - held - unsettled;
+    return { chain: bal.spendable, authorized: bal.authorized, scope: bal.scope, block: bal.block, held, unsettled, available: available > 0n ? available : 0n };
   }
 
   private release(row: any): void {
@@ -200,15 +208,33 @@ export class Charging {
   }
 }
 
-/** InferenceEscrow.spendableBalance at the money tag, with the block it was read at. */
-export async function readSpendable(chain: Chain, payer: Address): Promise<{ spendable: bigint; block: bigint }> {
+/** InferenceEscrow.spendableBalance and the payer's spend authorization, at the money tag, with the block they were read at. */
+export async function readSpendable(chain: Chain, payer: Address): Promise<ChainFunds> {
   const block = chain.moneyReadTag === 'finalized'
     ? (await chain.publicClient.getBlock({ blockTag: 'finalized' })).number!
     : await chain.publicClient.getBlockNumber({ cacheTime: 0 });
-  const spendable = await chain.publicClient.readContract({
-    address: chain.addresses.contracts.InferenceEscrow, abi: artifacts.InferenceEscrow.abi, functionName: 'spendableBalance', args: [payer], blockNumber: block,
-  } as never) as bigint;
-  return { spendable, block };
+  const read = <T>(functionName: string) => chain.publicClient.readContract({
+    address: chain.addresses.contracts.InferenceEscrow, abi: artifacts.InferenceEscrow.abi, functionName, args: [payer], blockNumber: block,
+  } as never) as Promise<T>;
+  const [spendable, authorized, auth] = await Promise.all([read<bigint>('spendableBalance'), read<bigint>('authorizedRemaining'), read<readonly [Hex, bigint, bigint, bigint, bigint]>('spendAuthorization')]);
+  return { spendable, authorized, scope: auth[0], block };
+}
+
+const ZERO32 = `0x${'00'.repeat(32)}` as Hex;
+const scopeOf = (s: string) => keccak256(toHex(s));
+
+/** bytes32(0) = anything; else the scope names this request's API key id, its model as named, or its fine-tuned / on-chain name. */
+function inScope(scope: Hex, p: AdmitParams): boolean {
+  if (/^0x0{64}$/.test(scope)) return true;
+  const names = [p.apiKeyId, p.model, p.fineTunedName, p.modelId ? `model:${p.modelId}` : null].filter((x): x is string => !!x);
+  return names.some((n) => scopeOf(n) === scope.toLowerCase());
+}
+
+function outOfScope(p: AdmitParams, scope: Hex): OpenLedgerError {
+  return new OpenLedgerError(`${p.caller}'s spend authorization is scoped (${scope}) to another API key or model than this request (${p.model}${p.apiKeyId ? `, key ${p.apiKeyId}` : ''})`, {
+    type: 'insufficient_quota', code: 'spend_authorization_scope', param: 'model',
+    hint: 'call with the API key or model the authorization names, or authorize again for any model (`openledger escrow authorize <OPEN>`)',
+  });
 }
 
 const open = (wei: bigint) => {
@@ -218,13 +244,19 @@ const open = (wei: bigint) => {
 };
 
 function insufficient(p: AdmitParams, hold: bigint, s: Spendable, price: Price): OpenLedgerError {
+  const byAuth = s.authorized < s.chain;
+  const what = byAuth
+    ? `spend authorization lets the node charge ${s.authorized} wei (${open(s.authorized)}) of an escrow balance of ${s.chain} wei`
+    : `escrow balance ${s.chain} wei (${open(s.chain)})`;
   return new OpenLedgerError(
-    `insufficient escrow balance: ${p.caller} can spend ${s.available} wei (${open(s.available)}), this request needs up to ${hold} wei (${open(hold)}) ` +
-    `= ${p.promptBound} prompt tokens × ${price.per1kInput} + ${p.maxTokens} max_tokens × ${price.per1kOutput} wei per 1k tokens`,
+    `insufficient quota: ${p.caller} can spend ${s.available} wei (${open(s.available)}; ${what}, ${s.held} held by running requests, ${s.unsettled} charged and not yet settled), ` +
+    `this request needs up to ${hold} wei (${open(hold)}) = ${p.promptBound} prompt tokens × ${price.per1kInput} + ${p.maxTokens} max_tokens × ${price.per1kOutput} wei per 1k tokens`,
     {
       type: 'insufficient_quota', code: 'insufficient_quota', param: 'max_tokens',
-      hint: `deposit at least ${hold - s.available} wei more into InferenceEscrow (\`openledger escrow deposit <OPEN>\`), or lower max_tokens`,
-      details: { balance: s.chain.toString(), available: s.available.toString(), held: s.held.toString(), unsettled: s.unsettled.toString(), needed: hold.toString() },
+      hint: byAuth
+        ? `authorize the node to charge more (\`openledger escrow authorize <OPEN>\`, or sign a SpendAuthorization and POST /v1/escrow/authorizations), or lower max_tokens`
+        : `deposit at least ${hold - s.available} wei more into InferenceEscrow (\`openledger escrow deposit <OPEN>\`), or lower max_tokens`,
+      details: { balance: s.chain.toString(), authorized: s.authorized.toString(), available: s.available.toString(), held: s.held.toString(), unsettled: s.unsettled.toString(), needed: hold.toString() },
     },
   );
 }

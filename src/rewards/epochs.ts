@@ -189,9 +189,13 @@ export class Epochs {
     const owed = new Map<string, bigint>();
     for (const c of charges) owed.set(c.caller, (owed.get(c.caller) ?? 0n) + BigInt(c.fee));
     const payers = [...owed.keys()].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())) as Address[];
-    // A payer whose escrow holds less than it owes (it withdrew after a long outage) must not make
-    // the whole settlement revert: ask for what is there and write the rest off.
-    const balances = await Promise.all(payers.map((a) => actions.escrowBalance(this.d.chain, { owner: a, blockTag: 'latest' }).then((b) => b.balance)));
+    // Ask for no more than the escrow holds and the payer's authorization still allows (its expiry
+    // may have passed since the calls): settle would refuse an over-authorized debit whole. What is
+    // not debited is written off after the settlement.
+    const balances = await Promise.all(payers.map(async (a) => {
+      const [{ balance }, auth] = await Promise.all([actions.escrowBalance(this.d.chain, { owner: a, blockTag: 'latest' }), actions.getSpendAuthorization(this.d.chain, { payer: a })]);
+      return balance < auth.remaining ? balance : auth.remaining;
+    }));
     const plan: SettlePlan = {
       recordsRoot: keccak256(toHex(JSON.stringify(charges))),
       accounts: payers,

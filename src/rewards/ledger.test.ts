@@ -111,19 +111,22 @@ test('an unbalanced or non-integer transaction is refused and writes nothing', w
   assert.equal((s.db.prepare('SELECT COUNT(*) n FROM ledger_txns').get() as { n: number }).n, 0);
 }));
 
-test('concurrent holds never overspend; every transaction balances; holds + charges match the inferences (random workloads)', withStore(async (s) => {
+test('concurrent holds never overspend a balance or an authorization; every transaction balances; holds + charges match the inferences (random workloads)', withStore(async (s) => {
   for (const seed of [1, 2, 3, 4, 5]) {
     const r = rng(seed);
     const payers = Array.from({ length: 3 }, (_, i) => addr(seed * 10 + i));
     // a few worst cases fit each balance, so many admissions race for the last of it
     const balances = new Map(payers.map((p) => [p, BigInt(10_000_000 + r.int(40_000_000))]));
+    // the spend authorization: sometimes the tighter bound, sometimes the balance is
+    const authorized = new Map(payers.map((p) => [p, r.next() < 0.5 ? balances.get(p)! : BigInt(5_000_000 + r.int(40_000_000))]));
+    const limit = (p: Address) => (balances.get(p)! < authorized.get(p)! ? balances.get(p)! : authorized.get(p)!);
     let refused = 0;
     let reads = 0;
     const charging = new Charging({
       db: s.db, chain: {} as Chain, config: parseRewardsConfig({ balanceCacheMs: 0 }), currentEpoch: () => seed,
       resolver: { price: () => ({ per1kInput: 1_000_000n + r.big(20), per1kOutput: 3_000_000n + r.big(20) }), parties: async () => randomParties(r) },
       // the chain: a balance read takes a while, so admissions interleave
-      readBalance: async (p) => { reads++; await new Promise((res) => setTimeout(res, r.int(3))); return { spendable: balances.get(p)!, block: 1n }; },
+      readBalance: async (p) => { reads++; await new Promise((res) => setTimeout(res, r.int(3))); return { spendable: balances.get(p)!, authorized: authorized.get(p)!, scope: `0x${'00'.repeat(32)}`, block: 1n }; },
     });
     const live: Array<{ id: string; params: AdmitParams }> = [];
     let n = 0;
@@ -140,7 +143,7 @@ test('concurrent holds never overspend; every transaction balances; holds + char
       // the invariant: what is promised (held) plus what is owed (unsettled) never exceeds the balance
       for (const p of payers) {
         const sp = await charging.spendable(p);
-        assert.ok(sp.held + sp.unsettled <= balances.get(p)!, `seed ${seed}: ${p} promised ${sp.held + sp.unsettled} of ${balances.get(p)}`);
+        assert.ok(sp.held + sp.unsettled <= limit(p), `seed ${seed}: ${p} promised ${sp.held + sp.unsettled} of ${limit(p)}`);
       }
       // end some requests: charged what they used (≤ their bounds), or cancelled
       for (const x of live.splice(0, r.int(live.length + 1))) {
@@ -156,7 +159,7 @@ test('concurrent holds never overspend; every transaction balances; holds + char
       assert.equal(ledger.balance(account.hold(p)), 0n, 'no hold left open');
       const fees = (s.db.prepare(`SELECT fee_wei FROM inferences WHERE caller = ? AND status = 'charged'`).all(p) as Array<{ fee_wei: string }>).reduce((a, x) => a + BigInt(x.fee_wei), 0n);
       assert.equal(-ledger.balance(account.payer(p)), fees, 'payer account = −(charges)');
-      assert.ok(fees <= balances.get(p)!, `seed ${seed}: charged ${fees} of ${balances.get(p)}`);
+      assert.ok(fees <= limit(p), `seed ${seed}: charged ${fees} of ${limit(p)} (balance and authorization)`);
     }
     assert.ok(reads > 0);
     assert.ok(refused > 20 && n - refused > 20, `seed ${seed}: ${refused} of ${n} refused: the workload must exercise both`);

@@ -42,6 +42,7 @@ async function upload(acct: LocalAccount, datanetId: number, rows: unknown[]) {
   assert.equal(res.statusCode, 201, res.body);
 }
 
+const jsonAuth = (a: { payer: string; scope: string; cap: bigint; expiry: bigint; nonce: bigint }) => ({ payer: a.payer, scope: a.scope, cap: a.cap.toString(), expiry: Number(a.expiry), nonce: a.nonce.toString() });
 const fee = (p: number, c: number) => (BigInt(p) * IN + BigInt(c) * OUT + 999n) / 1000n;
 const chat = (who: LocalAccount, model: string, extra: Record<string, unknown> = {}) =>
   call('POST', '/v1/chat/completions', who, { model, messages: [{ role: 'user', content: 'code alpha' }], max_tokens: 8, temperature: 0, ...extra });
@@ -52,9 +53,9 @@ before(async () => {
   [modelOwner, alice, carol, u1] = node.services.keyring!.accounts;
   u2 = privateKeyToAccount(generatePrivateKey());
   const chain = node.services.chain;
-  // u2 is a stranger: gas from Anvil, OPEN from the faucet
+  // u2 is a stranger: gas from Anvil, OPEN from a dev account
   await rpc(chain.rpcUrl, 'anvil_setBalance', [u2.address, '0x56BC75E2D63100000']);
-  await actions.mintOpen(chain, { to: u2.address, amount: 10n ** 18n });
+  await actions.transfer(chain, { account: carol, to: u2.address, amount: 10n ** 18n });
   for (const a of [modelOwner, alice, carol, u1, u2]) tokens.set(a.address, await siweToken(node, a));
   const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 8192 } });
   await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'tiny-llama');
@@ -110,9 +111,23 @@ describe('payable inference on the embedded chain', () => {
     assert.equal((await actions.escrowBalance(chain, { owner: u2.address })).balance, 0n);
     await depositToEscrow(chain, { account: u1, amount: 10n ** 17n }); // EIP-2612 permit: one transaction, no approve
     await depositToEscrow(chain, { account: u2, amount: 20_000_000_000_000n }); // 2·10^13 wei: a few small calls
+    // a deposit alone lets nobody charge it: the payer's spend authorization is missing
+    const none = await chat(u1, model);
+    assert.equal(none.statusCode, 402, none.body);
+    assert.match(none.json().error.message, /spend authorization lets the node charge 0 wei/);
+    assert.match(none.json().error.hint, /escrow authorize/);
+    const expiry = BigInt(Math.floor(Date.now() / 1000) + 86_400);
+    await actions.approveSpend(chain, { account: u1, cap: 10n ** 17n, expiry }); // on chain, by the payer
+    // u2 signs an EIP-712 authorization; the node relays it (the payer pays no gas)
+    const auth = { payer: u2.address, scope: `0x${'00'.repeat(32)}` as const, cap: 20_000_000_000_000n, expiry, nonce: 1n };
+    const relayed = await call('POST', '/v1/escrow/authorizations', u2, { ...jsonAuth(auth), signature: await actions.signSpendAuthorization(chain, u2, auth) });
+    assert.equal(relayed.statusCode, 200, relayed.body);
+    const replay = await call('POST', '/v1/escrow/authorizations', u2, { ...jsonAuth(auth), signature: await actions.signSpendAuthorization(chain, u2, auth) });
+    assert.equal(replay.statusCode, 409, replay.body); // a used nonce is refused on chain
     const b = (await call('GET', `/v1/escrow/${u2.address}`)).json();
     assert.equal(b.balance, '20000000000000');
     assert.equal(b.available, '20000000000000');
+    assert.equal(b.authorization.cap, '20000000000000');
     // withdrawal before its delay: refused, nothing moved
     await requestEscrowWithdrawal(chain, { account: u1, amount: 1n });
     await assert.rejects(withdrawEscrow(chain, { account: u1 }), (e: OpenLedgerError) => e.code === 'withdrawal_not_ready' && /not ready/.test(e.message));
@@ -211,7 +226,7 @@ describe('payable inference on the embedded chain', () => {
     await rpc(chain.rpcUrl, 'evm_increaseTime', [120]);
     await rpc(chain.rpcUrl, 'evm_mine', []);
 
-    const parties = [chain.operator.address, modelOwner.address, alice.address, carol.address];
+    const parties = [rewards.treasury(), modelOwner.address, alice.address, carol.address];
     let claimedSum = 0n;
     const earned = new Map<string, bigint>();
     for (const a of parties) {

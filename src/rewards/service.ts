@@ -222,8 +222,10 @@ export class RewardsService {
       actions.escrowBalance(this.d.chain, { owner: a }),
       this.d.chain.publicClient.readContract({ address: this.d.chain.addresses.contracts.InferenceEscrow, abi: artifacts.InferenceEscrow.abi, functionName: 'pendingWithdrawal', args: [a], blockTag: this.d.chain.moneyReadTag } as never) as Promise<{ amount: bigint; availableAt: bigint }>,
     ]);
+    const auth = await actions.getSpendAuthorization(this.d.chain, { payer: a, blockTag: this.d.chain.moneyReadTag });
     return {
       address: a, balance: b.balance.toString(), spendable_on_chain: b.spendable.toString(),
+      authorization: auth.expiry > 0n ? { scope: auth.scope, cap: auth.cap.toString(), spent: auth.spent.toString(), remaining: auth.remaining.toString(), expiry: Number(auth.expiry), nonce: auth.nonce.toString() } : null,
       pending_withdrawal: pending.availableAt > 0n ? { amount: pending.amount.toString(), available_at: Number(pending.availableAt) } : null,
       held: s.held.toString(), unsettled: s.unsettled.toString(), available: s.available.toString(), block: s.block.toString(),
     };

@@ -41,7 +41,7 @@ export async function chainFromNode(client: NodeClient): Promise<Chain> {
   const publicClient = makePublicClient(st.rpcUrl, viemChain, st.embeddedChain ? 100 : 1000);
   return {
     chainId: st.chainId, rpcUrl: st.rpcUrl, embedded: st.embeddedChain, publicClient,
-    operator: undefined as unknown as Account,
+    operator: undefined as unknown as Account, roles: undefined as never, // the CLI signs as the user only
     walletFor: (a: Account) => makeWalletClient(st.rpcUrl, viemChain, a, st.embeddedChain ? 100 : 1000),
     addresses: { chainId: st.chainId, contracts: st.contracts, deploymentBlock: 0n, ...st.contracts } as unknown as AddressBook,
     moneyReadTag: st.embeddedChain ? 'latest' : 'finalized', confirmations: 0, anvilPid: null, async stop() {},

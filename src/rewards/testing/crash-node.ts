@@ -42,6 +42,7 @@ if (phase === 'setup') {
   const fees: Record<string, string> = {};
   for (const [u, calls] of [[u1, 2], [u2, 1]] as const) {
     await depositToEscrow(chain, { account: u, amount: 10n ** 16n });
+    await actions.approveSpend(chain, { account: u, cap: 10n ** 16n, expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400) });
     const token = await siweToken(node, u);
     let sum = 0n;
     for (let i = 0; i < calls; i++) {

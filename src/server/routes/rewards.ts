@@ -5,13 +5,16 @@
  *   GET  /v1/rewards/epochs                 epochs: status, settlement, root, DA commitment
  *   GET  /v1/rewards/:address               earned per epoch, pending, claimable (+ proof), claimed
  *   POST /v1/rewards/:address/claim         the node relays RewardsDistributor.claim (OPEN goes to :address)
- *   GET  /v1/escrow/:address                InferenceEscrow balance, pending withdrawal, held, unsettled, available
+ *   GET  /v1/escrow/:address                InferenceEscrow balance, authorization, pending withdrawal, held, unsettled, available
+ *   POST /v1/escrow/authorizations          relay a payer's signed EIP-712 SpendAuthorization (InferenceEscrow.authorizeSpend)
  *   GET  /v1/usage/models                   per model and epoch: calls, tokens, revenue
  *   GET  /v1/usage/contributors/:address    earnings by role, datanet and model
  *   GET  /v1/usage/datanets                 revenue per datanet (contributors + validators)
  */
 import type { FastifyInstance } from 'fastify';
-import { getAddress, isAddress, isHex, type Address, type Hex } from 'viem';
+import { getAddress, isAddress, isHex, verifyTypedData, type Address, type Hex } from 'viem';
+import { actions } from '../../chain/index.ts';
+import { roleAccount } from '../../rewards/epochs.ts';
 import { RewardsService } from '../../rewards/index.ts';
 import { invalid, OpenLedgerError } from '../../util/errors.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
@@ -93,6 +96,33 @@ export async function rewardsRoutes(app: FastifyInstance, s: NodeServices) {
   app.get<{ Params: { address: string } }>('/v1/escrow/:address', {
     schema: { tags, summary: 'InferenceEscrow for a payer: balance, pending withdrawal, held by running requests, charged but unsettled, available for new requests (wei)', params: addressParam, response: { 200: obj, 400: err } },
   }, async (request) => need().escrow(address(request.params.address)));
+
+  app.post<{ Body: Record<string, unknown> }>('/v1/escrow/authorizations', {
+    schema: {
+      tags, summary: "Relay a payer's signed spend authorization (EIP-712 SpendAuthorization(address payer,bytes32 scope,uint256 cap,uint64 expiry,uint256 nonce), domain \"OpenLedger InferenceEscrow\" v1): the node sends InferenceEscrow.authorizeSpend and pays the gas",
+      security: [{ bearer: [] }], body: obj, response: { 200: obj, 400: err, 401: err, 409: err, 502: err },
+    },
+  }, async (request) => {
+    requireCaller(request);
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    const payer = address(String(b.payer ?? ''), 'payer');
+    const scope = b.scope ?? `0x${'00'.repeat(32)}`;
+    if (typeof scope !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(scope)) throw invalid('scope must be a 32-byte 0x-hex value (0x00…00 = any model and key)', { param: 'scope', code: 'invalid_parameter' });
+    const uint = (k: string, max: bigint) => {
+      const v = b[k];
+      const str = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
+      if (typeof str !== 'string' || !/^\d{1,78}$/.test(str) || BigInt(str) > max) throw invalid(`${k} must be a non-negative integer (decimal string)`, { param: k, code: 'invalid_parameter' });
+      return BigInt(str);
+    };
+    const auth = { payer, scope: scope as Hex, cap: uint('cap', (1n << 256n) - 1n), expiry: uint('expiry', (1n << 64n) - 1n), nonce: uint('nonce', (1n << 256n) - 1n) };
+    const signature = b.signature;
+    if (typeof signature !== 'string' || !isHex(signature) || signature.length !== 132) throw invalid('signature must be a 65-byte 0x-hex EIP-712 signature by the payer', { param: 'signature', code: 'invalid_parameter' });
+    if (auth.expiry <= BigInt(Math.floor(Date.now() / 1000))) throw invalid(`the authorization expired at ${new Date(Number(auth.expiry) * 1000).toISOString()}`, { param: 'expiry', code: 'authorization_expired', hint: 'sign one with a later expiry' });
+    const ok = await verifyTypedData({ address: payer, ...actions.spendAuthorizationTypedData(s.chain, auth), signature: signature as Hex } as never).catch(() => false);
+    if (!ok) throw invalid(`the signature is not ${payer}'s over this SpendAuthorization on chain ${s.chain.chainId} for escrow ${s.chain.addresses.contracts.InferenceEscrow}`, { param: 'signature', code: 'invalid_signature', hint: 'sign the EIP-712 typed data with the payer key, for this chain id and escrow address' });
+    const r = await actions.authorizeSpend(s.chain, { auth, signature: signature as Hex, account: roleAccount(s.chain, 'relayer') });
+    return { payer, scope, cap: auth.cap.toString(), expiry: Number(auth.expiry), nonce: auth.nonce.toString(), tx_hash: r.txHash, block_number: r.blockNumber.toString() };
+  });
 
   app.get<{ Querystring: { limit?: number } }>('/v1/usage/models', {
     schema: { tags, summary: 'Per model and epoch: calls, prompt and completion tokens, revenue (wei)', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } }, response: { 200: obj } },
