@@ -53,7 +53,11 @@ test('escrow deposit | withdraw | balance, a paid chat, rewards and rewards clai
 
   const d = await cli(['escrow', 'deposit', '0.5', '--as', '3']);
   assert.equal(d.code, 0, d.stderr);
-  assert.match(d.stdout, /deposited 0\.5 OPEN for 0x[0-9a-fA-F]{40} \(with a permit\)\ntx 0x[0-9a-f]{64} in block \d+; escrow balance 0\.5 OPEN/);
+  assert.match(d.stdout, /deposited 0\.5 OPEN for 0x[0-9a-fA-F]{40} \(with a permit\)\ntx 0x[0-9a-f]{64} in block \d+; escrow balance 0\.5 OPEN\nauthorized the node to charge calls up to 0\.5 OPEN until/);
+  const au = await cli(['escrow', 'authorize', '0.45', '--as', '3', '--days', '2']);
+  assert.equal(au.code, 0, au.stderr);
+  assert.match(au.stdout, /authorized the node to charge 0x[0-9a-fA-F]{40}'s calls up to 0\.45 OPEN until/);
+  assert.match((await cli(['escrow', 'authorize', '1', '--as', '3', '--days', 'x'])).stderr, /--days must be a whole number/);
   const noAllowance = await cli(['escrow', 'deposit', '1', '--no-permit', '--as', '3']);
   assert.equal(noAllowance.code, 1);
   assert.match(noAllowance.stderr, /no allowance\n  hint: approve .* or deposit with a permit/);
@@ -71,6 +75,7 @@ test('escrow deposit | withdraw | balance, a paid chat, rewards and rewards clai
   assert.equal(bal.balance, '500000000000000000');
   assert.equal(bal.pending_withdrawal.amount, '100000000000000000');
   assert.equal(bal.available, '400000000000000000', 'a pending withdrawal is not spendable');
+  assert.equal(bal.authorization.cap, '450000000000000000');
 
   const c = await cli(['chat', MODEL, 'hello', '--as', '3', '--max-tokens', '4', '--json']);
   assert.equal(c.code, 0, c.stderr);
