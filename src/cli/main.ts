@@ -11,6 +11,8 @@ import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
 import { chatCommands } from './commands/chat.ts';
+import { escrowCommands } from './commands/escrow.ts';
+import { rewardsCommands } from './commands/rewards.ts';
 import { govCommands } from './commands/gov.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   modelsCommands(program);
   trainCommands(program);
   chatCommands(program);
+  escrowCommands(program);
+  rewardsCommands(program);
   govCommands(program);
   return program;
 }
