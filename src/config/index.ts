@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { configError } from '../util/errors.ts';
 import { DaConfigSchema } from '../da/config.ts';
 import { servingConfigSchema } from '../serving/config.ts';
+import { quotasConfigSchema } from '../server/quotas.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
@@ -48,6 +49,8 @@ export const NodeConfigSchema = z.object({
   da: DaConfigSchema.default({ kind: 'local' }),
   /** Model serving (OpenAI-compatible completions): per-base batch and cache bounds. */
   serving: servingConfigSchema.prefault({}),
+  /** Per-caller quotas and rate limits (files, jobs, requests and tokens per minute). */
+  quotas: quotasConfigSchema.prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

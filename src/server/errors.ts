@@ -34,8 +34,16 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { error: { message: 'internal error', type: 'internal_error', param: null, code: null } } };
 }
 
+/** Seconds a 429 / 503 asks the caller to wait (`details.retryAfterSeconds` of the error), for the Retry-After header. */
+export function retryAfterOf(err: unknown): number | null {
+  const s = err instanceof OpenLedgerError ? err.details?.retryAfterSeconds : undefined;
+  return typeof s === 'number' && s > 0 ? Math.ceil(s) : null;
+}
+
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { status, body } = toErrorBody(err);
+  const retry = retryAfterOf(err);
+  if (retry !== null) reply.header('retry-after', String(retry));
   if (status >= 500) request.log.error({ err }, 'request failed');
   reply.status(status).send(body);
 }
