@@ -197,10 +197,10 @@ export function step(s: JsonState, c: string): JsonState | null {
         if (n && top.len < n.minLength) return null;
         return close(rest);
       }
-      if (c === '\\') return top.key && top.key.length ? null : put({ ...top, esc: 1 });
       if (c < ' ') return null;
       const max = n?.maxLength ?? DEFAULT_MAX_STRING;
       if (top.len >= max) return null;
+      if (c === '\\') return top.key && top.key.length ? null : put({ ...top, esc: 1 });
       if (top.key && top.key.length) {
         const buf = top.buf + c;
         if (!top.key.some((k) => k.startsWith(buf))) return null;
