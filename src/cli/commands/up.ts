@@ -23,6 +23,11 @@ export function upCommand(program: Command) {
     .option('--max-running <n>', 'serving: sequences decoding together per base model (default min(64, batch tokens))')
     .option('--max-adapters <n>', 'serving: LoRA adapters kept loaded per base model (default 16)')
     .option('--kv-tokens <n>', 'serving: KV cache budget in tokens per base model (default min(4 × context, 8192))')
+    .option('--requests-per-minute <n>', 'quotas: completions + embeddings per caller per minute (default 600; 0 = off)')
+    .option('--tokens-per-minute <n>', 'quotas: prompt + completion tokens per caller per minute (default 1000000; 0 = off)')
+    .option('--max-files <n>', 'quotas: uploaded training files per caller (default 100; 0 = off)')
+    .option('--max-file-bytes <n>', 'quotas: bytes of uploaded files per caller (default 1 GiB; 0 = off)')
+    .option('--max-queued-jobs <n>', 'quotas: unfinished fine-tuning jobs per caller (default 4; 0 = off)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent', 'info')
     .addHelpText(
       'after',
@@ -65,6 +70,8 @@ Examples:
           ...(o.maxAdapters !== undefined ? { maxAdapters: Number(o.maxAdapters) } : {}),
           ...(o.kvTokens !== undefined ? { kvTokens: Number(o.kvTokens) } : {}),
         },
+        quotas: Object.fromEntries(([['requestsPerMinute', o.requestsPerMinute], ['tokensPerMinute', o.tokensPerMinute], ['maxFiles', o.maxFiles], ['maxFileBytes', o.maxFileBytes], ['maxQueuedJobs', o.maxQueuedJobs]] as const)
+          .filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)])),
         chain: external
           ? {
               mode: 'external',
