@@ -10,6 +10,8 @@ export interface EngineThreadInit {
   maxBatchTokens?: number;
   maxRunning?: number;
   maxAdapters: number;
+  /** Niceness of the thread (and the kernel threads it starts). */
+  nice: number;
 }
 
 export interface PrepareRequest {

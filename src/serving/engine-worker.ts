@@ -12,6 +12,7 @@
  *   main ─ embed {id, …} ─────▶ embed() between two steps ◀─ embedded {id, vectors}
  *   every step and every end ─▶ stats {…}
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type StepEntry } from '../engine/index.ts';
 import { OpenLedgerError, invalid, modelError } from '../util/errors.ts';
@@ -22,6 +23,11 @@ import type { EngineThreadInit, PrepareRequest, ToMain, ToWorker, WorkerStats } 
 
 const port = parentPort!;
 const init = workerData as EngineThreadInit;
+// Linux keeps nice per thread: this thread, and the kernel threads the engine starts from it,
+// yield the CPU to the HTTP thread (a no-op where the OS refuses, e.g. other platforms' rules).
+if (init.nice > 0) {
+  try { setPriority(Math.min(19, getPriority() + init.nice)); } catch { /* not permitted: run at the process's priority */ }
+}
 const send = (m: ToMain, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
 interface Loaded {

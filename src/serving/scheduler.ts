@@ -93,7 +93,7 @@ export class BaseScheduler {
         this.base = { steps: this.base.steps + l.steps, tokens: this.base.tokens + l.tokens, generatedTokens: this.base.generatedTokens + l.generatedTokens, mixedAdapterSteps: this.base.mixedAdapterSteps + l.mixedAdapterSteps };
       }
       this.thread = new EngineThread({
-        name: this.name, path: this.path, maxAdapters: this.cfg.maxAdapters,
+        name: this.name, path: this.path, maxAdapters: this.cfg.maxAdapters, nice: this.cfg.engineNice,
         ...(this.cfg.kvTokens ? { kvTokens: this.cfg.kvTokens } : {}),
         ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
         ...(this.cfg.maxRunning ? { maxRunning: this.cfg.maxRunning } : {}),
