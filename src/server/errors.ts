@@ -42,7 +42,8 @@ export function retryAfterOf(err: unknown): number | null {
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { status, body } = toErrorBody(err);
-  const retry = retryAfterOf(err);
+  // Every 429 and 503 says when to come back (the error's own estimate, else a short default).
+  const retry = retryAfterOf(err) ?? (status === 429 ? 1 : status === 503 ? 5 : null);
   if (retry !== null) reply.header('retry-after', String(retry));
   if (status >= 500) request.log.error({ err }, 'request failed');
   reply.status(status).send(body);
