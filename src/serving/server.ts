@@ -35,6 +35,8 @@ export interface ModelServerDeps {
 }
 
 export interface UsageRecord {
+  /** The completion id returned to the client (the inference id), when the route gave one. */
+  inferenceId: string | null;
   /** The authenticated caller (address). */
   caller: string | null;
   /** As the request named it. */
@@ -100,7 +102,7 @@ export class ModelServer {
   }
 
   /** Resolve, check access, schedule `n` choices, and return the live streams (errors: 404 model, 403 access, 400 input, 429 capacity). */
-  async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal }): Promise<Started> {
+  async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal; id?: string }): Promise<Started> {
     if (this.closed) throw stopping();
     const served = await this.resolveFor(p.model, opts.caller);
     const sched = this.scheduler(served);
@@ -121,7 +123,7 @@ export class ModelServer {
     }
     void Promise.all(streams.map((s) => s.result)).then((rs) => {
       const u: UsageRecord = {
-        caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,
+        inferenceId: opts.id ?? null, caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,
         promptTokens: rs[0].promptTokens, completionTokens: rs.reduce((s, r) => s + r.completionTokens, 0),
         finishReason: rs.some((r) => r.finishReason === 'abort') ? 'abort' : rs[0].finishReason,
       };

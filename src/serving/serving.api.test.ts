@@ -389,6 +389,7 @@ describe('serving API', () => {
     const u = usage.find((x) => x.modelId === idA && x.finishReason === 'length');
     assert.ok(u, JSON.stringify(usage.slice(0, 3)));
     assert.equal(u.caller, owner.address);
+    assert.match(u.inferenceId!, /^(chatcmpl|cmpl)-[0-9a-f]{24}$/, 'the id the client got');
     assert.equal(u.fineTunedModel, nameA);
     assert.equal(u.base, 'tiny-llama');
     assert.equal(u.price!.per1kInput, '5');

@@ -178,9 +178,10 @@ export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
     const onClose = () => { if (!res.writableFinished) ac.abort(); };
     res.on('close', onClose);
     try {
-      const started = await server.start(p, { caller, signal: ac.signal });
+      const id = completionId(endpoint); // the inference id: the usage event carries it too
+      const started = await server.start(p, { caller, signal: ac.signal, id });
       void Promise.all(started.streams.map((x) => x.result)).then((rs) => quotas.addTokens(caller, rs[0].promptTokens + rs.reduce((n, r) => n + r.completionTokens, 0)), () => {});
-      const ctx: ResponseContext = { id: completionId(endpoint), created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: started.tokens };
+      const ctx: ResponseContext = { id, created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: started.tokens };
       if (p.stream) return await sse(p, ctx, started.streams, request, reply);
       const rs = await Promise.all(started.streams.map((x) => x.result));
       if (rs.some((r) => r.finishReason === 'abort')) {
