@@ -108,6 +108,12 @@ describe('the official openai client against a node', () => {
     const s = await c.chat.completions.create({ model: 'tiny-llama', messages: MESSAGES, max_tokens: 2, stream: true }).withResponse();
     assert.match(s.response.headers.get('x-request-id') ?? '', /^req_/);
     for await (const _ of s.data) void _;
+    // and on responses no route or credential produced
+    for (const [url, init, status] of [[`${node.url}/no/such/route`, {}, 404], [`${node.url}/v1/models`, { headers: { authorization: 'Bearer nope' } }, 401], [`${node.url}/health`, { headers: { 'x-request-id': 'bad id;' + 'x'.repeat(200) } }, 200]] as const) {
+      const r = await fetch(url, init);
+      assert.equal(r.status, status);
+      assert.match(r.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{24}$/, url);
+    }
   });
 
   test('chat: not streamed, streamed (chunks concatenate to the same greedy text), n > 1', async () => {

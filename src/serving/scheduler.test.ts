@@ -58,4 +58,17 @@ describe('scheduler', () => {
     running.stream.cancel();
     assert.equal((await running.stream.result).finishReason, 'abort');
   });
+
+  test('an engine thread that dies fails what it held (500 engine_thread_failed); the next request gets a new thread', async () => {
+    const s = await server.start(req(400), { caller: '0xaaaa', signal: new AbortController().signal });
+    const it = s.stream[Symbol.asyncIterator]();
+    await it.next(); // decoding
+    const sched = [...(server as unknown as { bases: Map<string, { thread: { worker: { terminate(): Promise<number> } } }> }).bases.values()][0];
+    await sched.thread.worker.terminate();
+    await assert.rejects(s.stream.result, (e: any) => e.code === 'engine_thread_failed' && e.status === 500);
+    const again = await server.start(req(4), { caller: '0xaaaa', signal: new AbortController().signal });
+    const r = await again.stream.result;
+    assert.equal(r.completionTokens, 4);
+    assert.equal(server.stats().running, 0);
+  });
 });
