@@ -108,6 +108,9 @@ describe('the official openai client against a node', () => {
     const s = await c.chat.completions.create({ model: 'tiny-llama', messages: MESSAGES, max_tokens: 2, stream: true }).withResponse();
     assert.match(s.response.headers.get('x-request-id') ?? '', /^req_/);
     for await (const _ of s.data) void _;
+    const spec = await (await fetch(`${node.url}/openapi.json`)).json();
+    for (const path of ['/v1/embeddings', '/v1/files/{id}/content', '/v1/models/{model}']) assert.ok(spec.paths[path], `${path} in the OpenAPI document`);
+    assert.ok(spec.paths['/v1/models/{model}'].delete && spec.paths['/v1/files/{id}'].delete);
     // and on responses no route or credential produced
     for (const [url, init, status] of [[`${node.url}/no/such/route`, {}, 404], [`${node.url}/v1/models`, { headers: { authorization: 'Bearer nope' } }, 401], [`${node.url}/health`, { headers: { 'x-request-id': 'bad id;' + 'x'.repeat(200) } }, 200]] as const) {
       const r = await fetch(url, init);
