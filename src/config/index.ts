@@ -9,6 +9,7 @@ import { configError } from '../util/errors.ts';
 import { DaConfigSchema } from '../da/config.ts';
 import { servingConfigSchema } from '../serving/config.ts';
 import { rewardsConfigSchema } from '../rewards/config.ts';
+import { quotasConfigSchema } from '../server/quotas.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
@@ -93,6 +94,8 @@ export const NodeConfigSchema = z.object({
   serving: servingConfigSchema.prefault({}),
   /** Payable inference: fee shares, epoch length, base-model price (src/rewards). */
   rewards: rewardsConfigSchema.prefault({}),
+  /** Per-caller quotas and rate limits (files, jobs, requests and tokens per minute). */
+  quotas: quotasConfigSchema.prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -43,6 +43,19 @@ export interface GenerateRequest {
   addSpecial?: boolean;
   /** Drop special tokens from the text (default true). */
   skipSpecial?: boolean;
+  /** Grammar-constrained decoding (serving's JSON mode): restricts every sampled token. */
+  constraint?: TokenConstraint;
+}
+
+/**
+ * A constraint on the next token: `mask` sets the logits of disallowed tokens to −Infinity before
+ * sampling, `accept` advances the constraint's state by the sampled token, and once `complete()`
+ * the sequence ends with finish reason 'stop'.
+ */
+export interface TokenConstraint {
+  mask(logits: Float32Array): void;
+  accept(token: number): void;
+  complete(): boolean;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -128,6 +141,7 @@ interface Req {
   stopIds: Set<number>;
   adapter: LoraAdapter | null;
   sampler: Sampler;
+  constraint: TokenConstraint | null;
   wantLogprobs: boolean;
   decode: (id: number) => string;
   signal: AbortSignal | undefined;
@@ -208,7 +222,7 @@ export class BatchGenerator {
     result.catch(() => {}); // the stream reports errors too; never an unhandled rejection
     const r: Req = {
       prompt, maxTokens, stops, maxStop: Math.max(0, ...stops.map((s) => s.length)), stopIds,
-      adapter: req.adapter ?? null, sampler, wantLogprobs: req.sampling?.logprobs !== undefined,
+      adapter: req.adapter ?? null, sampler, constraint: req.constraint ?? null, wantLogprobs: req.sampling?.logprobs !== undefined,
       decode: tk.decodeIncremental({ skipSpecial: req.skipSpecial ?? true }), signal: req.signal, onAbort: null, needBlocks,
       seq: null, prefilled: 0, next: -1, tokens: [], logprobs: [], gen: '', emitted: 0, cancelled: false, done: false,
       t0: performance.now(), tAdmit: 0, tFirst: null,
@@ -334,10 +348,12 @@ export class BatchGenerator {
   }
 
   private onLogits(r: Req, logits: Float32Array): void {
+    r.constraint?.mask(logits);
     const s = r.sampler.sample(logits);
     const tok = s.token;
     if (r.tFirst === null) r.tFirst = performance.now();
     r.sampler.accept(tok);
+    r.constraint?.accept(tok);
     r.tokens.push(tok);
     if (r.wantLogprobs) r.logprobs.push(s);
     const chunk: GenerateChunk = { text: '', tokens: [tok], ...(r.wantLogprobs ? { logprobs: [s] } : {}) };
@@ -368,6 +384,12 @@ export class BatchGenerator {
     if (safe > r.emitted) {
       chunk.text = r.gen.slice(r.emitted, safe);
       r.emitted = safe;
+    }
+    if (r.constraint?.complete()) {
+      chunk.text = r.gen.slice(r.emitted);
+      r.emitted = r.gen.length;
+      r.chan.push(chunk);
+      return this.finish(r, 'stop');
     }
     r.chan.push(chunk);
     if (r.tokens.length >= r.maxTokens) return this.finish(r, 'length');

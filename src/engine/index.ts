@@ -16,7 +16,7 @@ export type { Tokenizer, ChatMessage } from './tokenizer/types.ts';
 export { Engine, createEngine, type EngineOptions, type SequenceHandle, type StepEntry, type StepResult } from './engine.ts';
 export {
   generate, generateText, BatchGenerator, batchGenerator,
-  type GenerateRequest, type GenerateChunk, type GenerateResult, type GenerationStream, type FinishReason, type BatchGeneratorOptions,
+  type GenerateRequest, type GenerateChunk, type GenerateResult, type GenerationStream, type FinishReason, type BatchGeneratorOptions, type TokenConstraint,
 } from './generate.ts';
 export { embed, type EmbedOptions } from './embed.ts';
 export { scoreTokens, type ScoreOptions, type ScoreResult } from './score.ts';

@@ -63,6 +63,8 @@ export interface BuildOptions {
   contextLength: number;
   /** Held-out fraction in [0, 0.5] (default 0.1). */
   evalFraction?: number;
+  /** Indices of `source` to hold out instead of the hash split (the rows of a validation file). */
+  heldOut?: readonly number[];
 }
 
 const hex = (b: Buffer) => `0x${b.toString('hex')}`;
@@ -181,7 +183,8 @@ export function buildDataset(format: RowFormat, source: readonly SourceRow[], op
   if (!(fraction >= 0 && fraction <= 0.5)) throw invalid(`validation split must be in [0, 0.5], got ${fraction}`, { param: 'validation_split', code: 'invalid_hyperparameter', hint: 'use 0.1 (10% held out) or 0 for none' });
   const scores = source.map((r) => splitScore(r.hash));
   let held = new Set(scores.flatMap((s, i) => (s < fraction * 10_000 ? [i] : [])));
-  if (fraction > 0 && source.length >= 2) {
+  if (opts.heldOut) held = new Set(opts.heldOut); // a validation file: exactly its rows
+  else if (fraction > 0 && source.length >= 2) {
     if (held.size === 0) held.add(scores.indexOf(Math.min(...scores)));
     if (held.size === source.length) held.delete(scores.indexOf(Math.max(...scores)));
   } else if (source.length < 2) held = new Set();

@@ -113,7 +113,7 @@ describe('fine-tuning API', () => {
     assert.match(job.fine_tuned_model, /^ft:tiny-llama:planted:/);
 
     // events: loss, learning rate, tokens/s, eta; the loss falls
-    const ev = (await call('GET', `/v1/fine_tuning/jobs/${id}/events`, owner)).json().data;
+    const ev = (await call('GET', `/v1/fine_tuning/jobs/${id}/events`, owner)).json().data.reverse(); // listed newest first
     const m = ev.filter((e: any) => e.type === 'metrics').map((e: any) => e.data);
     assert.equal(m.length, job.total_steps);
     for (const k of ['train_loss', 'learning_rate', 'tokens_per_s', 'eta_s']) assert.equal(typeof m[0][k], 'number', k);

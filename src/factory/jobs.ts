@@ -101,9 +101,9 @@ export class FactoryService {
     return fileView(rec);
   }
 
-  file(owner: Address, id: string) {
+  file(owner: Address, id: string, param = 'training_file') {
     const f = this.repo.file(id);
-    if (!f || f.owner.toLowerCase() !== owner.toLowerCase()) throw notFound(`no file ${id}`, { param: 'training_file', code: 'file_not_found', hint: 'upload it with POST /v1/files (purpose fine-tune)' });
+    if (!f || f.owner.toLowerCase() !== owner.toLowerCase()) throw notFound(`no file ${id}`, { param, code: 'file_not_found', hint: 'upload it with POST /v1/files (purpose fine-tune)' });
     return f;
   }
 
@@ -121,13 +121,22 @@ export class FactoryService {
       if (e instanceof OpenLedgerError) throw notFound(e.message, { param: 'model', code: 'model_not_found', hint: e.hint });
       throw e;
     }
-    const hyperparameters = parseHyperparameters((body.hyperparameters ?? (body.method as any)?.supervised?.hyperparameters) as unknown);
+    // OpenAI's top-level seed seeds the run (shuffling, LoRA init, dropout) unless the hyperparameters name their own.
+    const seed = body.seed ?? null;
+    if (seed !== null && (!Number.isSafeInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 31 - 1)) throw invalid(`seed must be an integer in [0, 2147483647], got ${JSON.stringify(seed)}`, { param: 'seed', code: 'invalid_request' });
+    const hpIn = (body.hyperparameters ?? (body.method as any)?.supervised?.hyperparameters) as Record<string, unknown> | undefined;
+    const hyperparameters = parseHyperparameters((seed !== null && (hpIn === undefined || (typeof hpIn === 'object' && hpIn !== null && hpIn.seed === undefined)) ? { ...(hpIn ?? {}), seed } : hpIn) as unknown);
     const trainingFile = body.training_file ?? null;
     if (trainingFile !== null && typeof trainingFile !== 'string') throw invalid('training_file must be a file id', { param: 'training_file', code: 'invalid_request' });
     const datanets = parseDatanets(body.datanets);
     if (!trainingFile && !datanets.length) throw invalid('a job needs training data: training_file or datanets', { param: 'training_file', code: 'data_required', hint: 'pass "datanets": [{"id": 1, "version": 1}] or upload a file and pass its id as training_file' });
     if (trainingFile && this.file(owner, trainingFile).purpose !== 'fine-tune') {
       throw invalid(`${trainingFile} was uploaded as an adapter, not as training data`, { param: 'training_file', code: 'invalid_training_file', hint: 'upload the JSONL with purpose=fine-tune' });
+    }
+    const validationFile = body.validation_file ?? null;
+    if (validationFile !== null && typeof validationFile !== 'string') throw invalid('validation_file must be a file id', { param: 'validation_file', code: 'invalid_request' });
+    if (validationFile && this.file(owner, validationFile, 'validation_file').purpose !== 'fine-tune') {
+      throw invalid(`${validationFile} was uploaded as an adapter, not as validation data`, { param: 'validation_file', code: 'invalid_validation_file', hint: 'upload the JSONL with purpose=fine-tune' });
     }
     const suffix = body.suffix ?? null;
     if (suffix !== null && (typeof suffix !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(suffix))) throw invalid('suffix must be 1–40 letters, digits, _ or -', { param: 'suffix', code: 'invalid_suffix' });
@@ -139,7 +148,7 @@ export class FactoryService {
       throw invalid(`${p} must be a non-negative integer (OPEN wei per 1k tokens)`, { param: p, code: 'invalid_request' });
     };
     const request: JobRequest = {
-      model, trainingFile, datanets, hyperparameters, suffix, validationSplit: split,
+      model, trainingFile, validationFile, datanets, hyperparameters, suffix, validationSplit: split,
       register: body.register !== false,
       pricePer1kInput: price(body.price_per_1k_input ?? body.price_per_1k_tokens, 'price_per_1k_input'),
       pricePer1kOutput: price(body.price_per_1k_output ?? body.price_per_1k_tokens, 'price_per_1k_output'),
@@ -235,11 +244,22 @@ export class FactoryService {
         source.push(...p.rows);
         fileInfo.push({ id: f.id, sha256: f.sha256, rows: p.rows.length });
       }
+      // A validation file: its rows are the held-out set (the evaluation's), the training rows all train.
+      let heldOut: number[] | undefined;
+      if (req.validationFile) {
+        const f = this.repo.file(req.validationFile);
+        if (!f) throw notFound(`the validation file ${req.validationFile} is gone`, { param: 'validation_file', code: 'file_not_found', hint: 'upload it again and create a new job' });
+        const p = parseJsonlFile(readFileSync(f.path, 'utf8'), f.id);
+        if (format && p.format !== format) throw invalid(`the validation file holds ${p.format} rows but the training data holds ${format}`, { param: 'validation_file', code: 'mixed_formats' });
+        heldOut = p.rows.map((_, i) => source.length + i);
+        source.push(...p.rows);
+        fileInfo.push({ id: f.id, sha256: f.sha256, rows: p.rows.length });
+      }
 
       // 2. dataset (the exact rows recorded); the tokenizer comes from the model's files, not its weights
       const resolved = this.catalog.resolve(req.model);
       const opened = openModel(resolved.path);
-      const ds = buildDataset(format!, source, { tokenizer: opened.tokenizer, contextLength: opened.config.contextLength, evalFraction: req.validationSplit });
+      const ds = buildDataset(format!, source, { tokenizer: opened.tokenizer, contextLength: opened.config.contextLength, evalFraction: req.validationSplit, ...(heldOut ? { heldOut } : {}) });
       this.repo.setRows(jobId, ds.rows.map((r, ord) => ({ ord, datanetId: r.datanetId, version: r.version, fileId: r.fileId, rowId: r.rowId, rowHash: r.hash, contributor: r.contributor, split: r.split })));
       this.event(jobId, 'info', 'message', `Dataset: ${ds.stats.trainRows} training rows, ${ds.stats.evalRows} held out, ${ds.stats.tokens} tokens (${ds.format})`, { ...ds.stats });
 
@@ -380,7 +400,7 @@ export function jobView(j: JobRecord) {
   return {
     id: j.id, object: 'fine_tuning.job', created_at: j.createdAt, finished_at: j.finishedAt, started_at: j.startedAt,
     model: j.model, fine_tuned_model: j.fineTunedModel, organization_id: j.owner, status: j.status,
-    training_file: j.request.trainingFile, validation_file: null, datanets: j.request.datanets,
+    training_file: j.request.trainingFile, validation_file: j.request.validationFile ?? null, datanets: j.request.datanets,
     hyperparameters: hp, suffix: j.request.suffix, seed: hp.seed, trained_tokens: null,
     trained_steps: j.trainedSteps, total_steps: j.totalSteps, error: j.error, result_files: [], result: j.result,
     method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: hp.n_epochs, batch_size: hp.batch_size, learning_rate_multiplier: hp.learning_rate / 2e-4 } } },

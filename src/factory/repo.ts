@@ -28,6 +28,8 @@ export interface JobRecord {
 export interface JobRequest {
   model: string;
   trainingFile: string | null;
+  /** A file of rows held out for the evaluation instead of a split of the training rows (OpenAI's validation_file). */
+  validationFile?: string | null;
   datanets: Array<{ id: number; version: number }>;
   hyperparameters: import('./hyperparameters.ts').JobHyperparameters;
   suffix: string | null;
@@ -131,6 +133,11 @@ export class FactoryRepo {
     const createdAt = now();
     const r = this.db.prepare('INSERT INTO factory_events (job_id, level, type, message, data, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(jobId, level, type, message, data ? JSON.stringify(data) : null, createdAt);
     return { id: Number(r.lastInsertRowid), jobId, level, type, message, data, createdAt };
+  }
+
+  /** Events newest first, older than event id `beforeId` (0 = from the newest): OpenAI's list order and `after` cursor. */
+  eventsNewestFirst(jobId: string, beforeId = 0, limit = 20): EventRecord[] {
+    return (this.db.prepare('SELECT * FROM factory_events WHERE job_id = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?').all(jobId, beforeId, beforeId, limit) as any[]).map(event);
   }
 
   /** Events in order, after event id `afterId`. */

@@ -61,7 +61,7 @@ test('SIGKILL mid-training, restart: the job resumes from its last checkpoint an
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(j.status, 'succeeded', JSON.stringify(j.error));
-    const events = (await api.request('GET', `/v1/fine_tuning/jobs/${job.id}/events`)).data as any[];
+    const events = ((await api.request('GET', `/v1/fine_tuning/jobs/${job.id}/events`)).data as any[]).reverse(); // newest first → in order
     const resumed = events.find((e) => /^Resuming from the checkpoint at step/.test(e.message));
     assert.ok(resumed, 'a resume event');
     assert.ok(events.some((e) => /node restarted/.test(e.message)));

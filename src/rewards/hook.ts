@@ -23,12 +23,13 @@ const FREE: ChargeTicket = { settle() {}, cancel() {} };
 export async function admitCompletion(s: NodeServices, server: ModelServer, p: { id: string; caller: Address; request: ParsedRequest; authorization?: string }): Promise<ChargeTicket> {
   const rewards = s.modules.rewards as RewardsService | undefined;
   if (!rewards) return FREE;
-  const served = server.directory.resolve(p.request.model);
+  const served = server.directory.resolve(p.request.model, p.caller);
   const bearer = /^Bearer\s+(olk_\S+)$/i.exec(p.authorization ?? '')?.[1];
   const apiKeyId = bearer ? s.store.identity.apiKeyByHash(createHash('sha256').update(bearer).digest('hex'))?.id ?? null : null;
   await rewards.charging.admit({
     id: p.id, caller: p.caller, apiKeyId, model: p.request.model, base: served.base.name, fineTunedName: served.fineTunedName, modelId: served.modelId,
-    recordedPrice: served.price, owner: served.owner, maxTokens: p.request.generate.maxTokens ?? server.config.defaultMaxTokens,
+    recordedPrice: served.price, owner: served.owner, // n choices share one prompt and each may generate up to max_tokens.
+    maxTokens: (p.request.generate.maxTokens ?? server.config.defaultMaxTokens) * p.request.n,
     promptBound: promptTokenBound(p.request.generate as never),
   });
   return {

@@ -3,6 +3,7 @@
  * `startServer` listens on the configured port. All routes live in `routes/*.ts`, registered from
  * `routes/index.ts`; every error goes through `errors.ts`.
  */
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -33,6 +34,15 @@ export async function buildApp(services: NodeServices, opts: AppOptions = {}): P
           : { message: 'the URL is not valid (bad percent-encoding?)', type: 'invalid_request_error', param: null, code: 'bad_url', hint: 'percent-encode path segments (encodeURIComponent)' },
       });
     },
+    // Every response carries x-request-id: the caller's own (a safe token, ≤ 128 characters) or a new one.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(h) ? h : `req_${randomBytes(12).toString('hex')}`;
+    },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {

@@ -43,6 +43,13 @@ export function configureServerErrorLog(f: (line: string) => void): void {
   serverErrorLog = f;
 }
 
+/** Seconds a 429 / 503 asks the caller to wait (`details.retryAfterSeconds` of the error), for the Retry-After header. */
+export function retryAfterOf(err: unknown): number | null {
+  const d = err instanceof OpenLedgerError ? (err.details as { retryAfterSeconds?: unknown; retryAfter?: unknown } | undefined) : undefined;
+  const s = d?.retryAfterSeconds ?? d?.retryAfter;
+  return typeof s === 'number' && s > 0 ? Math.ceil(s) : null;
+}
+
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { status, body } = toErrorBody(err);
   if (status >= 500) {
@@ -50,8 +57,9 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     const e = err as Error;
     serverErrorLog(`${new Date().toISOString()} ${status} ${request.method} ${request.url.split('?')[0].slice(0, 200)} (${request.id}): ${e?.stack ?? String(err)}`);
   }
-  const retryAfter = err instanceof OpenLedgerError ? (err.details as { retryAfter?: number } | undefined)?.retryAfter : undefined;
-  if (status === 429 && retryAfter) reply.header('retry-after', String(retryAfter));
+  // Every 429 and 503 says when to come back (the error's own estimate, else a short default).
+  const retry = retryAfterOf(err) ?? (status === 429 ? 1 : status === 503 ? 5 : null);
+  if (retry !== null) reply.header('retry-after', String(retry));
   reply.status(status).send(body);
 }
 

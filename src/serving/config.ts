@@ -18,6 +18,16 @@ export const servingConfigSchema = z.object({
   maxAdapters: z.number().int().min(1).default(16),
   /** Default max_tokens when a request gives none (OpenAI's chat default is "the rest of the context"; a bound is kinder to a shared node). */
   defaultMaxTokens: z.number().int().min(1).default(256),
+  /** Bytes of prompt text a request may carry; checked before anything tokenizes it (413). */
+  maxPromptBytes: z.number().int().min(1).default(1 << 20),
+  /** Most choices (OpenAI's n) one request may ask for. */
+  maxChoices: z.number().int().min(1).max(128).default(16),
+  /**
+   * Niceness of each engine thread and its kernel threads (0–19; Linux nice is per thread): the
+   * decode loop yields the CPU to the HTTP thread whenever that one has work, and takes all of it
+   * otherwise. 0 = the process's own priority.
+   */
+  engineNice: z.number().int().min(0).max(19).default(10),
 });
 
 export type ServingConfig = z.infer<typeof servingConfigSchema>;

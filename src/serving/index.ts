@@ -8,11 +8,13 @@
  *   for await (const c of stream) …; await stream.result;
  */
 export { ModelServer, type ModelServerDeps, type UsageRecord, type ServingStats, type Started } from './server.ts';
+export { type TokenTexts } from './scheduler.ts';
+export { compileSchema, JsonConstraint, VocabTrie } from './json-grammar.ts';
 export { ModelDirectory, type ServedModel, type ModelView } from './models.ts';
 export { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 export { AdapterCache, type AdapterLease, type AdapterCacheStats } from './adapter-cache.ts';
 export { stopping, type BaseStats } from './scheduler.ts';
 export {
-  parseChatRequest, parseCompletionRequest, completionResponse, streamChunk, usageChunk, completionId,
-  type ParsedRequest, type Endpoint, type OpenAiFinish, type ResponseContext,
+  parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, base64Vector, completionResponse, streamChunk, usageChunk, completionId,
+  type ParsedRequest, type ParsedEmbedding, type ParseLimits, type Endpoint, type OpenAiFinish, type ResponseContext,
 } from './openai.ts';

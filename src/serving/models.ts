@@ -50,7 +50,27 @@ export interface ModelView {
 export class ModelDirectory {
   constructor(private readonly deps: { catalog: ModelCatalog; repo: FactoryRepo | null }) {}
 
-  resolve(model: unknown): ServedModel {
+  /**
+   * `model` → what serves it. With `caller` given (serving), another owner's unregistered
+   * fine-tuned model answers as if it did not exist; without (internal lookups) everything resolves.
+   */
+  resolve(model: unknown, caller?: string | null): ServedModel {
+    const served = this.resolveAny(model);
+    if (caller !== undefined && !this.visible(served.kind === 'fine-tuned' ? { owner: served.owner ?? '', modelId: served.modelId } : null, caller)) throw this.hidden(String(model));
+    return served;
+  }
+
+  /** The 404 of a model the caller may not see (the same as for one that does not exist). */
+  hidden(model: string): OpenLedgerError {
+    return this.unknown(model, `no model "${model}" on this node`, null);
+  }
+
+  /** Bases and registered models are public; an unregistered fine-tuned model only for its owner. */
+  private visible(rec: { owner: string; modelId: string | null } | null, caller: string | null): boolean {
+    return !rec || rec.modelId !== null || (!!caller && rec.owner.toLowerCase() === caller.toLowerCase());
+  }
+
+  private resolveAny(model: unknown): ServedModel {
     if (typeof model !== 'string' || !model.trim()) {
       throw invalid('model is required', { param: 'model', code: 'model_required', hint: 'a name from GET /v1/models: a base model, ft:<base>:<suffix>:<id>, or model:<on-chain id>' });
     }
@@ -68,12 +88,14 @@ export class ModelDirectory {
     throw this.unknown(model, `no model "${model}" on this node`);
   }
 
-  list(): ModelView[] {
+  /** What `caller` may see (undefined: everything, for the node's own use). */
+  list(caller?: string | null): ModelView[] {
     const out: ModelView[] = this.deps.catalog.list().map((m) => ({
       id: m.name, object: 'model', created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: 'node', parent: null, kind: 'base',
       model_id: null, context_length: m.contextLength, family: m.family,
     }));
     for (const r of this.deps.repo?.models() ?? []) {
+      if (caller !== undefined && !this.visible(r, caller)) continue;
       out.push({
         id: r.name, object: 'model', created: r.createdAt, owned_by: r.owner, parent: r.baseModel, kind: 'fine-tuned', model_id: r.modelId,
         price_per_1k_input: r.priceInWei, price_per_1k_output: r.priceOutWei,
@@ -101,8 +123,8 @@ export class ModelDirectory {
     };
   }
 
-  private unknown(model: string, message: string): OpenLedgerError {
-    const names = this.list().map((m) => (m.model_id ? `${m.id} (model:${m.model_id})` : m.id));
+  private unknown(model: string, message: string, caller: string | null = null): OpenLedgerError {
+    const names = this.list(caller).map((m) => (m.model_id ? `${m.id} (model:${m.model_id})` : m.id));
     const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length} in all)` : '');
     return notFound(message, {
       param: 'model', code: 'model_not_found',

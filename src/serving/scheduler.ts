@@ -1,33 +1,40 @@
 /**
- * One base model's serving loop: its engine (loaded on first request, then kept), one
- * continuous-batching BatchGenerator over it, the adapter cache, admission bounds and counters.
+ * One base model's serving loop, seen from the main thread. The engine, its continuous-batching
+ * BatchGenerator and the adapter cache run on the base's engine thread (engine-worker.ts); here
+ * are the admission bound, the per-caller fair queue and the counters.
  *
- *   submit ─▶ bound check (429) ─▶ engine loaded? ─▶ adapter leased (cache) ─▶ BatchGenerator.submit
- *                                                                              │
- *        every step: decode rows of all running sequences + prefill chunks ◀──┘
- *        (each row with its own adapter or none: one batched forward, LoRA per segment)
+ *   submit ─▶ bound check (429) ─▶ prepare on the engine thread: load, tokenize, check (400/422), lease adapter (429)
+ *          ─▶ fair queue: one FIFO per caller, callers served round-robin
+ *          ─▶ start on the engine thread when fewer than maxRunning run there
+ *                 every step: decode rows of all running sequences + prefill chunks
+ *                 (each row with its own adapter or none: one batched forward, LoRA per segment)
+ *          ◀─ chunks, result (GenerationStream)
  *
- * Requests for different fine-tuned models over the same base share this loop, so their
- * sequences sit in the same `engine.step`; the lease keeps an adapter loaded while its sequence runs.
+ * Requests for different fine-tuned models over the same base share the thread's loop, so their
+ * sequences sit in the same `engine.step`. Fairness: a caller with 50 queued requests and one
+ * with 1 alternate for the next free slot, so one caller cannot starve the others.
  */
-import { BatchGenerator, createEngine, loadModel, type Engine, type GenerateRequest, type GenerationStream, type StepEntry } from '../engine/index.ts';
-import { OpenLedgerError, modelError } from '../util/errors.ts';
-import { AdapterCache, type AdapterCacheStats, type AdapterLease } from './adapter-cache.ts';
+import type { GenerateChunk, GenerateResult, GenerationStream } from '../engine/index.ts';
+import { OpenLedgerError } from '../util/errors.ts';
+import type { AdapterCacheStats } from './adapter-cache.ts';
 import type { ServingConfig } from './config.ts';
+import type { PrepareRequest } from './engine-protocol.ts';
+import { EngineThread } from './engine-thread.ts';
 
-export interface ScheduleRequest {
-  generate: Omit<GenerateRequest, 'adapter' | 'signal'>;
-  /** PEFT folder or GGUF LoRA of a fine-tuned model; null for the base. */
-  adapterPath: string | null;
-  /** The model as the request named it (for errors). */
-  modelName: string;
+export interface ScheduleRequest extends Omit<PrepareRequest, 'defaultMaxTokens'> {
+  /** Who asked: the fair queue's key (null = anonymous, one shared queue). */
+  caller: string | null;
   signal: AbortSignal;
+}
+
+/** Token texts for logprobs (the tokenizer lives on the engine thread; each chunk brings its texts). */
+export interface TokenTexts {
+  text(id: number): string;
 }
 
 export interface Scheduled {
   stream: GenerationStream;
-  /** The base's engine (its tokenizer names tokens for logprobs). */
-  engine: Engine;
+  tokens: TokenTexts;
 }
 
 export interface BaseStats {
@@ -35,7 +42,7 @@ export interface BaseStats {
   state: 'idle' | 'loading' | 'ready';
   /** Sequences in the running batch now. */
   running: number;
-  /** Requests waiting for a slot, KV room, the engine or their adapter to load. */
+  /** Requests waiting: being prepared, in the fair queue, or for KV room on the engine thread. */
   waiting: number;
   /** engine.step calls, tokens through them (prefill + decode), tokens generated. */
   steps: number;
@@ -47,128 +54,259 @@ export interface BaseStats {
   /** Steps that carried sequences of two or more different adapters (OpenLoRA's point). */
   mixedAdapterSteps: number;
   requests: { total: number; stop: number; length: number; abort: number; failed: number; rejected: number };
+  /** Callers with requests in the fair queue now. */
+  queuedCallers: number;
   adapters: AdapterCacheStats | null;
   kv: { blocks: number; free: number; blockSize: number } | null;
 }
 
-interface Loaded {
-  engine: Engine;
-  gen: BatchGenerator;
-  adapters: AdapterCache;
-  maxRunning: number;
+interface Queued {
+  id: number;
+  caller: string;
+  begin: () => void;
+  drop: () => void;
 }
 
 export class BaseScheduler {
-  private loading: Promise<Loaded> | null = null;
-  private loaded: Loaded | null = null;
-  private pending = 0;
+  private thread: EngineThread | null = null;
+  private preparing = 0;
+  /** Started on the engine thread and not yet ended. */
+  private inflight = 0;
+  private maxRunning: number;
   private closed = false;
-  private readonly live = new Set<GenerationStream>();
-  private readonly counters = { steps: 0, tokens: 0, generatedTokens: 0, maxSequencesInStep: 0, maxAdaptersInStep: 0, mixedAdapterSteps: 0 };
+  /** One FIFO per caller; `order` is the round-robin ring of callers with queued requests. */
+  private readonly queues = new Map<string, Queued[]>();
+  private order: string[] = [];
+  private readonly live = new Set<{ cancel(): void; result: Promise<GenerateResult> }>();
   private readonly requests = { total: 0, stop: 0, length: 0, abort: 0, failed: 0, rejected: 0 };
+  private base = { steps: 0, tokens: 0, generatedTokens: 0, mixedAdapterSteps: 0 };
 
-  constructor(readonly name: string, readonly path: string, private readonly cfg: ServingConfig) {}
+  constructor(readonly name: string, readonly path: string, private readonly cfg: ServingConfig) {
+    this.maxRunning = cfg.maxRunning ?? 64;
+  }
+
+  private engine(): EngineThread {
+    if (!this.thread || this.thread.dead) {
+      // Counters survive a replaced thread.
+      if (this.thread?.latest) {
+        const l = this.thread.latest;
+        this.base = { steps: this.base.steps + l.steps, tokens: this.base.tokens + l.tokens, generatedTokens: this.base.generatedTokens + l.generatedTokens, mixedAdapterSteps: this.base.mixedAdapterSteps + l.mixedAdapterSteps };
+      }
+      this.thread = new EngineThread({
+        name: this.name, path: this.path, maxAdapters: this.cfg.maxAdapters, nice: this.cfg.engineNice,
+        ...(this.cfg.kvTokens ? { kvTokens: this.cfg.kvTokens } : {}),
+        ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
+        ...(this.cfg.maxRunning ? { maxRunning: this.cfg.maxRunning } : {}),
+      });
+    }
+    return this.thread;
+  }
+
+  private get queued(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n;
+  }
 
   async submit(req: ScheduleRequest): Promise<Scheduled> {
     if (this.closed) throw stopping();
-    const maxRunning = this.loaded?.maxRunning ?? this.cfg.maxRunning ?? 64;
-    const inSystem = this.pending + (this.loaded ? this.loaded.gen.runningCount + this.loaded.gen.waitingCount : 0);
-    if (inSystem >= maxRunning + this.cfg.maxQueued) {
+    const w = this.thread?.latest;
+    const inSystem = this.preparing + this.queued + this.inflight;
+    if (inSystem >= this.maxRunning + this.cfg.maxQueued) {
       this.requests.rejected++;
       throw new OpenLedgerError(`model ${this.name} is at capacity: ${inSystem} requests are running or queued`, {
         type: 'rate_limit_error', code: 'server_overloaded', param: 'model',
         hint: 'retry in a moment (with backoff); the node operator can raise the serving maxRunning / maxQueued bounds',
-        details: { running: this.loaded?.gen.runningCount ?? 0, queued: inSystem - (this.loaded?.gen.runningCount ?? 0) },
+        details: { running: w?.running ?? 0, queued: inSystem - (w?.running ?? 0), retryAfterSeconds: 1 },
       });
     }
-    this.pending++;
-    let lease: AdapterLease | null = null;
+    if (req.signal.aborted) throw stopping();
+    const thread = this.engine();
+    this.preparing++;
+    let id: number, promptTokens: number;
     try {
-      const l = await this.load();
-      if (this.closed) throw stopping();
-      lease = req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
-      const stream = l.gen.submit({ ...req.generate, adapter: lease?.adapter ?? null, signal: req.signal });
-      this.requests.total++;
-      this.live.add(stream);
-      const held = lease;
-      lease = null;
-      stream.result.then(
-        (r) => { this.requests[r.finishReason]++; this.counters.generatedTokens += r.completionTokens; },
-        () => { this.requests.failed++; },
-      ).finally(() => { held?.release(); this.live.delete(stream); });
-      return { stream, engine: l.engine };
+      const { signal: _s, caller: _c, ...prep } = req;
+      ({ id, promptTokens, maxRunning: this.maxRunning } = await thread.prepare({ ...prep, defaultMaxTokens: this.cfg.defaultMaxTokens }));
     } finally {
-      lease?.release();
-      this.pending--;
+      this.preparing--;
     }
+    if (this.closed) {
+      thread.cancel(id);
+      throw stopping();
+    }
+    this.requests.total++;
+    return { stream: this.stream(thread, id, promptTokens, req), tokens: this.texts };
+  }
+
+  /** Token texts seen in logprobs so far (bounded: cleared when it grows past 65k entries). */
+  private readonly textMap = new Map<number, string>();
+  private readonly texts: TokenTexts = { text: (id) => this.textMap.get(id) ?? '' };
+
+  private stream(thread: EngineThread, id: number, promptTokens: number, req: ScheduleRequest): GenerationStream {
+    const chan = new Channel<GenerateChunk>();
+    let resolve!: (r: GenerateResult) => void, reject!: (e: unknown) => void;
+    const result = new Promise<GenerateResult>((res, rej) => { resolve = res; reject = rej; });
+    result.catch(() => {});
+    let state: 'queued' | 'running' | 'ended' = 'queued';
+    const t0 = performance.now();
+    const abortResult = (): GenerateResult => ({
+      text: '', tokens: [], finishReason: 'abort', stopSequence: null, promptTokens, completionTokens: 0,
+      timings: { admittedMs: 0, firstTokenMs: null, totalMs: performance.now() - t0 },
+    });
+    const end = () => {
+      req.signal.removeEventListener('abort', cancel);
+      this.live.delete(handle);
+    };
+    const cancel = () => {
+      if (state === 'queued') {
+        state = 'ended';
+        this.unqueue(entry);
+        thread.cancel(id);
+        this.requests.abort++;
+        chan.close();
+        end();
+        resolve(abortResult());
+      } else if (state === 'running') thread.cancel(id);
+    };
+    const entry: Queued = {
+      id, caller: req.caller ?? '', drop: cancel,
+      begin: () => {
+        if (state !== 'queued') return;
+        state = 'running';
+        this.inflight++;
+        thread.start(id, {
+          chunk: (c) => {
+            if (c.texts) {
+              if (this.textMap.size > 65536) this.textMap.clear();
+              for (const [t, s] of c.texts) this.textMap.set(t, s);
+            }
+            chan.push({ text: c.text, tokens: c.tokens, ...(c.logprobs ? { logprobs: c.logprobs } : {}) });
+          },
+          done: (r) => {
+            state = 'ended';
+            this.inflight--;
+            this.requests[r.finishReason]++;
+            chan.close();
+            end();
+            resolve(r);
+            this.dispatch();
+          },
+          failed: (e) => {
+            state = 'ended';
+            this.inflight--;
+            this.requests.failed++;
+            chan.close(e);
+            end();
+            reject(e);
+            this.dispatch();
+          },
+        });
+      },
+    };
+    const handle = { cancel, result };
+    this.live.add(handle);
+    req.signal.addEventListener('abort', cancel, { once: true });
+    this.enqueue(entry);
+    this.dispatch();
+    return { result, promptTokens, cancel, [Symbol.asyncIterator]: () => chan.iterator(cancel) };
+  }
+
+  private enqueue(e: Queued): void {
+    let q = this.queues.get(e.caller);
+    if (!q) {
+      this.queues.set(e.caller, (q = []));
+      this.order.push(e.caller);
+    }
+    q.push(e);
+  }
+
+  private unqueue(e: Queued): void {
+    const q = this.queues.get(e.caller);
+    if (!q) return;
+    const i = q.indexOf(e);
+    if (i >= 0) q.splice(i, 1);
+    if (!q.length) {
+      this.queues.delete(e.caller);
+      this.order = this.order.filter((c) => c !== e.caller);
+    }
+  }
+
+  /** Start queued requests while slots are free: the next caller in the ring gives its oldest. */
+  private dispatch(): void {
+    while (this.inflight < this.maxRunning && this.order.length) {
+      const caller = this.order.shift()!;
+      const q = this.queues.get(caller)!;
+      const e = q.shift()!;
+      if (q.length) this.order.push(caller);
+      else this.queues.delete(caller);
+      e.begin();
+    }
+  }
+
+  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string) {
+    if (this.closed) throw stopping();
+    return this.engine().embed(inputs, adapterPath, modelName);
   }
 
   stats(): BaseStats {
-    const l = this.loaded;
-    const es = l?.engine.stats();
+    const w = this.thread?.latest ?? null;
     return {
-      base: this.name, state: l ? 'ready' : this.loading ? 'loading' : 'idle',
-      running: l?.gen.runningCount ?? 0, waiting: this.pending + (l?.gen.waitingCount ?? 0),
-      ...this.counters, requests: { ...this.requests },
-      adapters: l?.adapters.stats() ?? null,
-      kv: es ? { blocks: es.kvBlocks, free: es.kvBlocksFree, blockSize: es.kvBlockSize } : null,
+      base: this.name, state: w?.state ?? 'idle',
+      // Counted here, not from the thread's last report, so a request's end and the counts agree at once.
+      running: Math.max(0, this.inflight - (w?.waiting ?? 0)), waiting: this.preparing + this.queued + Math.min(w?.waiting ?? 0, this.inflight),
+      steps: this.base.steps + (w?.steps ?? 0), tokens: this.base.tokens + (w?.tokens ?? 0),
+      generatedTokens: this.base.generatedTokens + (w?.generatedTokens ?? 0),
+      maxSequencesInStep: w?.maxSequencesInStep ?? 0, maxAdaptersInStep: w?.maxAdaptersInStep ?? 0,
+      mixedAdapterSteps: this.base.mixedAdapterSteps + (w?.mixedAdapterSteps ?? 0),
+      requests: { ...this.requests }, queuedCallers: this.order.length,
+      adapters: w?.adapters ?? null, kv: w?.kv ?? null,
     };
   }
 
-  /** Cancel what runs, wait for the loop to let go of its sequences, free the engine. */
+  /** Cancel what runs and waits, let the engine thread finish them, end the thread. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.live) s.cancel();
-    await Promise.allSettled([...this.live].map((s) => s.result));
-    const l = await this.loading?.catch(() => null);
-    l?.engine.close();
-    this.loaded = null;
+    for (const h of [...this.live]) h.cancel();
+    await Promise.race([Promise.allSettled([...this.live].map((h) => h.result)), new Promise((r) => setTimeout(r, 3000).unref())]);
+    await this.thread?.close();
   }
+}
 
-  private load(): Promise<Loaded> {
-    this.loading ??= (async () => {
-      const model = await loadModel(this.path);
-      const engine = await createEngine(model, {
-        ...(this.cfg.kvTokens ? { kvTokens: this.cfg.kvTokens } : {}),
-        ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
-      });
-      const maxRunning = Math.min(this.cfg.maxRunning ?? 64, engine.maxBatchTokens);
-      const gen = new BatchGenerator(engine, { maxRunning, onStep: (batch) => this.onStep(batch) });
-      const loaded: Loaded = { engine, gen, adapters: new AdapterCache(engine, this.cfg.maxAdapters), maxRunning };
-      if (this.closed) engine.close();
-      else this.loaded = loaded;
-      return loaded;
-    })().catch((e) => {
-      this.loading = null; // a failed load (bad file) is retried by the next request
-      throw unloadable(`base model ${this.name}`, e);
-    });
-    return this.loading;
+/** Single-consumer queue behind an async iterator (breaking out of the loop cancels). */
+class Channel<T> {
+  private items: T[] = [];
+  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
+  private closed = false;
+  private error: unknown = null;
+  push(v: T): void {
+    if (this.closed) return;
+    if (this.waiter) { const w = this.waiter; this.waiter = null; w.resolve({ value: v, done: false }); } else this.items.push(v);
   }
-
-  private onStep(batch: readonly StepEntry[]): void {
-    const c = this.counters;
-    c.steps++;
-    const adapters = new Set<number>();
-    for (const e of batch) {
-      c.tokens += e.tokens.length;
-      if (e.adapter) adapters.add(e.adapter.id);
+  close(err: unknown = null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.error = err;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      if (err) w.reject(err); else w.resolve({ value: undefined, done: true });
     }
-    c.maxSequencesInStep = Math.max(c.maxSequencesInStep, batch.length);
-    c.maxAdaptersInStep = Math.max(c.maxAdaptersInStep, adapters.size);
-    if (adapters.size >= 2) c.mixedAdapterSteps++;
+  }
+  iterator(onReturn: () => void): AsyncIterator<T> {
+    return {
+      next: () => {
+        if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
+        if (this.closed) return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+      },
+      return: () => {
+        onReturn();
+        this.items = [];
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
   }
 }
 
-/** A model or adapter file the node cannot load: the operator's problem, not the caller's input (422, no server paths in the message). */
-function unloadable(what: string, e: unknown): OpenLedgerError {
-  if (e instanceof OpenLedgerError && e.code === 'adapter_cache_full') return e;
-  const cause = e instanceof OpenLedgerError ? e : null;
-  return modelError(`${what} cannot be loaded on this node${cause?.code ? ` (${cause.code})` : ''}`, {
-    param: 'model', code: 'model_load_failed', cause: e,
-    hint: 'the node operator should check that its files still exist and fit the base model (`openledger models list`, `openledger models add`)',
-    details: { reason: (e as Error)?.message },
-  });
-}
-
-/** What a request gets while the node stops (the scheduler's and the server's one error). */
-export const stopping = () => new OpenLedgerError('the node is stopping', { type: 'rate_limit_error', code: 'server_stopping', hint: 'retry when the node is back' });
+/** What a request gets while the node stops (the scheduler's and the server's one error): 503 with its own type. */
+export const stopping = () => new OpenLedgerError('the node is stopping', { type: 'service_unavailable', code: 'server_stopping', hint: 'retry when the node is back', details: { retryAfterSeconds: 5 } });

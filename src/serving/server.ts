@@ -1,20 +1,25 @@
 /**
- * The model server: resolves a request's `model` (base, `ft:…`, `model:<id>`), hands it to the
- * scheduler of its base model (one engine and one batch loop per base, created on first use and
- * kept until the node stops) and reports usage when a completion ends.
+ * The model server: resolves a request's `model` (base, `ft:…`, `model:<id>`), checks that the
+ * caller may use it, hands it to the scheduler of its base model (one engine thread and one batch
+ * loop per base, created on first use and kept until the node stops) and reports usage when a
+ * completion ends.
+ *
+ * Who may call what (item 5 of issue 9): base models — any authenticated caller; a fine-tuned
+ * model — its owner always; anyone else only when it is registered on chain AND they hold read
+ * access to every datanet the job trained on (`access`, given by the routes: approval and paid
+ * datanets are not bypassed by training once). Unregistered fine-tuned models are private:
+ * listed and served to their owner only (others get the same 404 as for a model that does not exist).
  *
  * Payment: every completion ends with a `usage` event (caller, model, on-chain id, recorded
- * prices, token counts). Settling it through InferenceEscrow is a later issue; it will hook in
- * at two marked places: before scheduling (the caller's deposit covers prompt + max_tokens at the
- * model's price) and on `usage` (charge the tokens actually served). Nothing is charged today.
+ * prices, token counts): the payable engineer's hook point.
  */
 import { EventEmitter } from 'node:events';
-import type { Engine, GenerationStream } from '../engine/index.ts';
+import type { GenerationStream } from '../engine/index.ts';
 import type { ModelCatalog } from '../models/index.ts';
 import type { FactoryRepo } from '../factory/index.ts';
 import { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 import { ModelDirectory, type ModelView, type ServedModel } from './models.ts';
-import { BaseScheduler, stopping, type BaseStats } from './scheduler.ts';
+import { BaseScheduler, stopping, type BaseStats, type TokenTexts } from './scheduler.ts';
 import type { ParsedRequest } from './openai.ts';
 
 export interface ModelServerDeps {
@@ -22,9 +27,16 @@ export interface ModelServerDeps {
   /** Fine-tuned / imported models (Model Factory's records); null serves base models only. */
   repo: FactoryRepo | null;
   config?: ServingConfigInput;
+  /**
+   * May `caller` use fine-tuned model `served` (not its owner, registered)? Throws a 403 naming the
+   * datanet it lacks. Default: yes (no datanets on this node).
+   */
+  access?: (caller: string, served: ServedModel) => Promise<void>;
 }
 
 export interface UsageRecord {
+  /** The completion id returned to the client (the inference id), when the route gave one. */
+  inferenceId: string | null;
   /** The authenticated caller (address). */
   caller: string | null;
   /** As the request named it. */
@@ -34,6 +46,7 @@ export interface UsageRecord {
   modelId: string | null;
   price: ServedModel['price'];
   promptTokens: number;
+  /** Summed over the choices when n > 1. */
   completionTokens: number;
   finishReason: 'stop' | 'length' | 'abort';
 }
@@ -50,8 +63,12 @@ export interface ServingStats {
 
 export interface Started {
   served: ServedModel;
+  /** The first choice's stream (the only one when n = 1). */
   stream: GenerationStream;
-  engine: Engine;
+  /** One stream per choice (n). */
+  streams: GenerationStream[];
+  /** Token texts for logprobs. */
+  tokens: TokenTexts;
 }
 
 export class ModelServer {
@@ -62,31 +79,65 @@ export class ModelServer {
   private readonly bases = new Map<string, BaseScheduler>();
   private closed = false;
 
-  constructor(deps: ModelServerDeps) {
+  constructor(private readonly deps: ModelServerDeps) {
     this.config = parseServingConfig(deps.config);
     this.directory = new ModelDirectory({ catalog: deps.catalog, repo: deps.repo });
     this.events.setMaxListeners(0);
   }
 
-  models(): ModelView[] {
-    return this.directory.list();
+  /** What `caller` may see: bases, registered fine-tuned models, and the caller's own unregistered ones. */
+  models(caller: string | null = null): ModelView[] {
+    return this.directory.list(caller);
   }
 
-  /** Resolve, schedule, and return the live stream (errors: 404 model, 400 input, 429 capacity). */
-  async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal }): Promise<Started> {
+  /** Resolve `model` for `caller` (404 for another owner's unregistered model, 403 without datanet access). */
+  async resolveFor(model: unknown, caller: string | null): Promise<ServedModel> {
+    const served = this.directory.resolve(model, caller);
+    const own = !!caller && !!served.owner && served.owner.toLowerCase() === caller.toLowerCase();
+    if (served.kind === 'fine-tuned' && !own) {
+      if (!caller) throw this.directory.hidden(String(model));
+      await this.deps.access?.(caller, served);
+    }
+    return served;
+  }
+
+  /** Resolve, check access, schedule `n` choices, and return the live streams (errors: 404 model, 403 access, 400 input, 429 capacity). */
+  async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal; id?: string }): Promise<Started> {
     if (this.closed) throw stopping();
-    const served = this.directory.resolve(p.model);
-    // InferenceEscrow (later issue): check here that opts.caller's deposit covers
-    // (prompt + max_tokens) at served.price, before any engine work is done.
-    const { stream, engine } = await this.scheduler(served).submit({ generate: p.generate, adapterPath: served.adapterPath, modelName: p.model, signal: opts.signal });
-    stream.result.then((r) => {
+    const served = await this.resolveFor(p.model, opts.caller);
+    const sched = this.scheduler(served);
+    const streams: GenerationStream[] = [];
+    let tokens: TokenTexts | null = null;
+    try {
+      for (let i = 0; i < p.n; i++) {
+        // n choices from one seed would be n copies: each choice gets its own seed (seed + i).
+        const seed = p.generate.sampling?.seed;
+        const sampling = seed !== undefined && i > 0 ? { ...p.generate.sampling, seed: seed + i } : p.generate.sampling;
+        const s = await sched.submit({ generate: { ...p.generate, sampling }, adapterPath: served.adapterPath, modelName: p.model, json: p.json, caller: opts.caller, signal: opts.signal });
+        streams.push(s.stream);
+        tokens = s.tokens;
+      }
+    } catch (e) {
+      for (const s of streams) s.cancel();
+      throw e;
+    }
+    void Promise.all(streams.map((s) => s.result)).then((rs) => {
       const u: UsageRecord = {
-        caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,
-        promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: r.finishReason,
+        inferenceId: opts.id ?? null, caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,
+        promptTokens: rs[0].promptTokens, completionTokens: rs.reduce((s, r) => s + r.completionTokens, 0),
+        finishReason: rs.some((r) => r.finishReason === 'abort') ? 'abort' : rs[0].finishReason,
       };
-      this.events.emit('usage', u); // InferenceEscrow (later issue): settle u here.
+      this.events.emit('usage', u); // payable hook point: charge u
     }, () => {});
-    return { served, stream, engine };
+    return { served, stream: streams[0], streams, tokens: tokens! };
+  }
+
+  /** Embeddings of `inputs` (pooled final hidden states, L2-normalised) on the model's engine thread. */
+  async embed(model: string, inputs: Array<string | number[]>, caller: string | null): Promise<{ served: ServedModel; vectors: Float32Array[]; promptTokens: number }> {
+    if (this.closed) throw stopping();
+    const served = await this.resolveFor(model, caller);
+    const r = await this.scheduler(served).embed(inputs, served.adapterPath, model);
+    return { served, ...r };
   }
 
   stats(): ServingStats {
@@ -95,7 +146,7 @@ export class ModelServer {
     return { bases, running: sum('running'), waiting: sum('waiting'), steps: sum('steps'), tokens: sum('tokens'), generatedTokens: sum('generatedTokens') };
   }
 
-  /** Stop: cancel running sequences, free the engines. */
+  /** Stop: cancel running sequences, end the engine threads. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.bases.values()].map((b) => b.close()));

@@ -30,7 +30,7 @@ const usage: UsageRecord[] = [];
 
 const post = (url: string, payload: unknown, auth = true) =>
   node.app.inject({ method: 'POST', url, payload: payload as never, headers: auth ? { authorization: `Bearer ${token}` } : {} });
-const get = (url: string) => node.app.inject({ method: 'GET', url });
+const get = (url: string, auth = false) => node.app.inject({ method: 'GET', url, headers: auth ? { authorization: `Bearer ${token}` } : {} });
 const stats = () => server.stats().bases.find((b) => b.base === 'tiny-llama')!;
 const MESSAGES = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is the code of alpha?' }];
 const direct = (req: GenerateRequest) => generateText(engine, { ignoreEos: true, sampling: { temperature: 0 }, ...req });
@@ -77,8 +77,10 @@ after(async () => {
 });
 
 describe('serving API', () => {
-  test('GET /v1/models: the catalog base and the imported adapters with their base and on-chain id', async () => {
-    const res = await get('/v1/models');
+  test('GET /v1/models: the catalog base and the imported adapters with their base and on-chain id (the unregistered one for its owner only)', async () => {
+    const anon = (await get('/v1/models')).json().data.map((m: any) => m.id);
+    assert.ok(anon.includes(nameA) && !anon.includes(nameB), 'an unregistered fine-tuned model is private to its owner');
+    const res = await get('/v1/models', true);
     assert.equal(res.statusCode, 200);
     const list = res.json();
     assert.equal(list.object, 'list');
@@ -272,7 +274,6 @@ describe('serving API', () => {
       ['/v1/chat/completions', { ...ok, top_p: 0 }, 400, 'top_p', 'invalid_parameter'],
       ['/v1/chat/completions', { ...ok, max_tokens: 0 }, 400, 'max_tokens', 'invalid_parameter'],
       ['/v1/chat/completions', { ...ok, max_tokens: 2.5 }, 400, 'max_tokens', 'invalid_parameter'],
-      ['/v1/chat/completions', { ...ok, n: 2 }, 400, 'n', 'unsupported_parameter'],
       ['/v1/chat/completions', { ...ok, stop: ['a', ''] }, 400, 'stop', 'invalid_parameter'],
       ['/v1/chat/completions', { ...ok, logit_bias: { x: 1 } }, 400, 'logit_bias.x', 'invalid_parameter'],
       ['/v1/chat/completions', { ...ok, top_logprobs: 2 }, 400, 'top_logprobs', 'invalid_parameter'],
@@ -393,6 +394,7 @@ describe('serving API', () => {
     const u = usage.find((x) => x.modelId === idA && x.finishReason === 'length');
     assert.ok(u, JSON.stringify(usage.slice(0, 3)));
     assert.equal(u.caller, owner.address);
+    assert.match(u.inferenceId!, /^(chatcmpl|cmpl)-[0-9a-f]{24}$/, 'the id the client got');
     assert.equal(u.fineTunedModel, nameA);
     assert.equal(u.base, 'tiny-llama');
     assert.equal(u.price!.per1kInput, '5');

@@ -15,6 +15,7 @@ export type ErrorType =
   | 'config_error' // invalid node configuration (CLI exit)
   | 'chain_error' // RPC / contract failures (502)
   | 'model_error' // model files that cannot be loaded
+  | 'service_unavailable' // the node is stopping (503)
   | 'internal_error'; // a bug (500)
 
 const STATUS: Record<ErrorType, number> = {
@@ -29,6 +30,7 @@ const STATUS: Record<ErrorType, number> = {
   config_error: 400,
   chain_error: 502,
   model_error: 422,
+  service_unavailable: 503,
   internal_error: 500,
 };
 

@@ -183,6 +183,6 @@ export function trainCommands(program: Command) {
     if (o.follow) return watch(client, id, o.json);
     const { data } = await client.request('GET', `/v1/fine_tuning/jobs/${id}/events`);
     if (o.json) return printJson(data);
-    for (const e of data) process.stdout.write(`${new Date(e.created_at * 1000).toISOString()} ${e.level} ${e.message}\n`);
+    for (const e of [...data].reverse()) process.stdout.write(`${new Date(e.created_at * 1000).toISOString()} ${e.level} ${e.message}\n`); // the API lists newest first
   });
 }

@@ -32,6 +32,11 @@ export function upCommand(program: Command) {
     .option('--origin <url>', 'an origin (scheme://host[:port]) the node is reached at: SIWE domains and web pages allowed on the chain RPC (repeatable; default http://127.0.0.1:<port>, http://localhost:<port>)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--relay-budget <n>', 'on-chain actions the operator relays (pays gas for) per user address per window (default 60; 0 = none)')
     .option('--relay-window <seconds>', 'window of --relay-budget (default 3600)')
+    .option('--requests-per-minute <n>', 'quotas: completions + embeddings per caller per minute (default 600; 0 = off)')
+    .option('--tokens-per-minute <n>', 'quotas: prompt + completion tokens per caller per minute (default 1000000; 0 = off)')
+    .option('--max-files <n>', 'quotas: uploaded training files per caller (default 100; 0 = off)')
+    .option('--max-file-bytes <n>', 'quotas: bytes of uploaded files per caller (default 1 GiB; 0 = off)')
+    .option('--max-queued-jobs <n>', 'quotas: unfinished fine-tuning jobs per caller (default 4; 0 = off)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent', 'info')
     .addHelpText(
       'after',
@@ -97,6 +102,8 @@ Examples:
           ...(o.maxAdapters !== undefined ? { maxAdapters: Number(o.maxAdapters) } : {}),
           ...(o.kvTokens !== undefined ? { kvTokens: Number(o.kvTokens) } : {}),
         },
+        quotas: Object.fromEntries(([['requestsPerMinute', o.requestsPerMinute], ['tokensPerMinute', o.tokensPerMinute], ['maxFiles', o.maxFiles], ['maxFileBytes', o.maxFileBytes], ['maxQueuedJobs', o.maxQueuedJobs]] as const)
+          .filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)])),
         chain: external
           ? {
               mode: 'external',

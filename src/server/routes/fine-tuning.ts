@@ -3,13 +3,17 @@
  *
  *   POST /v1/files                              upload a JSONL training file (purpose fine-tune):
  *                                               multipart (file, purpose), raw body (?filename=&purpose=)
- *                                               or JSON {filename, content}
- *   POST /v1/fine_tuning/jobs                   { model, training_file? | datanets: [{id, version}],
- *                                                 hyperparameters, suffix, validation_split, price_per_1k_* }
+ *                                               or JSON {filename, content}; per-caller count and byte quotas
+ *   GET  /v1/files                              your files (?purpose&limit&after&order, newest first)
+ *   GET  /v1/files/:id, /v1/files/:id/content   one file, its bytes
+ *   DELETE /v1/files/:id                        (409 while an unfinished job uses it)
+ *   POST /v1/fine_tuning/jobs                   { model, training_file? | datanets: [{id, version}], validation_file,
+ *                                                 seed, hyperparameters, suffix, validation_split, price_per_1k_* }
  *   GET  /v1/fine_tuning/jobs                   ?limit&after (newest first)
  *   GET  /v1/fine_tuning/jobs/:id
  *   POST /v1/fine_tuning/jobs/:id/cancel
- *   GET  /v1/fine_tuning/jobs/:id/events        JSON list; SSE with Accept: text/event-stream or ?stream=true
+ *   GET  /v1/fine_tuning/jobs/:id/events        JSON list newest first (?after=<event id>: older ones, ?limit);
+ *                                               SSE (oldest first, ?after = resume point) with Accept: text/event-stream or ?stream=true
  *   GET  /v1/fine_tuning/jobs/:id/checkpoints
  *   GET  /v1/fine_tuning/jobs/:id/rows          the exact rows the job used (ids, hashes, split)
  *   POST /v1/fine_tuning/models/import          add a PEFT folder / GGUF LoRA trained elsewhere
@@ -18,11 +22,15 @@
  * with the routes, so a node restarted after a crash resumes its interrupted job.
  */
 import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { OpenLedgerError } from '../../util/errors.ts';
+import { quotasOf } from '../quotas.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FactoryService, JobQueue, fileView, importAdapter, jobView, type EventRecord } from '../../factory/index.ts';
 import { LocalBlobStore, type BlobStore } from '../../da/index.ts';
 import type { DatanetService } from '../../datanets/service.ts';
 import { checkUint256, invalid } from '../../util/errors.ts';
+import { readFile } from 'node:fs/promises';
 import { boundaryOf, parseMultipart, type FormPart } from '../../factory/multipart.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 
@@ -106,13 +114,67 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       } else {
         throw invalid('send the file as the raw request body (?filename=train.jsonl&purpose=fine-tune), or JSON {"filename", "purpose", "content"}', { param: 'file', code: 'file_missing' });
       }
+      checkUtf8(bytes);
+      if (filename !== undefined && !/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069/\\]{1,255}$/.test(filename)) {
+        throw invalid('filename must be 1–255 characters without slashes, control or bidi-override characters', { param: 'filename', code: 'invalid_filename', hint: 'e.g. train.jsonl' });
+      }
+      const used = s.store.db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM factory_files WHERE owner = ?').get(caller) as { n: number; b: number };
+      quotasOf(s).checkFile({ count: used.n, bytes: used.b }, bytes.length);
       reply.status(201);
       return svc.uploadFile(caller, filename ?? 'training.jsonl', bytes, purpose ?? 'fine-tune');
     });
 
+    r.get<{ Querystring: { purpose?: string; limit?: number; after?: string; order?: 'asc' | 'desc' } }>('/v1/files', {
+      schema: {
+        tags, summary: 'Your uploaded files (newest first; ?order=asc for oldest first; ?after=<file id> for the next page)', security: [{ bearer: [] }],
+        querystring: { type: 'object', properties: { purpose: { type: 'string', maxLength: 40 }, limit: { type: 'integer', minimum: 1, maximum: 10000 }, after: { type: 'string', maxLength: 100 }, order: { type: 'string', enum: ['asc', 'desc'] } } },
+        response: { 200: obj, ...errors },
+      },
+    }, async (request) => {
+      const caller = requireCaller(request);
+      const { purpose, after } = request.query;
+      const limit = request.query.limit ?? 10000;
+      const asc = request.query.order === 'asc';
+      let cursor: { created_at: number; id: string } | undefined;
+      if (after) {
+        const f = svc.repo.file(after);
+        if (!f || f.owner.toLowerCase() !== caller.toLowerCase()) throw invalid(`after: no file ${after} of yours`, { param: 'after', code: 'invalid_cursor', hint: 'pass the id of the last file of the previous page' });
+        cursor = { created_at: f.createdAt, id: f.id };
+      }
+      const cmp = asc ? '>' : '<';
+      const rows = s.store.db.prepare(
+        `SELECT id FROM factory_files WHERE owner = ? AND (? IS NULL OR purpose = ?) AND (? IS NULL OR (created_at, id) ${cmp} (?, ?))
+         ORDER BY created_at ${asc ? 'ASC' : 'DESC'}, id ${asc ? 'ASC' : 'DESC'} LIMIT ?`,
+      ).all(caller, purpose ?? null, purpose ?? null, cursor ? 1 : null, cursor?.created_at ?? 0, cursor?.id ?? '', limit + 1) as Array<{ id: string }>;
+      const data = rows.slice(0, limit).map((x) => fileView(svc.repo.file(x.id)!));
+      return { object: 'list', data, has_more: rows.length > limit, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+    });
+
+    r.get<{ Params: { id: string } }>('/v1/files/:id/content', {
+      schema: { tags, summary: 'The bytes of a file you uploaded', security: [{ bearer: [] }], params: idParams, response: { ...errors } },
+    }, async (request, reply) => {
+      const f = svc.file(requireCaller(request), request.params.id, 'file_id');
+      reply.header('content-type', 'application/octet-stream');
+      reply.header('content-disposition', `attachment; filename="${f.id}.jsonl"`);
+      return readFile(f.path);
+    });
+
+    r.delete<{ Params: { id: string } }>('/v1/files/:id', {
+      schema: { tags, summary: 'Delete a file you uploaded (refused while an unfinished job uses it)', security: [{ bearer: [] }], params: idParams, response: { 200: obj, ...errors } },
+    }, async (request) => {
+      const f = svc.file(requireCaller(request), request.params.id, 'file_id');
+      const users = svc.repo.jobsIn(['validating_files', 'queued', 'running']).filter((j) => j.request.trainingFile === f.id || j.request.validationFile === f.id);
+      if (users.length) {
+        throw new OpenLedgerError(`file ${f.id} is used by the unfinished job ${users[0].id}`, { type: 'conflict_error', param: 'file_id', code: 'file_in_use', hint: 'cancel the job or wait until it ends' });
+      }
+      s.store.db.prepare('DELETE FROM factory_files WHERE id = ?').run(f.id);
+      rmSync(f.path, { force: true });
+      return { id: f.id, object: 'file', deleted: true };
+    });
+
     r.get<{ Params: { id: string } }>('/v1/files/:id', {
       schema: { tags, summary: 'A training file you uploaded', security: [{ bearer: [] }], params: idParams, response: { 200: obj, ...errors } },
-    }, async (request) => fileView(svc.file(requireCaller(request), request.params.id)));
+    }, async (request) => fileView(svc.file(requireCaller(request), request.params.id, 'file_id')));
 
     r.post<{ Body: Record<string, unknown> }>('/v1/fine_tuning/jobs', {
       schema: {
@@ -122,6 +184,8 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
           properties: {
             model: { type: 'string', description: 'base model: a catalog name (openledger models list); default starter, the shipped base model' },
             training_file: { type: 'string', description: 'a file id from POST /v1/files' },
+            validation_file: { type: 'string', description: 'a file id: its rows are the held-out set the evaluation scores base vs tuned on (instead of validation_split of the training rows)' },
+            seed: { type: 'integer', description: 'seeds the run (data order, LoRA init, dropout) unless hyperparameters.seed is given' },
             datanets: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, version: { type: 'integer' } } }, description: 'exact datanet versions; the caller must hold access (paid ones are charged when the job starts)' },
             hyperparameters: { type: 'object', description: 'n_epochs, batch_size, learning_rate_multiplier | learning_rate, gradient_accumulation_steps, max_steps, warmup_steps | warmup_ratio, lr_scheduler (cosine|linear|constant), weight_decay, max_grad_norm, seed, lora_rank, lora_alpha, lora_dropout, lora_target_modules (all-linear | [q,k,v,o,gate,up,down]), use_rslora, checkpoint_every' },
             suffix: { type: 'string', maxLength: 40 },
@@ -133,7 +197,12 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
         },
         response: { 200: obj, ...errors },
       },
-    }, async (request) => jobView(await svc.createJob(requireCaller(request), request.body)));
+    }, async (request) => {
+      const caller = requireCaller(request);
+      const unfinished = s.store.db.prepare("SELECT count(*) AS n FROM factory_jobs WHERE owner = ? AND status IN ('validating_files', 'queued', 'running')").get(caller) as { n: number };
+      quotasOf(s).checkJobs(unfinished.n);
+      return jobView(await svc.createJob(caller, request.body));
+    });
 
     r.get<{ Querystring: { limit?: number; after?: string } }>('/v1/fine_tuning/jobs', {
       schema: {
@@ -164,8 +233,9 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       const job = svc.job(requireCaller(request), request.params.id);
       const after = request.query.after ? Number(request.query.after.replace(/^ftevent-/, '')) || 0 : 0;
       if (request.query.stream || (request.headers.accept ?? '').includes('text/event-stream')) return stream(request, reply, job.id, after);
+      // As OpenAI lists them: newest first; `after` (an event id) pages on to older events.
       const limit = request.query.limit ?? 1000;
-      const ev = svc.repo.events(job.id, after, limit + 1);
+      const ev = svc.repo.eventsNewestFirst(job.id, after, limit + 1);
       return { object: 'list', data: ev.slice(0, limit).map(eventView), has_more: ev.length > limit };
     });
 
@@ -210,7 +280,7 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
   function stream(request: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': request.id });
     streams.add(res);
     res.on('close', () => streams.delete(res));
     let last = after;
@@ -244,5 +314,20 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
     for (const e of svc.repo.events(jobId, after, 100_000)) send(e);
     const j = svc.repo.job(jobId)!;
     if (['succeeded', 'failed', 'cancelled'].includes(j.status)) finish();
+  }
+}
+
+/** Invalid UTF-8 is the caller's 400 (naming the first bad byte), not a 500 from the decoder. */
+function checkUtf8(bytes: Uint8Array): void {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let ok = 0;
+    // find the offset: decode growing prefixes would be quadratic; a stream decoder reports at the boundary
+    const d = new TextDecoder('utf-8', { fatal: true });
+    for (let i = 0; i < bytes.length; i += 4096) {
+      try { d.decode(bytes.subarray(i, i + 4096), { stream: true }); ok = i + 4096; } catch { break; }
+    }
+    throw invalid(`the file is not valid UTF-8 (first bad byte near offset ${Math.min(ok, bytes.length)})`, { param: 'file', code: 'invalid_encoding', hint: 'save the JSONL as UTF-8' });
   }
 }

@@ -1,0 +1,64 @@
+/** The messages between a base model's scheduler (main thread) and its engine thread (engine-worker.ts). */
+import type { ChatMessage, GenerateResult, SampledToken, SamplingParams } from '../engine/index.ts';
+import type { AdapterCacheStats } from './adapter-cache.ts';
+import type { SerializedError } from '../factory/training.ts';
+
+export interface EngineThreadInit {
+  name: string;
+  path: string;
+  kvTokens?: number;
+  maxBatchTokens?: number;
+  maxRunning?: number;
+  maxAdapters: number;
+  /** Niceness of the thread (and the kernel threads it starts). */
+  nice: number;
+}
+
+export interface PrepareRequest {
+  generate: {
+    prompt?: string | number[];
+    messages?: ChatMessage[];
+    /** undefined = the default (defaultMaxTokens, within the context); given = must fit the context (else 400). */
+    maxTokens?: number;
+    stop?: string[];
+    ignoreEos?: boolean;
+    sampling?: SamplingParams;
+  };
+  defaultMaxTokens: number;
+  adapterPath: string | null;
+  modelName: string;
+  /** JSON mode: schema null = any object (json_object); otherwise the (already checked) JSON schema. */
+  json: { schema: unknown } | null;
+}
+
+export interface WorkerStats {
+  state: 'idle' | 'loading' | 'ready';
+  maxRunning: number | null;
+  running: number;
+  waiting: number;
+  steps: number;
+  tokens: number;
+  generatedTokens: number;
+  maxSequencesInStep: number;
+  maxAdaptersInStep: number;
+  mixedAdapterSteps: number;
+  adapters: AdapterCacheStats | null;
+  kv: { blocks: number; free: number; blockSize: number } | null;
+}
+
+export type ToWorker =
+  | { t: 'prepare'; id: number; req: PrepareRequest }
+  | { t: 'start'; id: number }
+  | { t: 'cancel'; id: number }
+  | { t: 'embed'; id: number; inputs: Array<string | number[]>; adapterPath: string | null; modelName: string }
+  | { t: 'close' };
+
+export type ToMain =
+  | { t: 'prepared'; id: number; promptTokens: number; maxRunning: number }
+  | { t: 'error'; id: number; error: SerializedError }
+  | { t: 'chunk'; id: number; text: string; tokens: number[]; logprobs?: SampledToken[]; texts?: Array<[number, string]> }
+  | { t: 'done'; id: number; result: GenerateResult }
+  | { t: 'failed'; id: number; error: SerializedError }
+  | { t: 'embedded'; id: number; vectors: Float32Array[]; promptTokens: number }
+  | { t: 'stats'; stats: WorkerStats }
+  | { t: 'closed' };
