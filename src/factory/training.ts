@@ -59,11 +59,11 @@ export async function trainEvaluateExport(input: TrainingInput, hooks: TrainingH
   try {
     { // attribution hook: per-row gradient features (rows named by their index in the job's dataset)
       const ord = new Map(ds.rows.map((r, i) => [r, i]));
-      const k = hooks.kernels ?? selectKernels(model.heap);
+      const own = hooks.kernels ? null : selectKernels(model.heap);
       try {
-        features.finish(model, k, ds.train.map((r) => ({ ord: ord.get(r)!, example: r.example })), result.totalSteps, { signal, maxTokens: opts.hyperparameters.maxBatchTokens });
+        features.finish(model, hooks.kernels ?? own!, ds.train.map((r) => ({ ord: ord.get(r)!, example: r.example })), result.totalSteps, { signal, maxTokens: opts.hyperparameters.maxBatchTokens });
       } finally {
-        if (!hooks.kernels) (k as { close(): void }).close();
+        own?.close();
       }
     }
     let evaluation: Evaluation | null = null;

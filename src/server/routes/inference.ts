@@ -27,6 +27,8 @@ import {
 import { notFound } from '../../util/errors.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 import { toErrorBody } from '../errors.ts';
+import { enqueueAttribution } from '../../attribution/index.ts';
+import { completionInput } from '../../attribution/hook.ts';
 
 const tags = ['inference'];
 const err = { $ref: 'Error#' };
@@ -101,8 +103,9 @@ export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
     const onClose = () => { if (!res.writableFinished) ac.abort(); };
     res.on('close', onClose);
     try {
-      const { stream, engine } = await server.start(p, { caller, signal: ac.signal });
+      const { stream, engine, served } = await server.start(p, { caller, signal: ac.signal });
       const ctx: ResponseContext = { id: completionId(endpoint), created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: engine.tokenizer };
+      stream.result.then((r) => { if (r.finishReason !== 'abort') enqueueAttribution(completionInput(p, ctx.id, served, caller, r, engine.tokenizer)); }, () => {}); // attribution hook
       if (p.stream) return await sse(p, ctx, stream, reply);
       const r = await stream.result;
       if (r.finishReason === 'abort') {
