@@ -175,10 +175,8 @@ describe('attribution API', () => {
     const saved = readFileSync(feat);
     rmSync(feat);
     try {
-      // A fresh worker thread (the old one caches the open files): restart the queue by asking on demand after close/start.
-      const q = node.services.modules.attribution as import('./queue.ts').AttributionQueue;
-      await q.close();
-      (q as unknown as { closed: boolean }).closed = false;
+      // A fresh worker thread (the old one holds the files it verified open).
+      await (node.services.modules.attribution as import('./queue.ts').AttributionQueue).restartWorker();
       const id = await completion(ftModel, 'code delta\n');
       const st = await call('POST', `/v1/inferences/${id}/attribution?wait=60`, owner);
       assert.equal(st.statusCode, 200, st.body);

@@ -109,6 +109,15 @@ export class AttributionQueue {
     }
   }
 
+  /** Replace the worker thread (its caches go: feature files and span indexes are re-opened and re-verified). */
+  async restartWorker(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) { w.removeAllListeners('exit'); await w.terminate(); }
+    if (this.busy) { const id = this.busy; this.busy = null; this.repo.fail(id, { message: 'the attribution thread was restarted', code: 'attribution_thread_restarted' }, true); }
+    this.pump();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const w = this.worker;
