@@ -48,7 +48,7 @@ const CFG = {
   canariesPerRepeat: QUICK ? 2 : 3,
   repeats: [1, 2, 4, 8],
   poisonRows: QUICK ? 6 : 8,
-  ldsSubsets: QUICK ? 4 : 8,
+  ldsSubsets: QUICK ? 4 : 6,
   lora: { targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], rank: 8, alpha: 16 } as LoraTrainConfig,
   hp: { epochs: 6, batchSize: 8, lr: 4e-3, schedule: 'cosine', warmupSteps: 4, maxGradNorm: 1, seed: 1 } as TrainHyperparameters,
 };
@@ -208,6 +208,26 @@ for (const s of SCORERS) {
 }
 log('\n(d) poison ROC AUC:', Object.entries(poison).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', '));
 
+// (c) sybil: the owner of a 4× canary splits their rows over a second address, or re-uploads near-copies under one
+const victimQ = data.queries.find((q) => q.kind === 'canary' && q.repeats === 4)!;
+const attacker = victimQ.owner;
+const payout = (rows: readonly EvalRow[], sc: number[][], who: readonly string[]) => sc.reduce((a, s) => a + weightsOf(rows, s).filter((w) => who.includes(w.address)).reduce((x, w) => x + w.weightPpm, 0), 0);
+const sybil: Record<string, { split: number; duplicate: number }> = {};
+let k = 0;
+const splitRows = full.rows.map((r) => (r.contributor === attacker && k++ % 2 === 1 ? { ...r, contributor: addr(990) } : r));
+const dupRows = [...data.rows, ...data.rows.filter((r) => r.contributor === attacker).map((r, i) => ({ ...r, rowId: 10_000 + i, contributor: addr(991), kind: 'duplicate' as const, output: r.output.replace(/\.$/, '!'), minhash: r.minhash }))];
+const dup = await trainOn(dupRows, 1, true);
+const dupScores = rowScores(dup, data.queries, allIdx);
+for (const s of SCORERS) {
+  const before = payout(full.rows, scores.get(s)!, [attacker]);
+  sybil[s] = {
+    split: before > 0 ? payout(splitRows, scores.get(s)!, [attacker, addr(990)]) / before : 1,
+    duplicate: before > 0 ? payout(dupRows, dupScores.get(s)!, [attacker, addr(991)]) / before : 1,
+  };
+}
+log('\n(c) sybil payout gain (after / before; split, duplicate):', Object.entries(sybil).map(([k2, v]) => `${k2} ${v.split.toFixed(3)}/${v.duplicate.toFixed(3)}`).join(', '));
+log(`partial: ${JSON.stringify({ canary, poison, sybil })}`);
+
 // (b) LDS over random halves of the contributors, each retrained with two seeds
 const rngL = (() => { let s = 777; return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; }; })();
 const subsets: string[][] = [];
@@ -237,25 +257,6 @@ for (const s of SCORERS) {
   });
 }
 log(`\n(b) LDS (contributor level, ${subsets.length} halves × 2 seeds): noise ceiling ${ceiling.toFixed(3)};`, Object.entries(lds).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', '));
-
-// (c) sybil: the owner of a 4× canary splits their rows over a second address, or re-uploads near-copies under one
-const victimQ = data.queries.find((q) => q.kind === 'canary' && q.repeats === 4)!;
-const attacker = victimQ.owner;
-const payout = (rows: readonly EvalRow[], sc: number[][], who: readonly string[]) => sc.reduce((a, s) => a + weightsOf(rows, s).filter((w) => who.includes(w.address)).reduce((x, w) => x + w.weightPpm, 0), 0);
-const sybil: Record<string, { split: number; duplicate: number }> = {};
-let k = 0;
-const splitRows = full.rows.map((r) => (r.contributor === attacker && k++ % 2 === 1 ? { ...r, contributor: addr(990) } : r));
-const dupRows = [...data.rows, ...data.rows.filter((r) => r.contributor === attacker).map((r, i) => ({ ...r, rowId: 10_000 + i, contributor: addr(991), kind: 'duplicate' as const, output: r.output.replace(/\.$/, '!'), minhash: r.minhash }))];
-const dup = await trainOn(dupRows, 1, true);
-const dupScores = rowScores(dup, data.queries, allIdx);
-for (const s of SCORERS) {
-  const before = payout(full.rows, scores.get(s)!, [attacker]);
-  sybil[s] = {
-    split: before > 0 ? payout(splitRows, scores.get(s)!, [attacker, addr(990)]) / before : 1,
-    duplicate: before > 0 ? payout(dupRows, dupScores.get(s)!, [attacker, addr(991)]) / before : 1,
-  };
-}
-log('\n(c) sybil payout gain (after / before; split, duplicate):', Object.entries(sybil).map(([k2, v]) => `${k2} ${v.split.toFixed(3)}/${v.duplicate.toFixed(3)}`).join(', '));
 
 const D = DEFAULT_WEIGHTING.method;
 const result = {

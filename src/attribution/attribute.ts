@@ -27,7 +27,7 @@ import { signatureFromBytes } from '../datanets/minhash.ts';
 import { VersionTree, verifyRowProof } from '../datanets/merkle.ts';
 import { OpenLedgerError, notFound } from '../util/errors.ts';
 import type { AttributionConfig } from './config.ts';
-import { loadFeatures, queryFeatures, type LoadedFeatures } from './features.ts';
+import { loadFeatures, queryFeatures, releaseFeatures, type LoadedFeatures } from './features.ts';
 import { prepareTrak, score, type TrakState } from './scorers.ts';
 import { SpanIndex } from './span-index.ts';
 import { findSpans, spanRowScores } from './spans.ts';
@@ -98,6 +98,7 @@ export class Attributor {
   close(): void {
     for (const m of this.models.values()) m.close();
     for (const s of this.spans.values()) s.close();
+    for (const f of this.features.values()) releaseFeatures(f.f);
     this.models.clear(); this.spans.clear(); this.features.clear(); this.trees.clear();
   }
 
@@ -209,7 +210,8 @@ export class Attributor {
       const resolved = new ModelCatalog(this.o.dataDir).resolve(name);
       const model = await loadModel(resolved.path);
       if (this.o.kernels) m = { model, kernels: this.o.kernels(model), close: () => {} };
-      else { const k = selectKernels(model.heap); m = { model, kernels: k, close: () => k.close() }; }
+      // One thread: attribution runs beside serving and must not take its cores.
+      else { const k = selectKernels(model.heap, { threads: 1 }); m = { model, kernels: k, close: () => k.close() }; }
       this.models.set(name, m);
     }
     return m;
@@ -219,7 +221,7 @@ export class Attributor {
     let f = this.features.get(dir);
     if (!f) {
       f = { f: loadFeatures(dir), trak: null };
-      if (this.features.size >= 8) this.features.delete(this.features.keys().next().value!);
+      if (this.features.size >= 8) { const old = this.features.keys().next().value!; releaseFeatures(this.features.get(old)!.f); this.features.delete(old); }
       this.features.set(dir, f);
     }
     return f;

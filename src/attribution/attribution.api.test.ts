@@ -114,7 +114,7 @@ describe('attribution API', () => {
     assert.equal(r.inferenceId, id);
     assert.equal(r.model, ftModel);
     assert.equal(r.method.gradient.available, true, JSON.stringify(r.method.gradient));
-    assert.match(r.method.name, /^tracin/);
+    assert.match(r.method.name, /^trak\+span$/);
     assert.equal(r.method.version, '1.0.0');
     assert.deepEqual(r.datanetVersions.map((v: any) => [v.datanetId, v.version]), [[datanetId, 1]]);
     const sum = r.contributorWeights.reduce((s: number, w: any) => s + w.weightPpm, 0);

@@ -7,7 +7,7 @@ import { METHODS } from './scorers.ts';
 
 export const AttributionConfigSchema = z.object({
   /** Gradient method used for payouts (all three are computed on request). */
-  method: z.enum(METHODS).default('tracin'),
+  method: z.enum(METHODS).default('trak'),
   /** Share of the payout from gradient influence when both signals exist (the rest: spans). */
   gradientShare: z.number().min(0).max(1).default(0.75),
   /** Largest share of one inference's contributor pool one contributor may get (ppm). */
@@ -19,6 +19,8 @@ export const AttributionConfigSchema = z.object({
   /** Flag a row after this many inferences placed it among the most negative, with ≥ flagShare of its appearances negative. */
   flagMinEvidence: z.number().int().min(1).default(5),
   flagShare: z.number().min(0.5).max(1).default(0.8),
+  /** Share of its thread attribution may use while serving has sequences running or waiting. */
+  busyDuty: z.number().min(0.01).max(1).default(0.1),
 });
 
 export type AttributionConfig = z.infer<typeof AttributionConfigSchema>;

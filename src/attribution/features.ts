@@ -195,14 +195,25 @@ export function loadFeatures(dir: string): LoadedFeatures {
 /** ψ_c for an answer: its projected gradient at each checkpoint of the features. */
 export function queryFeatures(model: LoadedModel, kernels: Kernels, f: LoadedFeatures, example: TrainExample): { psi: Float32Array[]; loss: number[] } {
   const psi: Float32Array[] = [], loss: number[] = [];
-  const run = gradientRun(model, f.factors[0], kernels, null, { maxTokens: Math.max(example.tokens.length, 2) });
-  try {
-    for (const factors of f.factors) {
-      run.load(factors);
-      run.each([example], (_, g, l) => { psi.push(f.projector.project(g)); loss.push(l); });
-    }
-  } finally {
-    run.free();
+  // One trainer per feature set, kept while the set is (its transposed base weights cost more than a query).
+  let run = runs.get(f);
+  if (!run || run.kernels !== kernels || run.maxTokens < example.tokens.length) {
+    run?.run.free();
+    const maxTokens = Math.max(example.tokens.length, Math.min(512, model.config.contextLength));
+    run = { run: gradientRun(model, f.factors[0], kernels, null, { maxTokens }), kernels, maxTokens };
+    runs.set(f, run);
+  }
+  for (const factors of f.factors) {
+    run.run.load(factors);
+    run.run.each([example], (_, g, l) => { psi.push(f.projector.project(g)); loss.push(l); });
   }
   return { psi, loss };
+}
+
+const runs = new WeakMap<LoadedFeatures, { run: ReturnType<typeof gradientRun>; kernels: Kernels; maxTokens: number }>();
+
+/** Free the trainer `queryFeatures` keeps for a feature set (call when dropping the set). */
+export function releaseFeatures(f: LoadedFeatures): void {
+  runs.get(f)?.run.free();
+  runs.delete(f);
 }

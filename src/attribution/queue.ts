@@ -11,7 +11,8 @@
  *   on demand (an old inference, or one dropped by back-pressure): enqueue at the front, wait
  *
  * A failure is retried (3 attempts), then the entry is `failed` with the error; a crashed worker
- * thread is replaced on the next pump.
+ * thread is replaced on the next pump. While serving has work, the thread keeps to a duty cycle
+ * (config.busyDuty, default 10%): answers come first, the backlog drains when the node is quiet.
  */
 import { Worker } from 'node:worker_threads';
 import type { Db } from '../store/index.ts';
@@ -37,6 +38,8 @@ export interface QueueOptions {
   config: AttributionConfig;
   /** Run in this thread with this attributor (tests); default: a worker thread. */
   inline?: Attributor;
+  /** True while serving has work (running or waiting sequences): attribution then keeps to config.busyDuty of its thread. */
+  busy?: () => boolean;
   log?: (msg: string) => void;
 }
 
@@ -132,6 +135,7 @@ export class AttributionQueue {
     if (!next) return;
     this.busy = next.inferenceId;
     const id = next.inferenceId;
+    const started = performance.now();
     const finish = (ok: AttributionOutcome | null, err: OpenLedgerError | null) => {
       if (this.busy !== id) return;
       this.busy = null;
@@ -150,7 +154,11 @@ export class AttributionQueue {
       }
       for (const r of this.waiters.get(id) ?? []) r();
       this.waiters.delete(id);
-      setImmediate(() => this.pump());
+      // Duty cycle while serving is busy: after t ms of work, rest t·(1/duty − 1) ms (on-demand requests wait the same).
+      const duty = this.o.config.busyDuty;
+      const rest = this.o.busy?.() && duty < 1 ? (performance.now() - started) * (1 / duty - 1) : 0;
+      if (rest > 0) setTimeout(() => this.pump(), Math.min(rest, 10_000)).unref();
+      else setImmediate(() => this.pump());
     };
     if (this.o.inline) {
       this.o.inline.attribute(id).then((r) => finish(r, null), (e) => finish(null, asError(e)));

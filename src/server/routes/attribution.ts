@@ -30,7 +30,11 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 export function attributionModule(s: NodeServices): AttributionQueue {
   let q = s.modules.attribution as AttributionQueue | undefined;
   if (!q) {
-    q = new AttributionQueue({ db: s.store.db, dataDir: s.config.dataDir, config: parseAttributionConfig((s.config as { attribution?: unknown }).attribution ?? {}), log: (m) => console.error(m) });
+    const serving = () => s.modules.serving as { stats(): { running: number; waiting: number } } | undefined;
+    q = new AttributionQueue({
+      db: s.store.db, dataDir: s.config.dataDir, config: parseAttributionConfig((s.config as { attribution?: unknown }).attribution ?? {}), log: (m) => console.error(m),
+      busy: () => { const st = serving()?.stats(); return !!st && st.running + st.waiting > 0; },
+    });
     s.modules.attribution = q;
   }
   return q;

@@ -4,7 +4,7 @@
 -- (what the fee split reads), and per-row influence statistics (flags, reputation).
 
 CREATE TABLE attribution_inferences (
-  id               TEXT PRIMARY KEY,       -- the completion id returned to the client (= inference id)
+  id               TEXT PRIMARY KEY NOT NULL, -- the completion id returned to the client (= inference id)
   model            TEXT NOT NULL,          -- as requested
   base             TEXT NOT NULL,          -- base model name
   fine_tuned_model TEXT,                   -- ft:… (factory model) or NULL for a base model
