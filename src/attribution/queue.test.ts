@@ -81,3 +81,39 @@ test('queue: the worker thread attributes with its own read-only connection', as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('governance: a row consistently among the most negative is flagged once, stops earning, and shows in reputation', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attr-q-'));
+  const store = openStore(dir, { lock: false });
+  try {
+    const config = parseAttributionConfig({ flagMinEvidence: 3, flagShare: 0.75 });
+    const q = new AttributionQueue({ db: store.db, dataDir: dir, config });
+    const bad = '0x00000000000000000000000000000000000000bb', good = '0x00000000000000000000000000000000000000cc';
+    const flaggedAll: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = `cmpl-g${i}`;
+      q.repo.insertInference({ ...input(id), id, fineTunedModel: null, adapters: [], caller: null });
+      q.repo.enqueue(id);
+      flaggedAll.push(...q.repo.complete(id, {
+        method: 'trak', methodVersion: '1.0.0', record: { i }, weights: [{ address: good, weightPpm: 1_000_000 }],
+        rowStats: [{ datanetId: 1, rowId: 7, contributor: bad, sign: -1, mass: 0.5 }, { datanetId: 1, rowId: 8, contributor: good, sign: 1, mass: 1 }],
+      }, { minEvidence: config.flagMinEvidence, share: config.flagShare }));
+    }
+    assert.deepEqual(flaggedAll, ['1:7']); // flagged once, at the third negative appearance
+    assert.ok(q.repo.isFlagged(1, 7));
+    assert.ok(!q.repo.isFlagged(1, 8));
+    assert.deepEqual(q.repo.flaggedRows({ datanetId: 1 }, 10).map((r) => [r.rowId, r.negative]), [[7, 5]]);
+    const { reputation } = await import('./reputation.ts');
+    const rb = reputation(store.db, bad), rg = reputation(store.db, good);
+    assert.equal(rb.rows.flagged, 1);
+    assert.ok(rb.score < 0.5 && rg.score > 0.5, `${rb.score} vs ${rg.score}`);
+    // A flagged row earns nothing (contributorWeights excludes it).
+    const { contributorWeights } = await import('./weights.ts');
+    const w = contributorWeights([{ rowId: 7, contributor: bad, score: 5, flagged: q.repo.isFlagged(1, 7) }, { rowId: 8, contributor: good, score: 1 }]);
+    assert.deepEqual(w.weights, [{ address: good, weightPpm: 1_000_000 }]);
+    await q.close();
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
