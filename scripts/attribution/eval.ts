@@ -129,12 +129,12 @@ function rowScores(t: Trained, queries: readonly EvalQuery[], qIdx: readonly num
     for (const [rowId, v] of spanRowScores(spans)) sp[byRowId.get(rowId)!] = v.score;
     out.get('span')!.push(sp);
     const g = grads.get(DEFAULT_WEIGHTING.method)!;
+    // What the node pays by (attribute.ts): the default gradient method and spans, mixed.
     const mixed = mixSignals([
       { weight: DEFAULT_WEIGHTING.gradientShare, scores: new Map(g.map((v, i) => [i, v])) },
       { weight: 1 - DEFAULT_WEIGHTING.gradientShare, scores: new Map(sp.map((v, i) => [i, v])) },
     ]);
-    // Negative gradient evidence stays negative in the mix (quality review); positives are mixed.
-    out.get('combined')!.push(g.map((v, i) => (v > 0 ? mixed.get(i) ?? 0 : v)));
+    out.get('combined')!.push(g.map((_, i) => mixed.get(i) ?? 0));
     out.get('bm25')!.push(bm.scores(`${q.prompt} ${q.answer}`));
     out.get('random')!.push(t.rows.map(() => rand() - 0.5));
   });
@@ -268,7 +268,7 @@ const result = {
   lds: lds.combined,
   lds_noise_ceiling: ceiling,
   lds_fraction_of_ceiling: lds.combined / ceiling,
-  poison_auc: poison[D],
+  poison_auc: poison.combined,
   baselines: { canary, lds, sybil, poison },
   goals: {
     canary_top1_repeat2plus_ge_0_90: canary.combined.top1_repeat2plus >= 0.9,

@@ -166,10 +166,7 @@ export class Attributor {
     }
 
     // 3. Weights.
-    const mixed = mixSignals([{ weight: this.o.config.gradientShare, scores: grad }, { weight: 1 - this.o.config.gradientShare, scores: span }]);
-    const combined = new Map<number, number>();
-    for (const [row, v] of grad) combined.set(row, v > 0 ? mixed.get(row) ?? 0 : v);
-    for (const [row, v] of mixed) if (!combined.has(row) || (combined.get(row)! <= 0 && v > 0)) combined.set(row, v);
+    const combined = mixSignals([{ weight: this.o.config.gradientShare, scores: grad }, { weight: 1 - this.o.config.gradientShare, scores: span }]);
     const info = this.rowInfo([...combined.keys()]);
     const evidence: RowEvidence[] = [...combined].map(([rowId, s]) => ({
       rowId, contributor: refs.get(rowId)!.contributor, score: s, status: info.get(rowId)?.status ?? 'rejected', rejectVotes: info.get(rowId)?.rejects ?? 0,
@@ -187,7 +184,7 @@ export class Attributor {
     };
     const topRows = sorted.filter(([, s]) => s > 0).slice(0, K).map(view);
     const negativeRows = sorted.filter(([, s]) => s < 0).reverse().slice(0, K).map(view);
-    const negMass = [...grad.values()].reduce((a, v) => a + (v < 0 ? -v : 0), 0);
+    const negMass = [...combined.values()].reduce((a, v) => a + (v < 0 ? -v : 0), 0);
     const posMass = [...combined.values()].reduce((a, v) => a + (v > 0 ? v : 0), 0);
     const rowStats: AttributionOutcome['rowStats'] = [
       ...topRows.map((r) => ({ datanetId: r.datanetId, rowId: r.rowId, contributor: r.contributor, sign: 1 as const, mass: posMass > 0 ? r.score / posMass : 0 })),

@@ -71,4 +71,5 @@ test('mixing signals: each normalised, the missing one drops out', () => {
   assert.ok(Math.abs(m.get(1)! - 0.375) < 1e-12 && Math.abs(m.get(3)! - 0.25) < 1e-12);
   const only = mixSignals([{ weight: 0.75, scores: new Map([[1, -2]]) }, { weight: 0.25, scores: new Map([[3, 10]]) }]);
   assert.equal(only.get(3), 1);
+  assert.equal(only.get(1), -0.75); // negatives keep their sign (÷ the signal's negative mass here), never paid
 });

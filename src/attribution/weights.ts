@@ -125,17 +125,30 @@ export function toPpm(shares: ReadonlyArray<[string, number]>): ContributorWeigh
 }
 
 /**
- * Mix per-row scores of several signals: each signal's positive mass is normalised to 1 first, so
- * the mixing weights mean shares of the payout (gradient 0.75 / span 0.25 by default); a signal
- * with no positive mass drops out and the others take its share.
+ * Mix per-row scores of several signals. Positives: each signal's positive mass is normalised to 1,
+ * so the mixing weights are shares of the payout (gradient 0.75 / span 0.25 by default); a signal
+ * with no positive mass drops out and the others take its share. Negatives (only the gradient has
+ * them) keep their sign on the same scale (÷ that signal's positive mass, or its negative mass when
+ * it has no positive one): never paid, but ranked, recorded and counted for flags.
  */
 export function mixSignals(signals: ReadonlyArray<{ weight: number; scores: ReadonlyMap<number, number> }>): Map<number, number> {
-  const live = signals.filter((s) => [...s.scores.values()].some((v) => v > 0) && s.weight > 0);
-  const wsum = live.reduce((s, x) => s + x.weight, 0);
+  const mass = signals.map((s) => {
+    let pos = 0, neg = 0;
+    for (const v of s.scores.values()) { if (v > 0) pos += v; else if (v < 0) neg -= v; }
+    return { pos, neg };
+  });
+  const wLive = signals.reduce((a, s, i) => a + (s.weight > 0 && mass[i].pos > 0 ? s.weight : 0), 0);
+  const wAll = signals.reduce((a, s) => a + Math.max(s.weight, 0), 0);
   const out = new Map<number, number>();
-  for (const s of live) {
-    const pos = [...s.scores.values()].reduce((a, v) => a + Math.max(v, 0), 0);
-    for (const [row, v] of s.scores) out.set(row, (out.get(row) ?? 0) + (s.weight / wsum) * (v / pos));
-  }
+  signals.forEach((s, i) => {
+    if (s.weight <= 0) return;
+    const { pos, neg } = mass[i];
+    for (const [row, v] of s.scores) {
+      let x = 0;
+      if (v > 0) x = (s.weight / wLive) * (v / pos);
+      else if (v < 0) x = (s.weight / wAll) * (v / (pos > 0 ? pos : neg));
+      if (x !== 0 || !out.has(row)) out.set(row, (out.get(row) ?? 0) + x);
+    }
+  });
   return out;
 }
