@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isAddress } from 'viem';
-import { AttributionQueue, parseAttributionConfig, reputation, setAttributionQueue } from '../../attribution/index.ts';
+import { AttributionQueue, createWeightSource, parseAttributionConfig, reputation, setAttributionQueue, type WeightSource } from '../../attribution/index.ts';
 import { FactoryRepo } from '../../factory/repo.ts';
 import { getVersion } from '../../datanets/chain-facts.ts';
 import { verifyRowProof } from '../../datanets/merkle.ts';
@@ -44,7 +44,11 @@ export async function attributionRoutes(app: FastifyInstance, s: NodeServices) {
   const queue = attributionModule(s);
   setAttributionQueue(queue);
   queue.start();
+  // The fee split divides each inference's contributor share by these weights (rewards registers first).
+  const rewards = s.modules.rewards as { setWeightSource?(w: WeightSource | null): void } | undefined;
+  rewards?.setWeightSource?.(createWeightSource(s.store.db));
   app.addHook('onClose', async () => {
+    rewards?.setWeightSource?.(null);
     setAttributionQueue(null);
     await queue.close();
     if (s.modules.attribution === queue) delete s.modules.attribution;
