@@ -25,6 +25,8 @@ test('queue: processed in order, resumed after a crash, bounded, on demand; reco
     q0.repo.insertInference({ ...input('cmpl-a'), id: 'cmpl-a', fineTunedModel: null, adapters: [], caller: null });
     q0.repo.enqueue('cmpl-a');
     assert.equal(q0.repo.claimNext()!.inferenceId, 'cmpl-a'); // running when the node died
+    q0.repo.enqueue('cmpl-a', true);
+    assert.equal(q0.repo.entry('cmpl-a')!.status, 'running'); // an on-demand request never starts a running one twice
     await q0.close(); // a stopped queue still stores and queues (the hook never loses an answer), it just does not work them off
     assert.deepEqual(q0.enqueue(input('cmpl-b')), { queued: true });
     // Back-pressure: with 2 in flight and maxQueue 3, one more fits, the next is kept but not queued.

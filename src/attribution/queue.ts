@@ -91,7 +91,8 @@ export class AttributionQueue {
   async attributeNow(id: string, waitMs: number): Promise<'done' | 'failed' | 'pending'> {
     if (!this.repo.inference(id)) throw notFound(`no inference ${id} on this node`, { param: 'id', code: 'inference_not_found', hint: 'use the `id` of a completion this node answered' });
     const e = this.repo.entry(id);
-    if (!e || e.status === 'failed' || e.status === 'done') this.repo.enqueue(id, true);
+    if (e?.status === 'done' && this.repo.record(id)) return 'done';
+    if (e?.status !== 'running') this.repo.enqueue(id, true); // queued ones move to the front
     const done = new Promise<void>((r) => { const l = this.waiters.get(id) ?? []; l.push(r); this.waiters.set(id, l); });
     this.pump();
     await Promise.race([done, new Promise((r) => setTimeout(r, waitMs).unref())]);

@@ -47,13 +47,14 @@ export class AttributionRepo {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM attribution_queue WHERE status IN ('queued', 'running')").get() as { n: number }).n;
   }
 
-  /** Add to the queue (front = on demand). An entry already there is requeued unless done. */
+  /** Add to the queue (front = on demand, which also redoes a done one). A running entry is left alone. */
   enqueue(id: string, front = false): void {
     const seq = front
       ? ((this.db.prepare('SELECT MIN(seq) AS s FROM attribution_queue').get() as { s: number | null }).s ?? 0) - 1
       : ((this.db.prepare('SELECT MAX(seq) AS s FROM attribution_queue').get() as { s: number | null }).s ?? 0) + 1;
     this.db.prepare(`INSERT INTO attribution_queue (inference_id, seq, status, enqueued_at) VALUES (?, ?, 'queued', ?)
-      ON CONFLICT (inference_id) DO UPDATE SET status = 'queued', seq = excluded.seq, error = NULL WHERE attribution_queue.status <> 'done' OR ?`)
+      ON CONFLICT (inference_id) DO UPDATE SET status = 'queued', seq = excluded.seq, error = NULL
+      WHERE attribution_queue.status <> 'running' AND (attribution_queue.status <> 'done' OR ?)`)
       .run(id, seq, now(), front ? 1 : 0);
   }
 
