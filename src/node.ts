@@ -56,7 +56,10 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     if (config.chain.mode === 'embedded') {
       keyring = loadOrCreateKeyring(config.dataDir);
       say('chain: starting embedded Anvil…');
-      chain = await startChain({ mode: 'embedded', dataDir: config.dataDir, chainPort: config.chain.chainPort, mnemonic: keyring.mnemonic });
+      chain = await startChain(
+        { mode: 'embedded', dataDir: config.dataDir, chainPort: config.chain.chainPort, mnemonic: keyring.mnemonic },
+        { deployParams: governanceDeployParams(config.chain.governance) },
+      );
     } else {
       const c = config.chain;
       say(`chain: connecting to ${c.rpcUrl}…`);
@@ -67,10 +70,17 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
         chainId: c.chainId,
         preset: c.preset,
         privateKey: c.privateKey as `0x${string}`,
+        roleKeys: c.roleKeys as { settler?: `0x${string}`; rootSubmitter?: `0x${string}`; slasher?: `0x${string}` },
         deploy: c.deploy,
         addressBookPath: c.addressBookPath,
         openTokenAddress: c.openTokenAddress as `0x${string}` | undefined,
         confirmations: c.confirmations,
+      }, {
+        deployParams: {
+          ...governanceDeployParams(c.governance),
+          ...(c.treasury ? { treasury: c.treasury as `0x${string}` } : {}),
+          ...(c.guardian ? { guardian: c.guardian as `0x${string}` } : {}),
+        },
       });
     }
     undo.push(() => chain.stop());
@@ -163,4 +173,14 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
     await unwind();
     throw e;
   }
+}
+
+/** Governance timings from the config (seconds) as deploy parameters; unset ones keep the defaults. */
+function governanceDeployParams(g: { timelockDelay?: number; votingDelay?: number; votingPeriod?: number; challengeWindow?: number } | undefined) {
+  const out: { timelockDelay?: bigint; votingDelay?: bigint; votingPeriod?: bigint; challengeWindow?: bigint } = {};
+  if (g?.timelockDelay !== undefined) out.timelockDelay = BigInt(g.timelockDelay);
+  if (g?.votingDelay !== undefined) out.votingDelay = BigInt(g.votingDelay);
+  if (g?.votingPeriod !== undefined) out.votingPeriod = BigInt(g.votingPeriod);
+  if (g?.challengeWindow !== undefined) out.challengeWindow = BigInt(g.challengeWindow);
+  return out;
 }

@@ -7,9 +7,12 @@ import {DatanetRegistry} from "./DatanetRegistry.sol";
 /// @title ModelRegistry — fine-tuned models, their provenance and prices
 /// @notice A model is a LoRA adapter on a base model, trained on exact datanet versions with a training config,
 ///         served at a price per 1k input and per 1k output tokens (OPEN wei).
-/// @dev Ids start at 1. Every mutating call is allowed to the model owner or to an OPERATOR_ROLE holder
-///      (`registerModelFor` takes the owner explicitly). Datanet versions are checked to exist in the
-///      DatanetRegistry; access to them is checked off-chain by the node before training.
+/// @dev Ids start at 1. Mutating calls are allowed to the model owner or to an OPERATOR_ROLE holder
+///      (`registerModelFor` takes the owner explicitly), except `transferModelOwnership` (owner only: the operator
+///      cannot take a model). Registration checks on chain that every claimed datanet version exists and that the
+///      owner has access to its datanet (Open, granted, or bought for Paid), and refuses an adapter hash another
+///      owner registered already (the same owner registering it again is allowed and flagged by
+///      DuplicateAdapter).
 contract ModelRegistry is AccessControl {
     /// @notice Role of the node's relaying account.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
@@ -35,12 +38,17 @@ contract ModelRegistry is AccessControl {
         string metadataURI;
     }
 
+    /// @notice Most datanet versions one model may claim (bounds the registration loop).
+    uint256 public constant MAX_TRAINED_ON = 64;
+
     /// @notice The datanet registry that `trainedOn` references are checked against.
     DatanetRegistry public immutable datanets;
 
     uint256 private _count;
     mapping(uint256 modelId => Model) private _models;
     mapping(uint256 modelId => DatanetVersionRef[]) private _trainedOn;
+    /// First model registered with an adapter hash.
+    mapping(bytes32 adapterHash => uint256 modelId) private _byAdapter;
 
     event ModelRegistered(
         uint256 indexed modelId,
@@ -57,6 +65,8 @@ contract ModelRegistry is AccessControl {
     event ModelDeprecated(uint256 indexed modelId);
     event ModelOwnershipTransferred(uint256 indexed modelId, address indexed previousOwner, address indexed newOwner);
     event ModelMetadataUpdated(uint256 indexed modelId, string metadataURI);
+    /// @notice The same owner registered an adapter hash again (flag for the catalog; not an error).
+    event DuplicateAdapter(uint256 indexed modelId, bytes32 indexed adapterHash, uint256 indexed firstModelId);
 
     error ModelNotFound(uint256 modelId);
     error NotModelOwner(uint256 modelId, address caller);
@@ -64,6 +74,9 @@ contract ModelRegistry is AccessControl {
     error ZeroAddress();
     error EmptyHash();
     error UnknownDatanetVersion(uint256 datanetId, uint64 version);
+    error NoDatanetAccess(uint256 datanetId, address owner);
+    error AdapterAlreadyRegistered(bytes32 adapterHash, uint256 modelId, address modelOwner);
+    error TooManyDatanetVersions(uint256 count, uint256 max);
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants OPERATOR_ROLE).
     /// @param datanetRegistry The DatanetRegistry.
@@ -81,7 +94,9 @@ contract ModelRegistry is AccessControl {
     }
 
     /// @notice Registers a model owned by the caller.
-    /// @dev Requirements: base and adapter hashes non-zero; every (datanetId, version) exists.
+    /// @dev Requirements: base and adapter hashes non-zero; ≤ MAX_TRAINED_ON versions; every (datanetId, version)
+    ///      exists (UnknownDatanetVersion) and the owner has access to it (NoDatanetAccess); the adapter hash is
+    ///      not another owner's model (AdapterAlreadyRegistered).
     /// @param baseModelHash Hash identifying the base model.
     /// @param adapterHash Hash of the adapter.
     /// @param trainedOn Datanet versions the adapter was trained on (may be empty for a base model).
@@ -156,12 +171,13 @@ contract ModelRegistry is AccessControl {
     }
 
     /// @notice Hands a model to a new owner.
-    /// @dev Requirements: caller is the owner or an operator; `newOwner` not zero.
+    /// @dev Requirements: caller is the owner (not an operator); `newOwner` not zero.
     /// @param modelId The model.
     /// @param newOwner The new owner.
-    function transferModelOwnership(uint256 modelId, address newOwner) external onlyOwnerOrOperator(modelId) {
+    function transferModelOwnership(uint256 modelId, address newOwner) external {
+        address previous = _get(modelId).owner;
+        if (msg.sender != previous) revert NotModelOwner(modelId, msg.sender);
         if (newOwner == address(0)) revert ZeroAddress();
-        address previous = _models[modelId].owner;
         _models[modelId].owner = newOwner;
         emit ModelOwnershipTransferred(modelId, previous, newOwner);
     }
@@ -196,6 +212,12 @@ contract ModelRegistry is AccessControl {
         return _trainedOn[modelId];
     }
 
+    /// @notice The first model registered with `adapterHash` (0 = none).
+    /// @param adapterHash The adapter hash.
+    function modelByAdapter(bytes32 adapterHash) external view returns (uint256) {
+        return _byAdapter[adapterHash];
+    }
+
     /// @notice Whether a model exists and is not deprecated.
     /// @param modelId The model.
     function isActive(uint256 modelId) external view returns (bool) {
@@ -218,15 +240,8 @@ contract ModelRegistry is AccessControl {
         if (owner == address(0)) revert ZeroAddress();
         if (baseModelHash == bytes32(0) || adapterHash == bytes32(0)) revert EmptyHash();
         modelId = ++_count;
-        DatanetVersionRef[] storage refs = _trainedOn[modelId];
-        for (uint256 i = 0; i < trainedOn.length; i++) {
-            DatanetVersionRef calldata r = trainedOn[i];
-            // latestVersion reverts DatanetNotFound for an unknown datanet.
-            if (r.version == 0 || r.version > datanets.latestVersion(r.datanetId)) {
-                revert UnknownDatanetVersion(r.datanetId, r.version);
-            }
-            refs.push(r);
-        }
+        _claimAdapter(modelId, owner, adapterHash);
+        _recordTrainedOn(modelId, owner, trainedOn);
         _models[modelId] = Model({
             owner: owner,
             deprecated: false,
@@ -249,6 +264,33 @@ contract ModelRegistry is AccessControl {
             pricePer1kOutput,
             metadataURI
         );
+    }
+
+    /// @dev Refuses another owner's adapter hash; flags the same owner's repeat.
+    function _claimAdapter(uint256 modelId, address owner, bytes32 adapterHash) private {
+        uint256 first = _byAdapter[adapterHash];
+        if (first == 0) {
+            _byAdapter[adapterHash] = modelId;
+            return;
+        }
+        address firstOwner = _models[first].owner;
+        if (firstOwner != owner) revert AdapterAlreadyRegistered(adapterHash, first, firstOwner);
+        emit DuplicateAdapter(modelId, adapterHash, first);
+    }
+
+    /// @dev Every claimed version exists and its datanet is accessible to the owner.
+    function _recordTrainedOn(uint256 modelId, address owner, DatanetVersionRef[] calldata trainedOn) private {
+        if (trainedOn.length > MAX_TRAINED_ON) revert TooManyDatanetVersions(trainedOn.length, MAX_TRAINED_ON);
+        DatanetVersionRef[] storage refs = _trainedOn[modelId];
+        for (uint256 i = 0; i < trainedOn.length; i++) {
+            DatanetVersionRef calldata r = trainedOn[i];
+            // latestVersion reverts DatanetNotFound for an unknown datanet.
+            if (r.version == 0 || r.version > datanets.latestVersion(r.datanetId)) {
+                revert UnknownDatanetVersion(r.datanetId, r.version);
+            }
+            if (!datanets.hasAccess(r.datanetId, owner)) revert NoDatanetAccess(r.datanetId, owner);
+            refs.push(r);
+        }
     }
 
     function _get(uint256 modelId) private view returns (Model storage m) {

@@ -93,11 +93,14 @@ contract DatanetRegistryTest is Fixture {
         vm.prank(alice);
         datanets.transferDatanetOwnership(id, bob);
         assertEq(datanets.getDatanet(id).owner, bob);
-        // The old owner lost its rights; the operator keeps relaying.
+        // The old owner lost its rights; the operator keeps relaying but cannot take the datanet.
         vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotDatanetOwner.selector, id, alice));
         vm.prank(alice);
         datanets.addValidator(id, carol);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotDatanetOwner.selector, id, node));
         vm.prank(node);
+        datanets.transferDatanetOwnership(id, node);
+        vm.prank(bob);
         datanets.transferDatanetOwnership(id, carol);
         assertEq(datanets.getDatanet(id).owner, carol);
         vm.expectRevert(DatanetRegistry.ZeroAddress.selector);
@@ -107,6 +110,8 @@ contract DatanetRegistryTest is Fixture {
 
     function test_validators() public {
         uint256 id = _create(alice, APPROVAL, 0);
+        stakeFor(bob, 1 ether);
+        stakeFor(carol, 1 ether);
         vm.prank(alice);
         datanets.addValidator(id, bob);
         vm.prank(node);
@@ -188,25 +193,106 @@ contract DatanetRegistryTest is Fixture {
         assertFalse(datanets.hasAccess(appr, carol));
     }
 
-    function test_purchaseAccess_paysOwner() public {
+    function test_purchaseAccess_paysRewardsPool() public {
         uint256 id = _create(alice, PAID, 3 ether);
+        vm.prank(alice);
+        datanets.commitVersion(id, bytes32(uint256(1)), 4, "", bytes32(0));
+        assertEq(datanets.ownerShareOf(id), 0); // default: all to the contributors
+        vm.prank(alice);
+        datanets.setOwnerShare(id, 2_000);
         fund(carol, 3 ether, address(datanets));
         assertFalse(datanets.hasAccess(id, carol));
+        vm.expectEmit(true, true, false, true, address(datanets));
+        emit DatanetRegistry.AccessRevenue(id, 1, 3 ether, 0.6 ether, 2.4 ether); // owner share 20 %
         vm.prank(carol);
-        datanets.purchaseAccess(id);
+        datanets.purchaseAccess(id, 3 ether);
         assertTrue(datanets.hasAccess(id, carol));
-        assertEq(token.balanceOf(alice), 3 ether);
+        assertTrue(datanets.hasPurchased(id, carol));
+        // Not the owner's wallet: the rewards pool, counted as funding of future roots.
+        assertEq(token.balanceOf(alice), 0);
+        assertEq(token.balanceOf(address(rewards)), 3 ether);
+        assertEq(rewards.totalFunded(), 3 ether);
         assertEq(token.balanceOf(carol), 0);
+        assertEq(token.balanceOf(address(datanets)), 0);
         vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.AccessAlreadyHeld.selector, id, carol));
         vm.prank(carol);
-        datanets.purchaseAccess(id);
+        datanets.purchaseAccess(id, 3 ether);
     }
 
     function test_purchaseAccess_onlyPaid() public {
         uint256 id = _create(alice, APPROVAL, 0);
         vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.AccessNotForSale.selector, id, APPROVAL));
         vm.prank(carol);
-        datanets.purchaseAccess(id);
+        datanets.purchaseAccess(id, 1 ether);
+    }
+
+    /// Hostile owner front-runs a purchase with a price rise: the buyer's maxPrice refuses it, nothing moves.
+    function test_purchaseAccess_frontRunPriceRaiseRefused() public {
+        uint256 id = _create(alice, PAID, 1 ether);
+        fund(carol, 100 ether, address(datanets)); // a generous approval
+        vm.prank(alice);
+        datanets.setAccessPolicy(id, PAID, 100 ether);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.PriceAboveMax.selector, id, 100 ether, 1 ether));
+        vm.prank(carol);
+        datanets.purchaseAccess(id, 1 ether);
+        assertEq(token.balanceOf(carol), 100 ether);
+        assertFalse(datanets.hasAccess(id, carol));
+    }
+
+    function test_purchasedAccessCannotBeRevoked() public {
+        uint256 id = _create(alice, PAID, 1 ether);
+        fund(carol, 1 ether, address(datanets));
+        vm.prank(carol);
+        datanets.purchaseAccess(id, 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.PurchasedAccessIrrevocable.selector, id, carol));
+        vm.prank(alice);
+        datanets.revokeAccess(id, carol);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.PurchasedAccessIrrevocable.selector, id, carol));
+        vm.prank(node);
+        datanets.revokeAccess(id, carol);
+        assertTrue(datanets.hasAccess(id, carol));
+    }
+
+    function test_ownerShare_boundedByGovernance() public {
+        uint256 id = _create(alice, PAID, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.OwnerShareTooHigh.selector, id, 10_000, 5_000));
+        vm.prank(alice);
+        datanets.setOwnerShare(id, 10_000);
+        vm.prank(alice);
+        datanets.setOwnerShare(id, 5_000);
+        assertEq(datanets.ownerShareOf(id), 5_000);
+        // Governance lowers the maximum: existing shares are capped by it at once.
+        vm.prank(admin);
+        datanets.setOwnerShareBounds(1_000, 3_000);
+        assertEq(datanets.ownerShareOf(id), 3_000);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.InvalidOwnerShareBounds.selector, 4_000, 3_000));
+        vm.prank(admin);
+        datanets.setOwnerShareBounds(4_000, 3_000);
+        vm.prank(alice);
+        vm.expectRevert();
+        datanets.setOwnerShareBounds(0, 10_000);
+    }
+
+    function test_validatorsMustBeStaked() public {
+        uint256 id = _create(alice, APPROVAL, 0);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.ValidatorNotStaked.selector, id, bob, 0, 1));
+        vm.prank(alice);
+        datanets.addValidator(id, bob);
+        vm.prank(admin);
+        datanets.setMinValidatorStake(5 ether);
+        stakeFor(bob, 4 ether);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.ValidatorNotStaked.selector, id, bob, 4 ether, 5 ether));
+        vm.prank(node);
+        datanets.addValidator(id, bob);
+        stakeFor(bob, 1 ether);
+        vm.prank(node);
+        datanets.addValidator(id, bob);
+        assertTrue(datanets.isActiveValidator(id, bob));
+        // Unbonding below the minimum makes the validator inactive.
+        vm.prank(bob);
+        staking.unbond(2 ether);
+        assertTrue(datanets.isValidator(id, bob));
+        assertFalse(datanets.isActiveValidator(id, bob));
     }
 
     function test_policyUpdates() public {

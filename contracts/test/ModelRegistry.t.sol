@@ -104,12 +104,53 @@ contract ModelRegistryTest is Fixture {
 
     function test_transferOwnership() public {
         uint256 id = _register(bob);
+        // The operator relays owner calls but cannot take the model.
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NotModelOwner.selector, id, node));
+        vm.prank(node);
+        models.transferModelOwnership(id, node);
         vm.prank(bob);
         models.transferModelOwnership(id, carol);
         assertEq(models.getModel(id).owner, carol);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NotModelOwner.selector, id, bob));
         vm.prank(bob);
         models.updatePrice(id, 1, 1);
+    }
+
+    /// Claiming a paid datanet's version needs the access bought (the operator cannot register around it).
+    function test_register_checksDatanetAccess() public {
+        vm.startPrank(alice);
+        uint256 paid = datanets.createDatanet("ipfs://paid", DatanetRegistry.AccessPolicy.Paid, 2 ether, 0);
+        datanets.commitVersion(paid, keccak256("p1"), 3, "", bytes32(0));
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NoDatanetAccess.selector, paid, bob));
+        vm.prank(bob);
+        models.registerModel(BASE, ADAPTER, _refs(paid, 1), CONFIG, "", 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NoDatanetAccess.selector, paid, bob));
+        vm.prank(node);
+        models.registerModelFor(bob, BASE, ADAPTER, _refs(paid, 1), CONFIG, "", 0, 0);
+        fund(bob, 2 ether, address(datanets));
+        vm.prank(bob);
+        datanets.purchaseAccess(paid, 2 ether);
+        vm.prank(bob);
+        uint256 id = models.registerModel(BASE, ADAPTER, _refs(paid, 1), CONFIG, "", 0, 0);
+        assertEq(models.getTrainedOn(id)[0].datanetId, paid);
+        // The owner of the datanet has access without buying.
+        vm.prank(alice);
+        models.registerModel(BASE, keccak256("alice-adapter"), _refs(paid, 1), CONFIG, "", 0, 0);
+    }
+
+    function test_register_duplicateAdapter() public {
+        uint256 first = _register(bob);
+        assertEq(models.modelByAdapter(ADAPTER), first);
+        // Another owner cannot re-register bob's adapter as theirs.
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AdapterAlreadyRegistered.selector, ADAPTER, first, bob));
+        vm.prank(carol);
+        models.registerModel(BASE, ADAPTER, _refs(dn, 1), CONFIG, "", 0, 0);
+        // The same owner may, flagged.
+        vm.expectEmit(true, true, true, true, address(models));
+        emit ModelRegistry.DuplicateAdapter(first + 1, ADAPTER, first);
+        _register(bob);
+        assertEq(models.modelByAdapter(ADAPTER), first);
     }
 
     function test_unknownModel_reverts() public {

@@ -50,13 +50,13 @@ contract RewardsDistributorTest is Fixture {
     }
 
     function test_submit_activatesAfterDelay() public {
+        _fund(60);
         bytes32 root = _submit(1, 10, 20, 30);
         RewardsDistributor.RootInfo memory info = rewards.getRoot(1);
         assertEq(info.root, root);
         assertEq(info.totalCumulative, 60);
         assertEq(info.activatedAt, block.timestamp + ACTIVATION_DELAY);
         assertEq(rewards.latestActiveEpoch(), 0);
-        _fund(60);
         vm.expectRevert(RewardsDistributor.NoActiveRoot.selector);
         _claim(0);
         vm.warp(block.timestamp + ACTIVATION_DELAY);
@@ -102,31 +102,128 @@ contract RewardsDistributorTest is Fixture {
         assertEq(rewards.claimable(alice, 11, p), 0);
     }
 
-    function test_claim_boundedByFunding() public {
+    /// Hostile root submitter: a root paying more than was ever paid in is refused; escrow settlements count
+    /// as funding (they arrive through `fund`), plain transfers do not.
+    function test_rootSubmitterCannotPayBeyondFunding() public {
         _fund(15);
-        _submit(1, 10, 20, 30);
-        vm.warp(block.timestamp + ACTIVATION_DELAY);
-        _claim(0);
-        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.InsufficientFunds.selector, 20, 5));
-        _claim(1);
-        // Escrow settlements top the pool up by plain transfer.
-        fund(alice, 15, address(escrow));
-        vm.prank(alice);
-        escrow.deposit(15);
+        (bytes32 root, uint256 total) = _tree(10, 20, 30);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.ExceedsFunding.selector, 60, 15));
+        vm.prank(node);
+        rewards.submitRoot(1, root, total, "");
+        // A donation by plain transfer does not raise the ceiling.
+        vm.prank(admin);
+        token.mint(address(rewards), 1_000);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.ExceedsFunding.selector, 60, 15));
+        vm.prank(node);
+        rewards.submitRoot(1, root, total, "");
+        // Usage settled from the escrow does.
+        fund(alice, 45, address(escrow));
+        vm.startPrank(alice);
+        escrow.deposit(45);
+        escrow.approveSpend(bytes32(0), 45, uint64(block.timestamp + 1 days));
+        vm.stopPrank();
         address[] memory a = new address[](1);
         uint256[] memory m = new uint256[](1);
-        (a[0], m[0]) = (alice, 15);
+        (a[0], m[0]) = (alice, 45);
         vm.prank(node);
         escrow.settle(1, a, m, bytes32(0));
+        assertEq(rewards.totalFunded(), 60);
+        vm.prank(node);
+        rewards.submitRoot(1, root, total, "");
+        vm.warp(block.timestamp + ACTIVATION_DELAY);
         assertEq(_claim(1), 20);
+        // Even a lying total (root total below its leaves) never pays beyond it.
+    }
+
+    function test_activationDelay_hasAFloor() public {
+        assertEq(rewards.minActivationDelay(), MIN_ACTIVATION_DELAY);
+        vm.expectRevert(
+            abi.encodeWithSelector(RewardsDistributor.DelayTooShort.selector, 0, MIN_ACTIVATION_DELAY)
+        );
+        vm.prank(admin);
+        rewards.setActivationDelay(0);
+        vm.prank(admin);
+        rewards.setActivationDelay(MIN_ACTIVATION_DELAY);
+        assertEq(rewards.activationDelay(), MIN_ACTIVATION_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.DelayTooShort.selector, 1, 60));
+        new RewardsDistributor(admin, token, 1 hours, 1);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.DelayTooShort.selector, 60, 120));
+        new RewardsDistributor(admin, token, 60, 120);
+    }
+
+    /// Claim cost stays bounded however many roots are submitted: at most MAX_PENDING_ROOTS wait at once.
+    function test_pendingRootsBounded() public {
+        _fund(1_000);
+        uint256 max = rewards.MAX_PENDING_ROOTS();
+        for (uint64 e = 1; e <= max; e++) _submit(e, e, 0, 0);
+        assertEq(rewards.pendingRoots().length, max);
+        (bytes32 root, uint256 total) = _tree(1, 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.TooManyPendingRoots.selector, max, max));
+        vm.prank(node);
+        rewards.submitRoot(uint64(max + 1), root, total, "");
+        // Once they activate, the queue drains on the next submission or claim.
+        vm.warp(block.timestamp + ACTIVATION_DELAY);
+        assertEq(rewards.latestActiveEpoch(), max);
+        _submit(uint64(max + 1), 50, 0, 0);
+        assertEq(rewards.pendingRoots().length, 1);
+        // Disabling pending roots frees slots too (and cannot grow any list).
+        vm.prank(guardian);
+        rewards.disableRoot(uint64(max + 1));
+        assertEq(rewards.pendingRoots().length, 0);
+    }
+
+    function test_epochJumpBounded() public {
+        _fund(10);
+        (bytes32 root,) = _tree(1, 1, 1);
+        uint64 jump = rewards.MAX_EPOCH_JUMP();
+        vm.expectRevert(
+            abi.encodeWithSelector(RewardsDistributor.EpochJumpTooLarge.selector, type(uint64).max, 0, jump)
+        );
+        vm.prank(node);
+        rewards.submitRoot(type(uint64).max, root, 3, "");
+        vm.prank(node);
+        rewards.submitRoot(jump, root, 3, "");
+        assertEq(rewards.lastSubmittedEpoch(), jump);
+    }
+
+    /// A penalty root (an account below what it already claimed) does not block other claimants when its total
+    /// counts that account at its claimed amount.
+    function test_penaltyRoot_doesNotBlockOthers() public {
+        _fund(100);
+        _submit(1, 30, 0, 0);
+        vm.warp(block.timestamp + ACTIVATION_DELAY);
+        assertEq(_claim(0), 30);
+        // Epoch 2 cuts alice to 10 (penalty) and gives bob 20, carol 40: total = max(10, 30) + 20 + 40 = 90.
+        (bytes32 root,) = _tree(10, 20, 40);
+        vm.prank(node);
+        rewards.submitRoot(2, root, 90, "");
+        vm.warp(block.timestamp + ACTIVATION_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.NothingToClaim.selector, alice, 10, 30));
+        _claim(0);
+        assertEq(_claim(1), 20);
+        assertEq(_claim(2), 40);
+        assertEq(rewards.totalClaimed(), 90);
+    }
+
+    function test_guardianOnlyDisables() public {
+        _fund(100);
+        _submit(1, 10, 20, 30);
+        vm.prank(guardian);
+        rewards.disableRoot(1);
+        vm.expectRevert();
+        vm.prank(guardian);
+        rewards.setActivationDelay(2 hours);
+        vm.expectRevert();
+        vm.prank(guardian);
+        rewards.submitRoot(2, bytes32(uint256(1)), 1, "");
     }
 
     function test_claim_boundedByRootTotal() public {
         // A bad root whose declared total is below its leaves cannot pay more than the declared total.
+        _fund(100);
         (bytes32 root,) = _tree(10, 20, 30);
         vm.prank(node);
         rewards.submitRoot(1, root, 25, "");
-        _fund(100);
         vm.warp(block.timestamp + ACTIVATION_DELAY);
         _claim(0);
         vm.expectRevert(abi.encodeWithSelector(RewardsDistributor.ExceedsRootTotal.selector, 1, 25, 30));
@@ -134,7 +231,7 @@ contract RewardsDistributorTest is Fixture {
     }
 
     function test_disableRoot_beforeActivationOnly() public {
-        _fund(100);
+        _fund(300);
         _submit(1, 10, 20, 30);
         vm.warp(block.timestamp + ACTIVATION_DELAY);
         _submit(2, 99, 20, 30);
@@ -159,6 +256,7 @@ contract RewardsDistributorTest is Fixture {
     }
 
     function test_submit_epochRules() public {
+        _fund(100);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IAccessControl.AccessControlUnauthorizedAccount.selector, alice, rewards.ROOT_SUBMITTER_ROLE()
@@ -198,15 +296,6 @@ contract RewardsDistributorTest is Fixture {
         rewards.submitRoot(2, bytes32(uint256(1)), 29, "");
     }
 
-    function test_zeroDelay_activeAtOnce() public {
-        vm.prank(admin);
-        rewards.setActivationDelay(0);
-        _fund(10);
-        _submit(1, 10, 0, 0);
-        assertEq(rewards.latestActiveEpoch(), 1);
-        assertEq(_claim(0), 10);
-    }
-
     function testFuzz_claimNeverExceedsAllotment(uint64 a1, uint64 extra, uint64 b) public {
         _fund(type(uint128).max);
         _submit(1, a1, b, 1);
@@ -234,9 +323,9 @@ contract RewardsDistributorTest is Fixture {
             ls[i] = Merkle.leaf(who[i], amt[i]);
             total += amt[i];
         }
+        _fund(total);
         vm.prank(node);
         rewards.submitRoot(1, Merkle.root(ls), total, "");
-        _fund(total);
         vm.warp(block.timestamp + ACTIVATION_DELAY);
         uint256 k = seed % count;
         assertEq(rewards.claim(who[k], amt[k], Merkle.proof(ls, k)), amt[k]);

@@ -77,46 +77,150 @@ contract StakingTest is Fixture {
         staking.unbond(1);
     }
 
+    bytes32 internal constant EVIDENCE = keccak256("decision-record");
+    bytes internal constant DA = hex"da01";
+
+    function _propose(address who, uint256 amount) internal returns (uint256 id) {
+        vm.prank(node);
+        id = staking.proposeSlash(who, amount, EVIDENCE, DA);
+    }
+
+    /// Propose, wait out the challenge window, execute (anyone may).
+    function _slash(address who, uint256 amount) internal returns (uint256 taken) {
+        uint256 id = _propose(who, amount);
+        vm.warp(block.timestamp + CHALLENGE_WINDOW);
+        vm.prank(carol);
+        taken = staking.executeSlash(id);
+    }
+
     function test_slash_stakeThenUnbondingNewestFirst() public {
         _stake(alice, 10 ether);
         vm.startPrank(alice);
         staking.unbond(3 ether); // older
-        staking.unbond(2 ether); // newer
+        staking.unbond(3 ether); // newer
         vm.stopPrank();
-        // stake 5, unbonding [3, 2]; slash 6: 5 from stake, 1 from the newest entry.
-        vm.prank(node);
-        staking.slash(alice, 6 ether, keccak256("double-vote"));
+        // stake 4, unbonding [3, 3]; slash 5 (the 50 % cap): 4 from stake, 1 from the newest entry.
+        assertEq(_slash(alice, 5 ether), 5 ether);
         assertEq(staking.stakeOf(alice), 0);
         Staking.UnbondingEntry[] memory e = staking.unbondingOf(alice);
         assertEq(e.length, 2);
         assertEq(e[0].amount, 3 ether);
-        assertEq(e[1].amount, 1 ether);
-        assertEq(token.balanceOf(treasury), 6 ether);
+        assertEq(e[1].amount, 2 ether);
+        assertEq(token.balanceOf(treasury), 5 ether);
         // Slash into an entry that is already released but not withdrawn: still slashable.
         vm.warp(block.timestamp + UNBONDING_DELAY);
-        vm.prank(node);
-        staking.slash(alice, 2 ether, bytes32(0));
+        assertEq(_slash(alice, 2 ether), 2 ether);
         e = staking.unbondingOf(alice);
         assertEq(e.length, 1);
-        assertEq(e[0].amount, 2 ether);
+        assertEq(e[0].amount, 3 ether);
         vm.prank(alice);
-        assertEq(staking.withdraw(), 2 ether);
-        assertEq(token.balanceOf(treasury), 8 ether);
+        assertEq(staking.withdraw(), 3 ether);
+        assertEq(token.balanceOf(treasury), 7 ether);
     }
 
-    function test_slash_rules() public {
-        _stake(alice, 1 ether);
+    function test_slash_badInputRefused() public {
+        _stake(alice, 10 ether);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, bob, staking.SLASHER_ROLE())
         );
         vm.prank(bob);
-        staking.slash(alice, 1, bytes32(0));
-        vm.expectRevert(abi.encodeWithSelector(Staking.SlashExceedsStake.selector, alice, 2 ether, 1 ether));
-        vm.prank(node);
-        staking.slash(alice, 2 ether, bytes32(0));
+        staking.proposeSlash(alice, 1, EVIDENCE, DA);
+        vm.startPrank(node);
+        vm.expectRevert(abi.encodeWithSelector(Staking.MissingEvidence.selector, alice));
+        staking.proposeSlash(alice, 1 ether, bytes32(0), DA);
+        vm.expectRevert(abi.encodeWithSelector(Staking.MissingEvidence.selector, alice));
+        staking.proposeSlash(alice, 1 ether, EVIDENCE, "");
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashAboveCap.selector, alice, 6 ether, 5 ether));
+        staking.proposeSlash(alice, 6 ether, EVIDENCE, DA);
         vm.expectRevert(Staking.ZeroAmount.selector);
+        staking.proposeSlash(alice, 0, EVIDENCE, DA);
+        uint256 id = staking.proposeSlash(alice, 1 ether, EVIDENCE, DA);
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashAlreadyPending.selector, alice, id));
+        staking.proposeSlash(alice, 1 ether, EVIDENCE, DA);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashNotFound.selector, 99));
+        staking.executeSlash(99);
+        assertEq(token.balanceOf(treasury), 0);
+        assertEq(staking.slashableOf(alice), 10 ether);
+    }
+
+    /// Hostile slasher: there is no immediate slash; execution before the window ends is refused.
+    function test_slasherCannotSkipTheWindow() public {
+        _stake(alice, 10 ether);
+        uint256 id = _propose(alice, 5 ether);
+        Staking.SlashProposal memory p = staking.getSlash(id);
+        assertEq(p.executableAt, block.timestamp + CHALLENGE_WINDOW);
+        assertEq(p.evidenceHash, EVIDENCE);
+        assertEq(p.daCommitment, DA);
+        vm.warp(p.executableAt - 1);
+        vm.expectRevert(abi.encodeWithSelector(Staking.ChallengeWindowOpen.selector, id, p.executableAt, p.executableAt - 1));
         vm.prank(node);
-        staking.slash(alice, 0, bytes32(0));
+        staking.executeSlash(id);
+        assertEq(staking.stakeOf(alice), 10 ether);
+    }
+
+    function test_governanceVetoesDuringWindow() public {
+        _stake(alice, 10 ether);
+        uint256 id = _propose(alice, 5 ether);
+        vm.expectRevert(abi.encodeWithSelector(Staking.NotAuthorized.selector, node));
+        vm.prank(node);
+        staking.vetoSlash(id);
+        vm.prank(admin); // the Timelock, i.e. a passed proposal
+        staking.vetoSlash(id);
+        assertEq(uint8(staking.getSlash(id).status), uint8(Staking.SlashStatus.Vetoed));
+        assertEq(staking.pendingSlashOf(alice), 0);
+        vm.warp(block.timestamp + CHALLENGE_WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashNotPending.selector, id, Staking.SlashStatus.Vetoed));
+        staking.executeSlash(id);
+        assertEq(staking.stakeOf(alice), 10 ether);
+        // The guardian may veto too, but only inside the window.
+        uint256 id2 = _propose(alice, 1 ether);
+        vm.prank(guardian);
+        staking.vetoSlash(id2);
+        uint256 id3 = _propose(alice, 1 ether);
+        uint64 at = staking.getSlash(id3).executableAt;
+        vm.warp(at);
+        vm.expectRevert(abi.encodeWithSelector(Staking.ChallengeWindowClosed.selector, id3, at));
+        vm.prank(admin);
+        staking.vetoSlash(id3);
+        staking.executeSlash(id3);
+        assertEq(token.balanceOf(treasury), 1 ether);
+    }
+
+    /// A validator cannot withdraw ahead of a proposed slash: withdrawals freeze until it resolves, and
+    /// released-but-unwithdrawn stake is still taken.
+    function test_validatorWithdrawingAheadOfSlash() public {
+        _stake(alice, 10 ether);
+        vm.prank(alice);
+        staking.unbond(10 ether);
+        vm.warp(block.timestamp + UNBONDING_DELAY); // released
+        uint256 id = _propose(alice, 5 ether);
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashPending.selector, alice, id));
+        vm.prank(alice);
+        staking.withdraw();
+        vm.warp(block.timestamp + CHALLENGE_WINDOW);
+        assertEq(staking.executeSlash(id), 5 ether);
+        vm.prank(alice);
+        assertEq(staking.withdraw(), 5 ether);
+        assertEq(token.balanceOf(treasury), 5 ether);
+    }
+
+    function test_slashParameters_governed() public {
+        vm.expectRevert(abi.encodeWithSelector(Staking.ChallengeWindowOutOfRange.selector, 59, 60, 30 days));
+        vm.prank(admin);
+        staking.setChallengeWindow(59);
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashBpsOutOfRange.selector, 0, 10_000));
+        vm.prank(admin);
+        staking.setMaxSlashBps(0);
+        vm.expectRevert();
+        vm.prank(node);
+        staking.setMaxSlashBps(10_000);
+        vm.prank(admin);
+        staking.setMaxSlashBps(1_000);
+        _stake(alice, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(Staking.SlashAboveCap.selector, alice, 2 ether, 1 ether));
+        vm.prank(node);
+        staking.proposeSlash(alice, 2 ether, EVIDENCE, DA);
     }
 
     function test_admin() public {
@@ -152,14 +256,18 @@ contract StakingTest is Fixture {
     function testFuzz_slashConservesTokens(uint96 stakeAmt, uint96 unbondAmt, uint96 slashAmt) public {
         uint256 s = bound(stakeAmt, 1, type(uint96).max);
         uint256 u = bound(unbondAmt, 0, s);
-        uint256 x = bound(slashAmt, 1, s);
+        uint256 x = bound(slashAmt, 1, s * MAX_SLASH_BPS / 10_000 + 1);
         _stake(alice, s);
         if (u > 0) {
             vm.prank(alice);
             staking.unbond(u);
         }
-        vm.prank(node);
-        staking.slash(alice, x, bytes32(0));
+        if (x > s * MAX_SLASH_BPS / 10_000) {
+            vm.expectRevert(abi.encodeWithSelector(Staking.SlashAboveCap.selector, alice, x, s * MAX_SLASH_BPS / 10_000));
+            _propose(alice, x);
+            return;
+        }
+        _slash(alice, x);
         assertEq(staking.slashableOf(alice), s - x);
         assertEq(token.balanceOf(treasury), x);
         assertEq(token.balanceOf(address(staking)), staking.totalStaked() + staking.totalUnbonding());

@@ -5,9 +5,12 @@
  * genesis block hash (tells two Anvil chains with the same id apart) and code at each address.
  *
  * File shape (`<dataDir>/chain/address-book.json`):
- *   { "version": 1, "chainId": 31337, "genesisHash": "0x…", "deploymentBlock": "1",
+ *   { "version": 2, "chainId": 31337, "genesisHash": "0x…", "deploymentBlock": "1",
  *     "deployer": "0x…", "externalToken": false, "createdAt": "2026-…Z",
- *     "contracts": { "OpenToken": "0x…", "DatanetRegistry": "0x…", … } }
+ *     "treasury": "0x…", "timelock": "0x…",
+ *     "roles": { "relayer": "0x…", "settler": "0x…", "rootSubmitter": "0x…", "slasher": "0x…" },
+ *     "contracts": { "OpenToken": "0x…", "DatanetRegistry": "0x…", …, "OpenTimelock": "0x…", "OpenGovernor": "0x…" } }
+ * Version 1 books (before the timelock and separated roles) are refused with a hint to redeploy.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,13 +37,19 @@ export interface AddressBookBase {
   /** OpenToken is a configured ERC-20 (wrapped OPEN on OpenLedger chains), not one we deployed. */
   externalToken: boolean;
   contracts: Record<ContractName, Address>;
+  /** Where slashed stake goes (default the OpenTimelock, i.e. governed by OPEN holders). */
+  treasury: Address;
+  /** The OpenTimelock: admin of every contract. */
+  timelock: Address;
+  /** The role keys' addresses at deployment (the node checks its keys against them on start). */
+  roles: { relayer: Address; settler: Address; rootSubmitter: Address; slasher: Address };
 }
 
 export const defaultAddressBookPath = (dataDir: string) => join(dataDir, 'chain', 'address-book.json');
 
 const address = z.string().refine((s) => isAddress(s, { strict: false }), 'not an address').transform((s) => getAddress(s));
 const fileSchema = z.object({
-  version: z.literal(1),
+  version: z.literal(2),
   chainId: z.number().int().positive(),
   genesisHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
   deploymentBlock: z.string().regex(/^\d+$/),
@@ -48,6 +57,9 @@ const fileSchema = z.object({
   externalToken: z.boolean(),
   createdAt: z.string().optional(),
   contracts: z.object(Object.fromEntries(CONTRACT_NAMES.map((n) => [n, address])) as Record<ContractName, typeof address>),
+  treasury: address,
+  timelock: address,
+  roles: z.object({ relayer: address, settler: address, rootSubmitter: address, slasher: address }),
 });
 
 /** The book at `path`, or null when there is none. A file that cannot be parsed is an error. */
@@ -61,6 +73,12 @@ export function readAddressBook(path: string): AddressBook | null {
       code: 'address_book_corrupt',
       hint: `remove ${path} to redeploy the contracts (on the embedded chain also remove the chain state), or restore it from a backup`,
       cause,
+    });
+  }
+  if ((raw as { version?: unknown } | null)?.version === 1) {
+    throw configError(`the address book ${path} was written before governance and separated roles (version 1)`, {
+      code: 'address_book_outdated',
+      hint: `these contracts trust one operator key: remove ${path} (on the embedded chain also the chain state in ${dirname(path)}) to deploy the governed contracts`,
     });
   }
   const parsed = fileSchema.safeParse(raw);
@@ -79,24 +97,30 @@ export function readAddressBook(path: string): AddressBook | null {
     deployer: f.deployer,
     externalToken: f.externalToken,
     contracts: f.contracts,
+    treasury: f.treasury,
+    timelock: f.timelock,
+    roles: f.roles,
   });
 }
 
 export function makeAddressBook(base: AddressBookBase): AddressBook {
-  return { ...base.contracts, ...base, contracts: { ...base.contracts } };
+  return { ...base.contracts, ...base, contracts: { ...base.contracts }, roles: { ...base.roles } };
 }
 
 /** Atomic write: readers see the old file or the complete new one, never a torn one. */
 export function writeAddressBook(path: string, book: AddressBook): void {
   const json = JSON.stringify(
     {
-      version: 1,
+      version: 2,
       chainId: book.chainId,
       genesisHash: book.genesisHash,
       deploymentBlock: book.deploymentBlock.toString(),
       deployer: book.deployer,
       externalToken: book.externalToken,
       createdAt: new Date().toISOString(),
+      treasury: book.treasury,
+      timelock: book.timelock,
+      roles: book.roles,
       contracts: book.contracts,
     },
     null,

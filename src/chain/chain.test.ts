@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Roles, AccessPolicy } from '../contracts/index.ts';
-import { actions, artifacts, defaultAddressBookPath, devAccounts, readAddressBook, startChain, type Chain } from './index.ts';
+import { mnemonicToAccount } from 'viem/accounts';
+import { EMBEDDED_ROLE_INDEXES, actions, artifacts, checkGovernance, defaultAddressBookPath, devAccounts, readAddressBook, startChain, type Chain } from './index.ts';
 import { MemorySink, TEST_MNEMONIC, freePort, rejectsWith, tempDataDir } from './test-utils.ts';
 import { startIndexer } from './indexer.ts';
 import { pidAlive } from './anvil.ts';
@@ -33,7 +34,7 @@ describe('embedded chain', () => {
     data.remove();
   });
 
-  test('first start deploys six contracts, wires roles, funds dev accounts and writes the address book', async () => {
+  test('first start deploys the contracts, timelock and governor, wires one key per role, funds dev accounts and writes the address book', async () => {
     const path = defaultAddressBookPath(data.dir);
     const book = readAddressBook(path);
     assert.ok(book, 'address book written');
@@ -50,15 +51,34 @@ describe('embedded chain', () => {
       const code = await chain.publicClient.getCode({ address });
       assert.ok(code && code.length > 2, `code at ${name}`);
     }
-    const hasRole = (name: keyof typeof artifacts, role: keyof typeof Roles) =>
+    const hasRole = (name: keyof typeof artifacts, role: keyof typeof Roles, who: `0x${string}`) =>
       chain.publicClient.readContract({
-        address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [Roles[role], chain.operator.address],
+        address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [Roles[role], who],
       } as never);
-    assert.equal(await hasRole('DatanetRegistry', 'OPERATOR_ROLE'), true);
-    assert.equal(await hasRole('ModelRegistry', 'OPERATOR_ROLE'), true);
-    assert.equal(await hasRole('InferenceEscrow', 'SETTLER_ROLE'), true);
-    assert.equal(await hasRole('RewardsDistributor', 'ROOT_SUBMITTER_ROLE'), true);
-    assert.equal(await hasRole('Staking', 'SLASHER_ROLE'), true);
+    // One key per power, from the dev keyring at fixed indexes; the operator (relayer) holds only OPERATOR_ROLE.
+    const r = chain.roles;
+    assert.equal(r.relayer.address, chain.operator.address);
+    assert.equal(r.settler.address, mnemonicToAccount(TEST_MNEMONIC, { addressIndex: EMBEDDED_ROLE_INDEXES.settler }).address);
+    assert.equal(new Set([r.relayer, r.settler, r.rootSubmitter, r.slasher].map((a) => a.address)).size, 4);
+    assert.equal(await hasRole('DatanetRegistry', 'OPERATOR_ROLE', r.relayer.address), true);
+    assert.equal(await hasRole('ModelRegistry', 'OPERATOR_ROLE', r.relayer.address), true);
+    assert.equal(await hasRole('InferenceEscrow', 'SETTLER_ROLE', r.settler.address), true);
+    assert.equal(await hasRole('RewardsDistributor', 'ROOT_SUBMITTER_ROLE', r.rootSubmitter.address), true);
+    assert.equal(await hasRole('Staking', 'SLASHER_ROLE', r.slasher.address), true);
+    assert.equal(await hasRole('InferenceEscrow', 'SETTLER_ROLE', r.relayer.address), false);
+    assert.equal(await hasRole('Staking', 'SLASHER_ROLE', r.settler.address), false);
+    for (const name of ['DatanetRegistry', 'ModelRegistry', 'RewardsDistributor', 'InferenceEscrow', 'Staking', 'OpenTimelock'] as const) {
+      assert.equal(await hasRole(name, 'DEFAULT_ADMIN_ROLE', book.timelock), true, `timelock admin of ${name}`);
+      assert.equal(await hasRole(name, 'DEFAULT_ADMIN_ROLE', r.relayer.address), false, `deployer not admin of ${name}`);
+    }
+    assert.deepEqual(await checkGovernance(chain.publicClient, book), []);
+    assert.equal(book.timelock, book.contracts.OpenTimelock);
+    assert.equal(book.treasury, book.timelock);
+    // The embedded timelock delay is short (60 s) so a local proposal completes in minutes; role keys have gas.
+    assert.equal(await chain.publicClient.readContract({ address: book.timelock, abi: artifacts.OpenTimelock.abi, functionName: 'getMinDelay' } as never), 60n);
+    assert.ok((await chain.publicClient.getBalance({ address: r.settler.address })) >= 10n ** 18n);
+    // Dev accounts delegated to themselves: their OPEN counts as votes from the start.
+    assert.equal(await actions.votesOf(chain, { owner: devAccounts(TEST_MNEMONIC, 1)[0]!.address }), 1_000_000n * OPEN);
     for (const dev of devAccounts(TEST_MNEMONIC, 4)) {
       assert.equal(await actions.tokenBalance(chain, { owner: dev.address }), 1_000_000n * OPEN);
     }

@@ -2,9 +2,12 @@
  * `startChain`: bring up (embedded) or attach to (external) the chain, make sure the contracts are
  * there — deploying them on first start — and hand back a `Chain`.
  *
- *   embedded: spawn Anvil → operator = mnemonic index 0 → address book? verify : deploy + write
- *   external: probe eth_chainId (short timeout) → must equal preset/--chain-id → key → address book?
- *             verify : (deploy ? deploy + write : error naming the missing book)
+ *   embedded: spawn Anvil → role keys from the mnemonic (relayer 0, settler 1001, root submitter 1002,
+ *             slasher 1003) → address book? verify : deploy + write
+ *   external: probe eth_chainId (short timeout) → must equal preset/--chain-id → four distinct role keys →
+ *             address book? verify : (deploy ? deploy + write : error naming the missing book)
+ *   verify = code at every address + the governance check (timelock admin everywhere, each key its role,
+ *            no key admin anywhere) + the book's role addresses equal the keys the node was given
  *
  * Whatever fails after Anvil started stops it again, so a failed start leaves no process behind.
  */
@@ -14,7 +17,8 @@ import { configError } from '../util/errors.ts';
 import { defaultAddressBookPath, readAddressBook, verifyAddressBook, writeAddressBook, type AddressBook } from './address-book.ts';
 import { startAnvil, type AnvilProcess } from './anvil.ts';
 import { makePublicClient, makeWalletClient, probeChainId, redactUrl, type NodeWalletClient } from './clients.ts';
-import { deployContracts, type DeployHooks, type DeployParams } from './deploy.ts';
+import { checkGovernance, deployContracts, type DeployHooks, type DeployParams } from './deploy.ts';
+import { embeddedRoles, roleAddresses, rolesFromKeys, type NodeRoles, type RoleName } from './roles.ts';
 import { customChain, presets, presetForChainId, type ChainPreset } from './presets.ts';
 import type { Chain, ChainConfig } from './types.ts';
 
@@ -36,8 +40,10 @@ export async function startChain(config: ChainConfig, opts: StartChainOptions = 
 
 async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>, opts: StartChainOptions): Promise<Chain> {
   let operator: Account;
+  let roles: NodeRoles;
   try {
     operator = mnemonicToAccount(config.mnemonic, { addressIndex: 0 });
+    roles = embeddedRoles(config.mnemonic);
   } catch (cause) {
     throw configError('the dev keyring mnemonic is not a valid BIP-39 phrase', {
       param: 'mnemonic', code: 'invalid_mnemonic', hint: 'fix or remove the keyring file in the data dir so a new one is created', cause,
@@ -49,21 +55,27 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
     const viemChain: ViemChain = { ...preset.chain, rpcUrls: { default: { http: [anvil.rpcUrl] } } };
     const bookPath = defaultAddressBookPath(config.dataDir);
     const chain = assemble({
-      rpcUrl: anvil.rpcUrl, viemChain, preset, operator, embedded: true, confirmations: 0, anvil,
+      rpcUrl: anvil.rpcUrl, viemChain, preset, operator, roles, embedded: true, confirmations: 0, anvil,
     });
     const book = readAddressBook(bookPath);
     if (book) {
       await verifyAddressBook(chain.publicClient, book, bookPath);
+      await verifyRoles(chain, book, bookPath);
       chain.addresses = book;
     } else {
-      const devs = devAccounts(config.mnemonic, config.devAccounts ?? 4).map((a) => a.address);
+      const devs = devAccounts(config.mnemonic, config.devAccounts ?? 4);
       chain.addresses = await deployContracts({
         publicClient: chain.publicClient,
         wallet: chain.walletFor(operator),
+        roles: roleAddresses(roles),
         embedded: true,
         // The operator too: it funds reward pools and pays for relayed purchases on the local chain.
-        mintTo: [operator.address, ...devs],
+        mintTo: [operator.address, ...devs.map((a) => a.address)],
         mintWei: config.devMintWei ?? 1_000_000n * 10n ** 18n,
+        // Dev accounts hold votes from the start, so a local proposal can pass (OPEN counts only once delegated).
+        delegators: devs,
+        walletFor: (a) => chain.walletFor(a),
+        gasFunding: 100n * 10n ** 18n,
         params: opts.deployParams,
         hooks: opts.deployHooks,
       });
@@ -100,6 +112,7 @@ async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>
       param: 'privateKey', code: 'invalid_private_key', hint: 'set the key variable to 0x followed by 64 hex digits', cause,
     });
   }
+  const roles = rolesFromKeys({ relayer: config.privateKey, ...config.roleKeys });
   const actual = await probeChainId(config.rpcUrl);
   if (actual !== expected) {
     throw configError(`the RPC at ${redactUrl(config.rpcUrl)} serves chain ${actual}, but chain ${expected} was expected`, {
@@ -118,6 +131,7 @@ async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>
     viemChain,
     preset,
     operator,
+    roles,
     embedded: false,
     confirmations: config.confirmations ?? (preset.name === 'local' ? 12 : preset.confirmations),
     anvil: null,
@@ -127,6 +141,7 @@ async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>
   const book = readAddressBook(bookPath);
   if (book) {
     await verifyAddressBook(chain.publicClient, book, bookPath);
+    await verifyRoles(chain, book, bookPath);
     chain.addresses = book;
     return chain;
   }
@@ -150,6 +165,7 @@ async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>
   chain.addresses = await deployContracts({
     publicClient: chain.publicClient,
     wallet: chain.walletFor(operator),
+    roles: roleAddresses(roles),
     embedded: false,
     openTokenAddress: config.openTokenAddress,
     mintTo: [],
@@ -161,11 +177,39 @@ async function attachExternal(config: Extract<ChainConfig, { mode: 'external' }>
   return chain;
 }
 
+/**
+ * The keys the node was given must be the ones the contracts were wired for, and the contracts must still be
+ * governed as deployed (a governance vote may since have moved a role: then the new holder's key is needed).
+ */
+async function verifyRoles(chain: Chain, book: AddressBook, bookPath: string): Promise<void> {
+  const mine = roleAddresses(chain.roles);
+  for (const role of Object.keys(mine) as RoleName[]) {
+    if (mine[role].toLowerCase() !== book.roles[role].toLowerCase()) {
+      throw configError(`the ${role} key is ${mine[role]}, but the contracts in ${bookPath} were wired for ${book.roles[role]}`, {
+        code: 'role_key_mismatch',
+        param: role,
+        hint: chain.embedded
+          ? 'the dev keyring changed since deployment: restore its mnemonic, or remove the chain dir to redeploy'
+          : `start with the key of ${book.roles[role]} for the ${role} (see \`openledger up --help\`)`,
+      });
+    }
+  }
+  const problems = await checkGovernance(chain.publicClient, book);
+  if (problems.length) {
+    throw configError(`the contracts in ${bookPath} are not governed as deployed: ${problems.join('; ')}`, {
+      code: 'governance_mismatch',
+      hint: 'a governance decision changed the roles: update the address book roles and keys to match, or redeploy',
+      details: { problems },
+    });
+  }
+}
+
 function assemble(p: {
   rpcUrl: string;
   viemChain: ViemChain;
   preset: ChainPreset;
   operator: Account;
+  roles: NodeRoles;
   embedded: boolean;
   confirmations: number;
   anvil: AnvilProcess | null;
@@ -179,6 +223,7 @@ function assemble(p: {
     embedded: p.embedded,
     publicClient,
     operator: p.operator,
+    roles: p.roles,
     walletFor(account: Account) {
       let w = wallets.get(account.address);
       if (!w) wallets.set(account.address, (w = makeWalletClient(p.rpcUrl, p.viemChain, account, p.preset.pollingIntervalMs)));

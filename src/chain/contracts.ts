@@ -8,6 +8,10 @@ import {
   inferenceEscrowBytecode,
   modelRegistryAbi,
   modelRegistryBytecode,
+  openGovernorAbi,
+  openGovernorBytecode,
+  openTimelockAbi,
+  openTimelockBytecode,
   openTokenAbi,
   openTokenBytecode,
   rewardsDistributorAbi,
@@ -26,9 +30,18 @@ export const artifacts: Record<ContractName, { abi: Abi; bytecode: Hex }> = {
   RewardsDistributor: { abi: rewardsDistributorAbi as Abi, bytecode: rewardsDistributorBytecode as Hex },
   InferenceEscrow: { abi: inferenceEscrowAbi as Abi, bytecode: inferenceEscrowBytecode as Hex },
   Staking: { abi: stakingAbi as Abi, bytecode: stakingBytecode as Hex },
+  OpenTimelock: { abi: openTimelockAbi as Abi, bytecode: openTimelockBytecode as Hex },
+  // The governor executes through the timelock: its ABI carries the timelock's custom errors too, so a revert
+  // that comes from there (e.g. TimelockUnexpectedOperationState before the delay) decodes with its name.
+  OpenGovernor: { abi: withErrorsOf(openGovernorAbi as Abi, openTimelockAbi as Abi), bytecode: openGovernorBytecode as Hex },
 };
 
-/** All six contracts of the address book with their ABIs. */
+function withErrorsOf(abi: Abi, other: Abi): Abi {
+  const names = new Set(abi.filter((x) => x.type === 'error').map((x) => (x as { name: string }).name));
+  return [...abi, ...other.filter((x) => x.type === 'error' && !names.has((x as { name: string }).name))];
+}
+
+/** All contracts of the address book with their ABIs. */
 export function nodeContracts(chain: Chain): IndexedContract[] {
   return contractNames.map((name) => ({ name, address: chain.addresses.contracts[name], abi: artifacts[name].abi }));
 }

@@ -1,69 +1,114 @@
 /**
- * First-start deployment (contracts/README.md gives the order, constructors and roles):
+ * First-start deployment (contracts/README.md gives the order, constructors and roles). The deployer
+ * (the relayer key) wires everything and then gives up every power it had:
  *
- *   OpenToken(operator)                       — skipped when a payment ERC-20 is configured
- *   DatanetRegistry(operator, token)
- *   ModelRegistry(operator, datanetRegistry)
- *   RewardsDistributor(operator, token, activationDelay)
- *   InferenceEscrow(operator, token, rewardsDistributor, withdrawalDelay)
- *   Staking(operator, token, treasury, unbondingDelay)
- *   grantRole: OPERATOR (both registries), SETTLER (escrow), ROOT_SUBMITTER (rewards), SLASHER (staking)
- *   mint OPEN to the dev accounts (embedded only)
- *   verify: code at every address, every role held
+ *   OpenToken(deployer)                                — skipped when a payment ERC-20 is configured
+ *   OpenTimelock(timelockDelay, [], [anyone], deployer)
+ *   OpenGovernor(token, timelock, votingDelay, votingPeriod, proposalThreshold, quorumPercent)
+ *   DatanetRegistry(deployer, token) · ModelRegistry(deployer, datanets)
+ *   RewardsDistributor(deployer, token, activationDelay, minActivationDelay)
+ *   InferenceEscrow(deployer, token, rewards, withdrawalDelay)
+ *   Staking(deployer, token, treasury = timelock, unbondingDelay, challengeWindow, maxSlashBps)
+ *   wire: datanets.setRewardsPool/setStaking; timelock PROPOSER+CANCELLER → governor;
+ *         OPERATOR → relayer (registries), SETTLER → settler, ROOT_SUBMITTER → rootSubmitter,
+ *         SLASHER → slasher, GUARDIAN → guardian (optional)
+ *   embedded only: ETH to the role keys, OPEN to the dev accounts, each dev account delegates its votes to itself
+ *   hand over: DEFAULT_ADMIN_ROLE → timelock and renounced by the deployer on every contract; OPEN ownership →
+ *              timelock; the deployer renounces the timelock's own admin role
+ *   verify: code at every address, every role held by its key, no admin left with the deployer
  *
  * Only after all of that succeeds does the caller write the address book, so a deploy that fails
  * half-way leaves contracts nobody points at (harmless) and no book that points at nothing.
  */
-import { BaseError, getAddress, type Address, type Hash, type Hex } from 'viem';
+import { BaseError, getAddress, type Account, type Address, type Hash, type Hex } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
 import { Roles, type ContractName } from '../contracts/index.ts';
 import { makeAddressBook, type AddressBook } from './address-book.ts';
 import type { NodePublicClient, NodeWalletClient } from './clients.ts';
 import { artifacts } from './contracts.ts';
 import { toChainError } from './errors.ts';
+import type { RoleName } from './roles.ts';
 
 export interface DeployParams {
   /** RewardsDistributor: seconds between submitRoot and the root becoming claimable. */
   activationDelay: bigint;
-  /** InferenceEscrow: seconds between requestWithdrawal and withdraw. */
+  /** RewardsDistributor: floor of activationDelay forever (≥ 60 s); governance cannot go below it. */
+  minActivationDelay: bigint;
+  /** InferenceEscrow: seconds between requestWithdrawal and withdraw (and how long a lowered authorization's
+   *  remainder stays settleable). */
   withdrawalDelay: bigint;
   /** Staking: seconds between unbond and withdraw. */
   unbondingDelay: bigint;
-  /** Staking: where slashed stake goes; default the operator. */
+  /** Staking: seconds a proposed slash waits for a veto (must exceed votingDelay + votingPeriod + timelockDelay
+   *  for governance to be able to veto in time). */
+  challengeWindow: bigint;
+  /** Staking: most one slash may take, in basis points of stake + unbonding. */
+  maxSlashBps: number;
+  /** OpenTimelock: seconds between queue and execute (≥ 2 days by default on real chains). */
+  timelockDelay: bigint;
+  /** OpenGovernor: seconds from proposal to voting start, and voting length. */
+  votingDelay: bigint;
+  votingPeriod: bigint;
+  /** OpenGovernor: votes (OPEN wei) needed to propose. */
+  proposalThreshold: bigint;
+  /** OpenGovernor: quorum in percent of the supply. */
+  quorumPercent: bigint;
+  /** Staking: where slashed stake goes; default the OpenTimelock (governed). */
   treasury?: Address;
+  /** Optional key that may only disable pending roots and veto slashes (never move money). */
+  guardian?: Address;
 }
 
 /** Local: short delays so the whole flow can be exercised in minutes. Real chains: time to react. */
 export const defaultDeployParams = (embedded: boolean): DeployParams =>
   embedded
-    ? { activationDelay: 60n, withdrawalDelay: 3_600n, unbondingDelay: 7n * 86_400n }
-    : { activationDelay: 3_600n, withdrawalDelay: 86_400n, unbondingDelay: 7n * 86_400n };
+    ? {
+        activationDelay: 60n, minActivationDelay: 60n, withdrawalDelay: 3_600n, unbondingDelay: 7n * 86_400n,
+        challengeWindow: 3_600n, maxSlashBps: 1_000, timelockDelay: 60n, votingDelay: 1n, votingPeriod: 60n,
+        proposalThreshold: 0n, quorumPercent: 4n,
+      }
+    : {
+        activationDelay: 3_600n, minActivationDelay: 3_600n, withdrawalDelay: 86_400n, unbondingDelay: 7n * 86_400n,
+        challengeWindow: 7n * 86_400n, maxSlashBps: 1_000, timelockDelay: 2n * 86_400n, votingDelay: 86_400n,
+        votingPeriod: 3n * 86_400n, proposalThreshold: 10_000n * 10n ** 18n, quorumPercent: 4n,
+      };
 
 export interface DeployHooks {
-  /** Called before each step ('deploy:OpenToken', 'role:SETTLER_ROLE', 'mint', 'verify'); may throw. */
+  /** Called before each step ('deploy:OpenToken', 'role:…', 'mint:…', 'handover:…', 'verify'); may throw. */
   beforeStep?: (step: string) => void | Promise<void>;
 }
 
 export interface DeployContext {
   publicClient: NodePublicClient;
-  /** Signs as the operator, who becomes admin of every contract. */
+  /** Signs as the deployer (the relayer key): admin while wiring, nothing afterwards. */
   wallet: NodeWalletClient;
+  /** Addresses of the node's role keys (relayer = the deployer). */
+  roles: Record<RoleName, Address>;
   embedded: boolean;
-  /** Existing payment ERC-20 (wrapped OPEN); OpenToken is not deployed then. */
+  /** Existing payment ERC-20 (wrapped OPEN); OpenToken is not deployed then (it must implement IVotes to vote). */
   openTokenAddress?: Address;
   mintTo: Address[];
   mintWei: bigint;
+  /** Embedded: accounts that delegate their OPEN votes to themselves after the mint (signing with their keys). */
+  delegators?: Account[];
+  /** Wallets for the delegators. */
+  walletFor?: (account: Account) => NodeWalletClient;
+  /** Embedded: ETH sent to each role key for gas. */
+  gasFunding?: bigint;
   params?: Partial<DeployParams>;
   hooks?: DeployHooks;
 }
 
-const ROLE_WIRING: [ContractName, keyof typeof Roles][] = [
-  ['DatanetRegistry', 'OPERATOR_ROLE'],
-  ['ModelRegistry', 'OPERATOR_ROLE'],
-  ['InferenceEscrow', 'SETTLER_ROLE'],
-  ['RewardsDistributor', 'ROOT_SUBMITTER_ROLE'],
-  ['Staking', 'SLASHER_ROLE'],
+/** Which role each key holds on which contract. */
+const ROLE_WIRING: [ContractName, keyof typeof Roles, RoleName][] = [
+  ['DatanetRegistry', 'OPERATOR_ROLE', 'relayer'],
+  ['ModelRegistry', 'OPERATOR_ROLE', 'relayer'],
+  ['InferenceEscrow', 'SETTLER_ROLE', 'settler'],
+  ['RewardsDistributor', 'ROOT_SUBMITTER_ROLE', 'rootSubmitter'],
+  ['Staking', 'SLASHER_ROLE', 'slasher'],
 ];
+/** Contracts administered by the timelock (AccessControl DEFAULT_ADMIN_ROLE). */
+const ADMINISTERED: ContractName[] = ['DatanetRegistry', 'ModelRegistry', 'RewardsDistributor', 'InferenceEscrow', 'Staking'];
 
 export async function deployContracts(ctx: DeployContext): Promise<AddressBook> {
   try {
@@ -75,7 +120,7 @@ export async function deployContracts(ctx: DeployContext): Promise<AddressBook> 
 
 async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   const { publicClient, wallet } = ctx;
-  const operator = wallet.account.address;
+  const deployer = wallet.account.address;
   const params: DeployParams = { ...defaultDeployParams(ctx.embedded), ...ctx.params };
   const step = async (name: string) => ctx.hooks?.beforeStep?.(name);
   let firstBlock: bigint | null = null;
@@ -84,7 +129,7 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     const r = await publicClient.waitForTransactionReceipt({ hash, timeout: 180_000 });
     if (r.status !== 'success') {
       throw new OpenLedgerError(`deployment step ${what} reverted (tx ${hash})`, {
-        type: 'chain_error', code: 'deploy_failed', hint: 'check the operator account has gas and retry; no address book was written',
+        type: 'chain_error', code: 'deploy_failed', hint: 'check the deployer account has gas and retry; no address book was written',
       });
     }
     if (firstBlock === null) firstBlock = r.blockNumber;
@@ -103,9 +148,11 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     }
   };
 
-  const send = async (name: ContractName, address: Address, functionName: string, args: readonly unknown[]) => {
+  const send = async (name: ContractName, address: Address, functionName: string, args: readonly unknown[], w: NodeWalletClient = wallet) => {
     try {
-      const hash = await wallet.writeContract({ address, abi: artifacts[name].abi, functionName, args } as never);
+      // Simulate first: a refusal then carries the contract's custom error instead of a bare "reverted".
+      const { request } = await publicClient.simulateContract({ account: w.account, address, abi: artifacts[name].abi, functionName, args } as never);
+      const hash = await w.writeContract(request as never);
       await mined(hash, `${name}.${functionName}`);
     } catch (err) {
       throw wrap(err, `${name}.${functionName}`);
@@ -127,17 +174,44 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     }
     a.OpenToken = ctx.openTokenAddress!;
   } else {
-    a.OpenToken = await deploy('OpenToken', [operator]);
+    a.OpenToken = await deploy('OpenToken', [deployer]);
   }
-  a.DatanetRegistry = await deploy('DatanetRegistry', [operator, a.OpenToken]);
-  a.ModelRegistry = await deploy('ModelRegistry', [operator, a.DatanetRegistry]);
-  a.RewardsDistributor = await deploy('RewardsDistributor', [operator, a.OpenToken, params.activationDelay]);
-  a.InferenceEscrow = await deploy('InferenceEscrow', [operator, a.OpenToken, a.RewardsDistributor, params.withdrawalDelay]);
-  a.Staking = await deploy('Staking', [operator, a.OpenToken, params.treasury ?? operator, params.unbondingDelay]);
+  a.OpenTimelock = await deploy('OpenTimelock', [params.timelockDelay, [], ['0x0000000000000000000000000000000000000000'], deployer]);
+  a.OpenGovernor = await deploy('OpenGovernor', [
+    a.OpenToken, a.OpenTimelock, Number(params.votingDelay), Number(params.votingPeriod), params.proposalThreshold, params.quorumPercent,
+  ]);
+  const treasury = params.treasury ?? a.OpenTimelock;
+  a.DatanetRegistry = await deploy('DatanetRegistry', [deployer, a.OpenToken]);
+  a.ModelRegistry = await deploy('ModelRegistry', [deployer, a.DatanetRegistry]);
+  a.RewardsDistributor = await deploy('RewardsDistributor', [deployer, a.OpenToken, params.activationDelay, params.minActivationDelay]);
+  a.InferenceEscrow = await deploy('InferenceEscrow', [deployer, a.OpenToken, a.RewardsDistributor, params.withdrawalDelay]);
+  a.Staking = await deploy('Staking', [deployer, a.OpenToken, treasury, params.unbondingDelay, params.challengeWindow, params.maxSlashBps]);
 
-  for (const [name, role] of ROLE_WIRING) {
+  await step('wire:DatanetRegistry');
+  await send('DatanetRegistry', a.DatanetRegistry, 'setRewardsPool', [a.RewardsDistributor]);
+  await send('DatanetRegistry', a.DatanetRegistry, 'setStaking', [a.Staking]);
+  await step('wire:OpenTimelock');
+  await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.PROPOSER_ROLE, a.OpenGovernor]);
+  await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.CANCELLER_ROLE, a.OpenGovernor]);
+  for (const [name, role, holder] of ROLE_WIRING) {
     await step(`role:${name}:${role}`);
-    await send(name, a[name], 'grantRole', [Roles[role], operator]);
+    await send(name, a[name], 'grantRole', [Roles[role], ctx.roles[holder]]);
+  }
+  if (params.guardian) {
+    await step('role:guardian');
+    await send('RewardsDistributor', a.RewardsDistributor, 'grantRole', [Roles.GUARDIAN_ROLE, params.guardian]);
+    await send('Staking', a.Staking, 'grantRole', [Roles.GUARDIAN_ROLE, params.guardian]);
+  }
+
+  if (ctx.gasFunding && ctx.gasFunding > 0n) {
+    for (const role of ['settler', 'rootSubmitter', 'slasher'] as const) {
+      await step(`gas:${role}`);
+      try {
+        await mined(await wallet.sendTransaction({ to: ctx.roles[role], value: ctx.gasFunding } as never), `gas for the ${role}`);
+      } catch (err) {
+        throw wrap(err, `sending gas to the ${role}`);
+      }
+    }
   }
 
   if (!externalToken && ctx.mintWei > 0n) {
@@ -145,7 +219,25 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
       await step(`mint:${to}`);
       await send('OpenToken', a.OpenToken, 'mint', [to, ctx.mintWei]);
     }
+    for (const d of ctx.delegators ?? []) {
+      await step(`delegate:${d.address}`);
+      if (!ctx.walletFor) throw new Error('delegators need walletFor');
+      await send('OpenToken', a.OpenToken, 'delegate', [d.address], ctx.walletFor(d));
+    }
   }
+
+  // Hand every power to the timelock; the deployer keeps none.
+  for (const name of ADMINISTERED) {
+    await step(`handover:${name}`);
+    await send(name, a[name], 'grantRole', [Roles.DEFAULT_ADMIN_ROLE, a.OpenTimelock]);
+    await send(name, a[name], 'renounceRole', [Roles.DEFAULT_ADMIN_ROLE, deployer]);
+  }
+  if (!externalToken) {
+    await step('handover:OpenToken');
+    await send('OpenToken', a.OpenToken, 'transferOwnership', [a.OpenTimelock]);
+  }
+  await step('handover:OpenTimelock');
+  await send('OpenTimelock', a.OpenTimelock, 'renounceRole', [Roles.DEFAULT_ADMIN_ROLE, deployer]);
 
   await step('verify');
   for (const name of Object.keys(a) as ContractName[]) {
@@ -156,25 +248,45 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
       });
     }
   }
-  for (const [name, role] of ROLE_WIRING) {
-    const ok = await publicClient.readContract({
-      address: a[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [Roles[role], operator],
-    } as never);
-    if (ok !== true) {
-      throw new OpenLedgerError(`deployment check failed: operator lacks ${role} on ${name}`, {
-        type: 'chain_error', code: 'deploy_failed', hint: 'start again to redeploy',
-      });
-    }
-  }
-
-  return makeAddressBook({
+  const book = makeAddressBook({
     chainId,
     genesisHash: genesis.hash as Hex,
     deploymentBlock: firstBlock ?? (await publicClient.getBlockNumber()),
-    deployer: operator,
+    deployer,
     externalToken,
     contracts: a,
+    treasury,
+    timelock: a.OpenTimelock,
+    roles: { ...ctx.roles },
   });
+  const problems = await checkGovernance(publicClient, book);
+  if (problems.length) {
+    throw new OpenLedgerError(`deployment check failed: ${problems.join('; ')}`, {
+      type: 'chain_error', code: 'deploy_failed', hint: 'start again to redeploy', details: { problems },
+    });
+  }
+  return book;
+}
+
+/**
+ * What must hold on chain for the book's contracts to be governed as designed: the timelock is admin of every
+ * contract and of itself, the governor is its proposer, each role key holds its role, and neither the deployer
+ * nor any role key is admin anywhere. Returns the problems found (empty = all good).
+ */
+export async function checkGovernance(publicClient: NodePublicClient, book: AddressBook): Promise<string[]> {
+  const problems: string[] = [];
+  const hasRole = async (name: ContractName, role: Hex, who: Address) =>
+    (await publicClient.readContract({ address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [role, who] } as never)) === true;
+  for (const name of [...ADMINISTERED, 'OpenTimelock'] as ContractName[]) {
+    if (!(await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, book.timelock))) problems.push(`the timelock is not admin of ${name}`);
+    const keys = new Set<Address>([book.deployer, ...Object.values(book.roles)]);
+    for (const k of keys) if (await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, k)) problems.push(`${k} is still admin of ${name}`);
+  }
+  if (!(await hasRole('OpenTimelock', Roles.PROPOSER_ROLE, book.contracts.OpenGovernor))) problems.push('the governor is not the timelock proposer');
+  for (const [name, role, holder] of ROLE_WIRING) {
+    if (!(await hasRole(name, Roles[role], book.roles[holder]))) problems.push(`the ${holder} ${book.roles[holder]} lacks ${role} on ${name}`);
+  }
+  return problems;
 }
 
 function wrap(err: unknown, what: string): OpenLedgerError {

@@ -19,7 +19,8 @@ export {
   type AddressBook,
   type ContractName,
 } from './address-book.ts';
-export { defaultDeployParams, type DeployParams, type DeployHooks } from './deploy.ts';
+export { defaultDeployParams, checkGovernance, type DeployParams, type DeployHooks } from './deploy.ts';
+export { EMBEDDED_ROLE_INDEXES, ROLE_KEY_ENV, embeddedRoles, rolesFromKeys, roleAddresses, type NodeRoles, type RoleName } from './roles.ts';
 export { startIndexer, type IndexedEvent, type IndexerSink, type Indexer, type IndexerOptions, type BlockRef, type IndexedContract } from './indexer.ts';
 export { presets, localChain, openledgerMainnet, openledgerTestnet, presetForChainId, type ChainPreset, type PresetName } from './presets.ts';
 export { toChainError, revertErrorType, jsonSafe } from './errors.ts';

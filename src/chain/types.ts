@@ -2,6 +2,7 @@
 import type { Account, Address, Hex } from 'viem';
 import type { AddressBook } from './address-book.ts';
 import type { NodePublicClient, NodeWalletClient } from './clients.ts';
+import type { NodeRoles } from './roles.ts';
 
 export type ChainConfig =
   | {
@@ -24,8 +25,11 @@ export type ChainConfig =
       /** Expected chain id; defaults to the preset's. One of chainId/preset is required. */
       chainId?: number;
       preset?: 'mainnet' | 'testnet';
-      /** Operator/deployer key (read from the environment by the CLI, never from argv). */
+      /** Relayer (operator) and deployer key, OPENLEDGER_PRIVATE_KEY (read from the environment by the CLI, never argv). */
       privateKey: Hex;
+      /** The other role keys, one per power (OPENLEDGER_SETTLER_KEY, …_ROOT_SUBMITTER_KEY, …_SLASHER_KEY). All
+       *  four keys must be different accounts. */
+      roleKeys: { settler?: Hex; rootSubmitter?: Hex; slasher?: Hex };
       /** Deploy the contracts when there is no address book yet. */
       deploy: boolean;
       /** Existing address book; default `<dataDir>/chain/address-book.json`. */
@@ -41,8 +45,11 @@ export interface Chain {
   rpcUrl: string;
   embedded: boolean;
   publicClient: NodePublicClient;
-  /** The node's operator/deployer account (holds the operator, settler, root-submitter and slasher roles). */
+  /** The node's relayer (OPERATOR_ROLE on the registries) and deployer; the same account as `roles.relayer`.
+   *  Holds no admin role and no money role. */
   operator: Account;
+  /** One key per power (src/chain/roles.ts): relayer, settler, root submitter, slasher. */
+  roles: NodeRoles;
   /** A wallet client that signs as `account` (dev-keyring users, the operator). */
   walletFor(account: Account): NodeWalletClient;
   addresses: AddressBook;

@@ -12,6 +12,9 @@ import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
 import { chatCommands } from './commands/chat.ts';
+import { escrowCommands } from './commands/escrow.ts';
+import { rewardsCommands } from './commands/rewards.ts';
+import { govCommands } from './commands/gov.ts';
 
 export function buildProgram(): Command {
   const program = new Command('openledger')
@@ -27,6 +30,9 @@ export function buildProgram(): Command {
   modelsCommands(program);
   trainCommands(program);
   chatCommands(program);
+  escrowCommands(program);
+  rewardsCommands(program);
+  govCommands(program);
   return program;
 }
 

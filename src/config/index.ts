@@ -8,12 +8,27 @@ import { z } from 'zod';
 import { configError } from '../util/errors.ts';
 import { DaConfigSchema } from '../da/config.ts';
 import { servingConfigSchema } from '../serving/config.ts';
+import { rewardsConfigSchema } from '../rewards/config.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address');
 
 export const PRESETS = { mainnet: 1612, testnet: 161201 } as const;
+
+const seconds = z.coerce.number().int().min(0).max(365 * 86_400);
+/** Governance timings used when the node deploys the contracts (ignored when attaching to a deployment). */
+const governanceSchema = z
+  .object({
+    /** OpenTimelock min delay, seconds (default 60 embedded, 2 days external). */
+    timelockDelay: seconds.optional(),
+    /** OpenGovernor voting delay and period, seconds. */
+    votingDelay: seconds.optional(),
+    votingPeriod: seconds.min(1).optional(),
+    /** Staking challenge window (a slash's veto window), seconds. */
+    challengeWindow: seconds.min(60).optional(),
+  })
+  .strict();
 export type PresetName = keyof typeof PRESETS;
 
 export const NodeConfigSchema = z.object({
@@ -27,6 +42,7 @@ export const NodeConfigSchema = z.object({
       mode: z.literal('embedded'),
       /** Port of the embedded Anvil chain. */
       chainPort: port.default(8545),
+      governance: governanceSchema.optional(),
     }),
     z.object({
       mode: z.literal('external'),
@@ -34,8 +50,15 @@ export const NodeConfigSchema = z.object({
       /** Expected chain id; the node refuses an RPC that reports another. */
       chainId: z.number().int().positive().optional(),
       preset: z.enum(['mainnet', 'testnet']).optional(),
-      /** The operator key, from OPENLEDGER_PRIVATE_KEY. */
+      /** The relayer/operator and deployer key, from OPENLEDGER_PRIVATE_KEY. */
       privateKey: hexKey,
+      /** One key per power: OPENLEDGER_SETTLER_KEY, OPENLEDGER_ROOT_SUBMITTER_KEY, OPENLEDGER_SLASHER_KEY. */
+      roleKeys: z.object({ settler: hexKey.optional(), rootSubmitter: hexKey.optional(), slasher: hexKey.optional() }).default({}),
+      /** Where slashed stake goes (OPENLEDGER_TREASURY); default the OpenTimelock. */
+      treasury: address.optional(),
+      /** Optional guardian (OPENLEDGER_GUARDIAN): may only disable pending roots and veto slashes. */
+      guardian: address.optional(),
+      governance: governanceSchema.optional(),
       /** Deploy the contracts (true) or use an existing address book (false). */
       deploy: z.boolean().default(false),
       addressBookPath: z.string().optional(),
@@ -48,6 +71,8 @@ export const NodeConfigSchema = z.object({
   da: DaConfigSchema.default({ kind: 'local' }),
   /** Model serving (OpenAI-compatible completions): per-base batch and cache bounds. */
   serving: servingConfigSchema.prefault({}),
+  /** Payable inference: fee shares, epoch length, base-model price (src/rewards). */
+  rewards: rewardsConfigSchema.prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

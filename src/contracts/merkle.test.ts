@@ -29,6 +29,8 @@ import {
   inferenceEscrowBytecode,
   openTokenAbi,
   openTokenBytecode,
+  openTimelockAbi,
+  openTimelockBytecode,
   rewardsDistributorAbi,
   rewardsDistributorBytecode,
   stakingAbi,
@@ -104,9 +106,16 @@ async function send(account: typeof admin, address: Address, abi: Abi, functionN
 test('StandardMerkleTree roots and proofs verify on RewardsDistributor; claims pay cumulative − claimed', async () => {
   const { pub } = clients();
   const token = await deploy(openTokenAbi, openTokenBytecode, [admin.address]);
-  const rewards = await deploy(rewardsDistributorAbi, rewardsDistributorBytecode, [admin.address, token, 0n]);
+  const rewards = await deploy(rewardsDistributorAbi, rewardsDistributorBytecode, [admin.address, token, 60n, 60n]);
   await send(admin, rewards, rewardsDistributorAbi, 'grantRole', [Roles.ROOT_SUBMITTER_ROLE, node.address]);
-  await send(admin, token, openTokenAbi, 'mint', [rewards, parseEther('1000')]);
+  // Funding through fund(): roots may only allocate what was paid in (totalFunded).
+  await send(admin, token, openTokenAbi, 'mint', [admin.address, parseEther('1000')]);
+  await send(admin, token, openTokenAbi, 'approve', [rewards, parseEther('1000')]);
+  await send(admin, rewards, rewardsDistributorAbi, 'fund', [parseEther('1000')]);
+  const activate = async () => {
+    await pub.request({ method: 'evm_increaseTime' as never, params: [61] as never });
+    await pub.request({ method: 'evm_mine' as never, params: [] as never });
+  };
 
   // 7 earners: an odd count exercises StandardMerkleTree's layout (sorted leaves, unbalanced tree).
   const earners: [Address, bigint][] = Array.from({ length: 7 }, (_, i) => [
@@ -119,6 +128,7 @@ test('StandardMerkleTree roots and proofs verify on RewardsDistributor; claims p
   );
   const total = earners.reduce((s, [, v]) => s + v, 0n);
   await send(node, rewards, rewardsDistributorAbi, 'submitRoot', [1n, tree.root as Hex, total, '0x1234']);
+  await activate(); // the activation delay has a floor of 60 s
   assert.equal(await pub.readContract({ address: rewards, abi: rewardsDistributorAbi, functionName: 'latestActiveEpoch' }), 1n);
 
   for (const [i, [account, amount]] of earners.entries()) {
@@ -146,6 +156,7 @@ test('StandardMerkleTree roots and proofs verify on RewardsDistributor; claims p
     ['address', 'uint256'],
   );
   await send(node, rewards, rewardsDistributorAbi, 'submitRoot', [2n, tree2.root as Hex, total + 5n, '0x']);
+  await activate();
   const idx = [...tree2.entries()].find(([, v]) => v[0] === acct)![0];
   await send(admin, rewards, rewardsDistributorAbi, 'claim', [acct, amt + 5n, tree2.getProof(idx) as Hex[]]);
   assert.equal(await pub.readContract({ address: token, abi: openTokenAbi, functionName: 'balanceOf', args: [acct] }), amt + 5n);
@@ -167,15 +178,21 @@ test('role ids and AccessPolicy values match the deployed contracts', async () =
   const { pub } = clients();
   const token = await deploy(openTokenAbi, openTokenBytecode, [admin.address]);
   const datanets = await deploy(datanetRegistryAbi, datanetRegistryBytecode, [admin.address, token]);
-  const rewards = await deploy(rewardsDistributorAbi, rewardsDistributorBytecode, [admin.address, token, 60n]);
+  const rewards = await deploy(rewardsDistributorAbi, rewardsDistributorBytecode, [admin.address, token, 60n, 60n]);
   const escrow = await deploy(inferenceEscrowAbi, inferenceEscrowBytecode, [admin.address, token, rewards, 3600n]);
-  const staking = await deploy(stakingAbi, stakingBytecode, [admin.address, token, admin.address, 3600n]);
+  const staking = await deploy(stakingAbi, stakingBytecode, [admin.address, token, admin.address, 3600n, 3600n, 1000]);
   const read = (address: Address, abi: Abi, functionName: string) => pub.readContract({ address, abi, functionName });
   assert.equal(await read(datanets, datanetRegistryAbi, 'OPERATOR_ROLE'), Roles.OPERATOR_ROLE);
   assert.equal(await read(datanets, datanetRegistryAbi, 'DEFAULT_ADMIN_ROLE'), Roles.DEFAULT_ADMIN_ROLE);
   assert.equal(await read(escrow, inferenceEscrowAbi, 'SETTLER_ROLE'), Roles.SETTLER_ROLE);
   assert.equal(await read(rewards, rewardsDistributorAbi, 'ROOT_SUBMITTER_ROLE'), Roles.ROOT_SUBMITTER_ROLE);
   assert.equal(await read(staking, stakingAbi, 'SLASHER_ROLE'), Roles.SLASHER_ROLE);
+  assert.equal(await read(staking, stakingAbi, 'GUARDIAN_ROLE'), Roles.GUARDIAN_ROLE);
+  assert.equal(await read(rewards, rewardsDistributorAbi, 'GUARDIAN_ROLE'), Roles.GUARDIAN_ROLE);
+  const timelock = await deploy(openTimelockAbi, openTimelockBytecode, [60n, [], [admin.address], admin.address]);
+  assert.equal(await read(timelock, openTimelockAbi, 'PROPOSER_ROLE'), Roles.PROPOSER_ROLE);
+  assert.equal(await read(timelock, openTimelockAbi, 'EXECUTOR_ROLE'), Roles.EXECUTOR_ROLE);
+  assert.equal(await read(timelock, openTimelockAbi, 'CANCELLER_ROLE'), Roles.CANCELLER_ROLE);
 
   await send(admin, datanets, datanetRegistryAbi, 'createDatanet', ['ipfs://x', AccessPolicy.Paid, 7n, 1]);
   const d = (await pub.readContract({ address: datanets, abi: datanetRegistryAbi, functionName: 'getDatanet', args: [1n] })) as {

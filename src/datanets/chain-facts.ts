@@ -50,6 +50,7 @@ export async function purchaseAccess(chain: Chain, id: bigint, price: bigint, ac
   if ((await actions.tokenAllowance(chain, { owner: account.address, spender: registry })) < price) {
     await actions.approve(chain, { account, spender: registry, amount: price });
   }
-  const r = await sendContractTx(chain, { ...reg(chain), functionName: 'purchaseAccess', args: [id], account });
+  // maxPrice = the price the node showed the buyer: a price raised on chain in between reverts PriceAboveMax.
+  const r = await sendContractTx(chain, { ...reg(chain), functionName: 'purchaseAccess', args: [id, price], account });
   return { txHash: r.transactionHash, blockNumber: r.blockNumber };
 }

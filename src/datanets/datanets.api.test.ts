@@ -243,7 +243,11 @@ describe('datanets', () => {
     assert.equal(notYet.statusCode, 403);
     assert.equal(errCode(notYet), 'not_validator');
     assert.equal((await call('POST', `/v1/datanets/${sentiment}/validators`, alice, { address: validator.address })).statusCode, 403); // not the owner
+    // On chain a validator must be staked to be added (DatanetRegistry checks Staking); unbonding it all again
+    // leaves a listed validator without stake, which the review refuses.
+    await actions.stake(node.services.chain, { account: validator, amount: 100n * 10n ** 18n });
     assert.equal((await call('POST', `/v1/datanets/${sentiment}/validators`, owner, { address: validator.address })).statusCode, 200);
+    await actions.unbond(node.services.chain, { account: validator, amount: 100n * 10n ** 18n });
     assert.equal(errCode(await call('POST', `/v1/datanets/${sentiment}/reviews`, validator, { rows: [pending[0]], decision: 'approve' })), 'validator_not_staked');
     await actions.stake(node.services.chain, { account: validator, amount: 100n * 10n ** 18n });
 

@@ -15,6 +15,8 @@ import { FactoryRepo } from '../factory/index.ts';
 import { buildTinyLora, buildTinyModel } from '../engine/testing/index.ts';
 import { createEngine, generateText, loadModel, type Engine, type GenerateRequest, type LoraAdapter } from '../engine/index.ts';
 import { ModelServer, type UsageRecord } from './index.ts';
+import { actions } from '../chain/index.ts';
+import { depositToEscrow } from '../rewards/index.ts';
 
 let node: RunningNode & { dataDir: string };
 let server: ModelServer;
@@ -48,6 +50,9 @@ before(async () => {
   server.events.on('usage', (u: UsageRecord) => usage.push(u));
   owner = node.services.keyring!.accounts[1];
   token = await siweToken(node, owner);
+  // payable: adapter A has a price, so the caller prepays into InferenceEscrow and authorizes the node to charge it
+  await depositToEscrow(node.services.chain, { account: owner, amount: 10n ** 18n });
+  await actions.approveSpend(node.services.chain, { account: owner, cap: 10n ** 18n, expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400) });
 
   const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 4096 } });
   ggufPath = tiny.ggufPath!;

@@ -10,6 +10,7 @@ export type ErrorType =
   | 'not_found_error' // (404)
   | 'conflict_error' // state conflict, e.g. duplicate (409)
   | 'payload_too_large' // (413)
+  | 'insufficient_quota' // the caller's escrow cannot pay for the request (402, OpenAI's type)
   | 'rate_limit_error' // quotas (429)
   | 'config_error' // invalid node configuration (CLI exit)
   | 'chain_error' // RPC / contract failures (502)
@@ -23,6 +24,7 @@ const STATUS: Record<ErrorType, number> = {
   not_found_error: 404,
   conflict_error: 409,
   payload_too_large: 413,
+  insufficient_quota: 402,
   rate_limit_error: 429,
   config_error: 400,
   chain_error: 502,

@@ -16,6 +16,9 @@ contract EscrowHandler is HandlerBase {
     uint64 public ghostEpoch;
     /// Set when a withdrawal paid out before its availableAt, or more than requested.
     bool public ghostBadWithdrawal;
+    /// Everything each actor ever allowed (sum of caps signed) and everything debited from it.
+    mapping(address account => uint256) public ghostSigned;
+    mapping(address account => uint256) public ghostDebited;
 
     constructor(OpenToken token_, address minter_, InferenceEscrow escrow_, address settler_)
         HandlerBase(token_, minter_)
@@ -32,6 +35,16 @@ contract EscrowHandler is HandlerBase {
         escrow.deposit(amount);
         ghostDeposited += amount;
         calls["deposit"]++;
+    }
+
+    /// The actor allows the settler a new cap (on chain; replaces the previous authorization).
+    function approveSpend(uint256 actorSeed, uint256 cap, uint256 ttl) external {
+        address a = _actor(actorSeed);
+        cap = _bound(cap, 0, 1e24);
+        vm.prank(a);
+        escrow.approveSpend(bytes32(0), cap, uint64(block.timestamp + _bound(ttl, 1, 30 days)));
+        ghostSigned[a] += cap;
+        calls["approveSpend"]++;
     }
 
     function requestWithdrawal(uint256 actorSeed, uint256 amount) external {
@@ -74,26 +87,35 @@ contract EscrowHandler is HandlerBase {
         } catch {}
     }
 
+    /// A settler asking for anything: within balances, beyond them, beyond the authorizations. Must never revert
+    /// for one account's sake, and must debit each account at most min(asked, authorized remainder, balance).
     function settle(uint256 s0, uint256 s1, uint256 s2, bool overdraw) external {
         address[] memory accounts = new address[](3);
         uint256[] memory amounts = new uint256[](3);
         uint256[3] memory seeds = [s0, s1, s2];
-        uint256 total;
+        uint256[3] memory before;
+        uint256[3] memory allowed;
         for (uint256 i = 0; i < 3; i++) {
             accounts[i] = actors[i];
-            uint256 balance = escrow.balanceOf(actors[i]);
-            amounts[i] = balance == 0 ? 0 : _bound(seeds[i], 0, balance);
-            total += amounts[i];
+            before[i] = escrow.balanceOf(actors[i]);
+            allowed[i] = escrow.authorizedRemaining(actors[i]);
+            amounts[i] = _bound(seeds[i], 0, before[i] + 1e18);
         }
-        // Sometimes ask for one wei more than an account holds: the whole settlement must revert.
-        if (overdraw) amounts[s0 % 3] = escrow.balanceOf(actors[s0 % 3]) + 1;
+        if (overdraw) amounts[s0 % 3] = type(uint128).max;
         uint64 epoch = ghostEpoch + 1;
         vm.prank(settler);
         try escrow.settle(epoch, accounts, amounts, bytes32(uint256(epoch))) returns (uint256 moved) {
-            if (overdraw) ghostBadWithdrawal = true;
             ghostEpoch = epoch;
             ghostSettled += moved;
+            for (uint256 i = 0; i < 3; i++) {
+                uint256 debited = before[i] - escrow.balanceOf(actors[i]);
+                uint256 expected = amounts[i] > allowed[i] ? 0 : (amounts[i] < before[i] ? amounts[i] : before[i]);
+                if (debited != expected) ghostBadWithdrawal = true;
+                ghostDebited[actors[i]] += debited;
+            }
             calls["settle"]++;
-        } catch {}
+        } catch {
+            ghostBadWithdrawal = true; // settlement must not revert because of an account
+        }
     }
 }

@@ -29,7 +29,12 @@ contract InferenceEscrowInvariantTest is Fixture {
             "deposited == withdrawn + settled + held"
         );
         assertEq(token.balanceOf(address(rewards)), handler.ghostSettled(), "sink got exactly the settlements");
-        assertFalse(handler.ghostBadWithdrawal(), "no early, oversized or overdrawn payout");
+        assertEq(rewards.totalFunded(), handler.ghostSettled(), "settlements count as the sink's funding");
+        for (uint256 i = 0; i < handler.actorCount(); i++) {
+            address a = handler.actorAt(i);
+            assertLe(handler.ghostDebited(a), handler.ghostSigned(a), "no account debited beyond what it signed");
+        }
+        assertFalse(handler.ghostBadWithdrawal(), "no early or oversized payout; settle debits exactly min(ask, auth, balance)");
         assertEq(escrow.lastSettledEpoch(), handler.ghostEpoch());
         uint256 held = token.balanceOf(address(escrow)) + token.balanceOf(address(rewards));
         for (uint256 i = 0; i < handler.actorCount(); i++) held += token.balanceOf(handler.actorAt(i));

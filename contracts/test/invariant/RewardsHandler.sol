@@ -51,20 +51,30 @@ contract RewardsHandler is HandlerBase {
         lastEpoch = epoch;
     }
 
+    function _headroom() internal view returns (uint256) {
+        uint256 sum = allotted[0] + allotted[1] + allotted[2];
+        return ghostFunded > sum ? ghostFunded - sum : 0;
+    }
+
+    /// Honest roots grow the allotment only by what was funded (a root beyond funding is refused by the contract).
     function submitRoot(uint256 d0, uint256 d1, uint256 d2) external {
+        uint256 room = _headroom() / 3;
         uint256[3] memory next;
-        next[0] = allotted[0] + _bound(d0, 0, 1e21);
-        next[1] = allotted[1] + _bound(d1, 0, 1e21);
-        next[2] = allotted[2] + _bound(d2, 0, 1e21);
+        next[0] = allotted[0] + _bound(d0, 0, room);
+        next[1] = allotted[1] + _bound(d1, 0, room);
+        next[2] = allotted[2] + _bound(d2, 0, room);
         _submit(next, false);
         allotted = next;
         calls["submit"]++;
     }
 
-    /// A root that would overpay everyone, cancelled in the same block (before it can activate).
-    function submitBadRootAndDisable(uint256 factor) external {
-        uint256[3] memory inflated;
-        for (uint256 i = 0; i < 3; i++) inflated[i] = allotted[i] * _bound(factor, 2, 100) + 1e24;
+    /// A root that hands one actor the whole unallocated pool (within funding, so the contract accepts it),
+    /// cancelled in the same block (before it can activate).
+    function submitBadRootAndDisable(uint256 who) external {
+        uint256 room = _headroom();
+        if (room == 0) return;
+        uint256[3] memory inflated = allotted;
+        inflated[who % 3] += room;
         uint64 epoch = _submit(inflated, true);
         vm.prank(submitter);
         rewards.disableRoot(epoch);
@@ -94,6 +104,19 @@ contract RewardsHandler is HandlerBase {
             ghostPaidTo[actors[i]] += paid;
             calls["claim"]++;
         } catch {}
+    }
+
+    /// A hostile root submitter tries to pay more than was ever funded: always refused.
+    function submitBeyondFunding(uint256 extra) external {
+        uint256[3] memory over = allotted;
+        over[0] += _headroom() + _bound(extra, 1, 1e24);
+        bytes32[] memory ls = new bytes32[](3);
+        for (uint256 i = 0; i < 3; i++) ls[i] = Merkle.leaf(actors[i], over[i]);
+        vm.prank(submitter);
+        try rewards.submitRoot(lastEpoch + 1, Merkle.root(ls), over[0] + over[1] + over[2], "") {
+            ghostBadClaim = true;
+        } catch {}
+        calls["beyondFunding"]++;
     }
 
     /// Forged claims: the cancelled root's inflated leaf, or the honest leaf with a bumped amount.

@@ -68,9 +68,10 @@ contract StakingHandler is HandlerBase {
         Entry[] storage es = _shadow[a];
         uint256 due;
         for (uint256 i = 0; i < es.length; i++) if (es[i].releaseAt <= block.timestamp) due += es[i].amount;
+        bool frozen = staking.pendingSlashOf(a) != 0;
         vm.prank(a);
         try staking.withdraw() returns (uint256 paid) {
-            if (paid != due) ghostEarlyWithdrawal = true;
+            if (paid != due || frozen) ghostEarlyWithdrawal = true;
             ghostWithdrawn += paid;
             // Drop released entries from the shadow, keeping order.
             uint256 kept;
@@ -80,20 +81,53 @@ contract StakingHandler is HandlerBase {
             while (es.length > kept) es.pop();
             calls["withdraw"]++;
         } catch {
-            if (due > 0) ghostEarlyWithdrawal = true; // something was due and was refused
+            // Something was due and was refused, without a pending slash freezing it.
+            if (due > 0 && !frozen) ghostEarlyWithdrawal = true;
         }
     }
 
-    function slash(uint256 actorSeed, uint256 amount) external {
+    /// The slasher proposes (with evidence, within the cap); the slash stays pending: the validator may try to
+    /// withdraw, unbond, or time may pass before it is resolved.
+    function proposeSlash(uint256 actorSeed, uint256 amount) external {
         address a = _actor(actorSeed);
-        uint256 slashable = shadowStake[a] + shadowUnbonding(a);
-        if (slashable == 0) return;
-        amount = _bound(amount, 1, slashable);
+        if (staking.pendingSlashOf(a) != 0) return;
+        uint256 cap = (shadowStake[a] + shadowUnbonding(a)) * staking.maxSlashBps() / 10_000;
+        if (cap == 0) return;
+        amount = _bound(amount, 1, cap);
         vm.prank(slasher);
-        staking.slash(a, amount, bytes32("invariant"));
-        uint256 fromStake = amount < shadowStake[a] ? amount : shadowStake[a];
+        staking.proposeSlash(a, amount, keccak256("evidence"), hex"da");
+        calls["propose"]++;
+    }
+
+    /// A hostile slasher tries to execute before the window ends: always refused.
+    function executeEarly(uint256 actorSeed) external {
+        uint256 id = staking.pendingSlashOf(_actor(actorSeed));
+        if (id == 0 || block.timestamp >= staking.getSlash(id).executableAt) return;
+        vm.prank(slasher);
+        try staking.executeSlash(id) {
+            ghostEarlyWithdrawal = true;
+        } catch {}
+    }
+
+    /// Governance vetoes inside the window, or the window passes and anyone executes.
+    function resolve(uint256 actorSeed, bool veto) external {
+        address a = _actor(actorSeed);
+        uint256 id = staking.pendingSlashOf(a);
+        if (id == 0) return;
+        Staking.SlashProposal memory p = staking.getSlash(id);
+        if (veto && block.timestamp < p.executableAt) {
+            vm.prank(minter); // the admin (the Timelock's stand-in) in the fixture
+            staking.vetoSlash(id);
+            calls["veto"]++;
+            return;
+        }
+        if (block.timestamp < p.executableAt) vm.warp(p.executableAt);
+        uint256 taken = staking.executeSlash(id);
+        uint256 slashable = shadowStake[a] + shadowUnbonding(a);
+        if (taken != (p.amount < slashable ? p.amount : slashable)) ghostEarlyWithdrawal = true;
+        uint256 fromStake = taken < shadowStake[a] ? taken : shadowStake[a];
         shadowStake[a] -= fromStake;
-        uint256 rest = amount - fromStake;
+        uint256 rest = taken - fromStake;
         Entry[] storage es = _shadow[a];
         while (rest > 0) {
             Entry storage last = es[es.length - 1];
@@ -105,7 +139,7 @@ contract StakingHandler is HandlerBase {
                 rest = 0;
             }
         }
-        ghostSlashed += amount;
+        ghostSlashed += taken;
         calls["slash"]++;
     }
 }

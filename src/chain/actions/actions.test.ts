@@ -52,6 +52,9 @@ describe('actions', () => {
     assert.equal(relayed.owner, bob.address);
     assert.equal(relayed.datanetId, own.datanetId + 1n);
 
+    // Validators must be staked (DatanetRegistry checks Staking).
+    await revertsWith(actions.addValidator(chain, { account: alice, datanetId: own.datanetId, validator: carol.address }), 'ValidatorNotStaked', 'invalid_request_error');
+    await actions.stake(chain, { account: carol, amount: 1n * OPEN });
     await actions.addValidator(chain, { account: alice, datanetId: own.datanetId, validator: carol.address });
     const isValidator = () => chain.publicClient.readContract({
       address: chain.addresses.DatanetRegistry, abi: artifacts.DatanetRegistry.abi, functionName: 'isValidator', args: [own.datanetId, carol.address],
@@ -79,14 +82,21 @@ describe('actions', () => {
     assert.equal((await actions.revokeAccess(chain, { account: alice, datanetId: own.datanetId, grantee: carol.address })).changed, true);
     assert.equal(await hasAccess(), false);
 
-    // Paid datanet (bob's): carol buys access, the price goes to bob; an Approval datanet is not for sale.
+    // Paid datanet (bob's): carol buys access at most at the price she saw; the price goes into the rewards pool
+    // (owner share + contributors), not bob's wallet; bought access cannot be revoked. Approval is not for sale.
     const bobBefore = await actions.tokenBalance(chain, { owner: bob.address });
-    const bought = await actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId });
+    const poolBefore = await actions.tokenBalance(chain, { owner: chain.addresses.RewardsDistributor });
+    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId, maxPrice: 4n * OPEN }), 'PriceAboveMax', 'conflict_error');
+    const bought = await actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId, maxPrice: 5n * OPEN });
     assert.equal(bought.price, 5n * OPEN);
-    assert.equal(await actions.tokenBalance(chain, { owner: bob.address }), bobBefore + 5n * OPEN);
-    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId }), 'AccessAlreadyHeld', 'conflict_error');
-    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: own.datanetId }), 'AccessNotForSale', 'invalid_request_error');
+    assert.equal(await actions.tokenBalance(chain, { owner: bob.address }), bobBefore);
+    assert.equal(await actions.tokenBalance(chain, { owner: chain.addresses.RewardsDistributor }), poolBefore + 5n * OPEN);
+    await revertsWith(actions.revokeAccess(chain, { account: bob, datanetId: relayed.datanetId, grantee: carol.address }), 'PurchasedAccessIrrevocable', 'conflict_error');
+    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: relayed.datanetId, maxPrice: 5n * OPEN }), 'AccessAlreadyHeld', 'conflict_error');
+    await revertsWith(actions.purchaseAccess(chain, { account: carol, datanetId: own.datanetId, maxPrice: 5n * OPEN }), 'AccessNotForSale', 'invalid_request_error');
 
+    // The relayer cannot take a datanet; the owner can hand it on.
+    await revertsWith(actions.transferDatanetOwnership(chain, { datanetId: own.datanetId, newOwner: chain.operator.address }), 'NotDatanetOwner', 'permission_error');
     await actions.transferDatanetOwnership(chain, { account: alice, datanetId: own.datanetId, newOwner: bob.address });
     // Alice is no longer the owner: her commit is refused with the custom error's values in the message.
     const err = await revertsWith(
@@ -146,10 +156,24 @@ describe('actions', () => {
     assert.equal((await actions.withdraw(chain, { account: alice })).amount, 30n * OPEN);
     await revertsWith(actions.withdraw(chain, { account: alice }), 'NoPendingWithdrawal', 'conflict_error');
 
-    // Epoch 1: the node (settler) debits usage; the OPEN goes to the rewards contract.
-    const settled = await actions.settleEpoch(chain, { epoch: 1n, accounts: [alice.address, bob.address], amounts: [4n * OPEN, 6n * OPEN], recordsRoot: h('records-1') });
+    // Consent: alice signs an EIP-712 spend authorization (relayed by the operator), bob approves on chain.
+    const now = (await chain.publicClient.getBlock()).timestamp;
+    const auth = { payer: alice.address, scope: ('0x' + '00'.repeat(32)) as Hex, cap: 5n * OPEN, expiry: now + 86_400n, nonce: 1n };
+    const signature = await actions.signSpendAuthorization(chain, alice, auth);
+    await actions.authorizeSpend(chain, { auth, signature });
+    await revertsWith(actions.authorizeSpend(chain, { auth, signature }), 'SpendNonceUsed', 'conflict_error');
+    await revertsWith(actions.authorizeSpend(chain, { auth: { ...auth, nonce: 2n, cap: 50n * OPEN }, signature }), 'InvalidSpendSignature', 'invalid_request_error');
+    await actions.approveSpend(chain, { account: bob, cap: 6n * OPEN, expiry: now + 86_400n });
+    assert.deepEqual((await actions.getSpendAuthorization(chain, { payer: alice.address })).remaining, 5n * OPEN);
+
+    // Epoch 1: the settler key debits usage within the authorizations; the OPEN goes to the rewards contract as
+    // funding. Carol never authorized anything: refused, not debited, and the others still settle.
+    const poolBefore = await actions.tokenBalance(chain, { owner: chain.addresses.RewardsDistributor });
+    const settled = await actions.settleEpoch(chain, { epoch: 1n, accounts: [alice.address, bob.address, carol.address], amounts: [4n * OPEN, 6n * OPEN, 1n], recordsRoot: h('records-1') });
     assert.equal(settled.total, 10n * OPEN);
-    assert.equal(await actions.tokenBalance(chain, { owner: chain.addresses.RewardsDistributor }), 10n * OPEN);
+    assert.deepEqual(settled.debited, [{ account: alice.address, amount: 4n * OPEN }, { account: bob.address, amount: 6n * OPEN }]);
+    assert.deepEqual(settled.refused, [{ account: carol.address, requested: 1n, authorizedRemaining: 0n }]);
+    assert.equal(await actions.tokenBalance(chain, { owner: chain.addresses.RewardsDistributor }), poolBefore + 10n * OPEN);
     await revertsWith(
       actions.settleEpoch(chain, { epoch: 1n, accounts: [], amounts: [], recordsRoot: h('again') }),
       'EpochNotIncreasing', 'conflict_error',
@@ -158,10 +182,19 @@ describe('actions', () => {
       actions.settleEpoch(chain, { account: alice, epoch: 2n, accounts: [], amounts: [], recordsRoot: h('x') }),
       'AccessControlUnauthorizedAccount', 'permission_error',
     );
+    // Beyond alice's authorization (1 OPEN left): refused for her only. The relayer cannot settle at all.
+    const e2 = await actions.settleEpoch(chain, { epoch: 2n, accounts: [alice.address], amounts: [2n * OPEN], recordsRoot: h('x') });
+    assert.equal(e2.total, 0n);
+    assert.deepEqual(e2.refused, [{ account: alice.address, requested: 2n * OPEN, authorizedRemaining: 1n * OPEN }]);
     await revertsWith(
-      actions.settleEpoch(chain, { epoch: 2n, accounts: [bob.address], amounts: [1000n * OPEN], recordsRoot: h('x') }),
-      'InsufficientBalance', 'invalid_request_error', /InsufficientBalance\(account: 0x[0-9a-fA-F]{40}, balance: 44000000000000000000, amount: 1000000000000000000000\)/,
+      actions.settleEpoch(chain, { account: chain.operator, epoch: 3n, accounts: [], amounts: [], recordsRoot: h('x') }),
+      'AccessControlUnauthorizedAccount', 'permission_error',
     );
+    // A short balance: bob authorizes more than he holds; what is there is taken, the shortfall recorded.
+    await actions.approveSpend(chain, { account: bob, cap: 1000n * OPEN, expiry: now + 86_400n });
+    const e3 = await actions.settleEpoch(chain, { epoch: 3n, accounts: [bob.address], amounts: [1000n * OPEN], recordsRoot: h('y') });
+    assert.equal(e3.total, 44n * OPEN);
+    assert.deepEqual(e3.shortfalls, [{ account: bob.address, requested: 1000n * OPEN, debited: 44n * OPEN }]);
 
     // Cumulative rewards root: carol 7 OPEN, bob 3 OPEN.
     const tree = StandardMerkleTree.of([[carol.address, (7n * OPEN).toString()], [bob.address, (3n * OPEN).toString()]], ['address', 'uint256']);
@@ -178,26 +211,39 @@ describe('actions', () => {
     await revertsWith(actions.claim(chain, { claimant: carol.address, cumulativeAmount: 8n * OPEN, proof }), 'InvalidProof', 'invalid_request_error');
     assert.ok(sub.activatedAt > 0n);
 
+    // The root submitter cannot allocate more than was paid in (settlements + access revenue).
+    const { totalFunded } = await actions.protocolParams(chain);
+    await revertsWith(
+      actions.submitRoot(chain, { epoch: 2n, root: h('greedy'), totalCumulative: totalFunded + 1n, daCommitment: '0x' }),
+      'ExceedsFunding', 'invalid_request_error',
+    );
     // A bad root for epoch 2 is disabled before it activates.
-    await actions.submitRoot(chain, { epoch: 2n, root: h('bad'), totalCumulative: 10n ** 30n, daCommitment: '0x' });
+    await actions.submitRoot(chain, { epoch: 2n, root: h('bad'), totalCumulative: totalFunded, daCommitment: '0x' });
     await actions.disableRoot(chain, { epoch: 2n });
     await revertsWith(actions.disableRoot(chain, { epoch: 2n }), 'RootAlreadyDisabled', 'conflict_error');
   });
 
   test('staking: stake, unbond, withdraw, slash', async () => {
-    const s = await actions.stake(chain, { account: carol, amount: 10n * OPEN });
+    const s = await actions.stake(chain, { account: carol, amount: 9n * OPEN }); // + the 1 OPEN staked as validator
     assert.equal(s.newStake, 10n * OPEN);
     const u = await actions.unbond(chain, { account: carol, amount: 4n * OPEN });
     assert.equal(u.newStake, 6n * OPEN);
     await revertsWith(actions.unbond(chain, { account: carol, amount: 100n * OPEN }), 'InsufficientStake', 'invalid_request_error');
-    const sl = await actions.slash(chain, { validator: carol.address, amount: 8n * OPEN, reason: 'double vote' });
-    assert.deepEqual([sl.fromStake, sl.fromUnbonding], [6n * OPEN, 2n * OPEN]);
-    assert.equal(await actions.stakeOf(chain, { owner: carol.address }), 0n);
-    await revertsWith(actions.slash(chain, { validator: carol.address, amount: 5n * OPEN, reason: 'x' }), 'SlashExceedsStake', 'invalid_request_error');
-    await revertsWith(actions.slash(chain, { account: carol, validator: bob.address, amount: 1n, reason: 'x' }), 'AccessControlUnauthorizedAccount', 'permission_error');
+    // Slashing: evidence required, capped (10 % on the embedded chain), executable only after the window.
+    await revertsWith(actions.proposeSlash(chain, { validator: carol.address, amount: 1n, evidence: h('e'), daCommitment: '0x' }), 'MissingEvidence', 'invalid_request_error');
+    await revertsWith(actions.proposeSlash(chain, { validator: carol.address, amount: 8n * OPEN, evidence: 'double vote', daCommitment: '0xda' }), 'SlashAboveCap', 'invalid_request_error');
+    await revertsWith(actions.proposeSlash(chain, { account: carol, validator: bob.address, amount: 1n, evidence: 'x', daCommitment: '0xda' }), 'AccessControlUnauthorizedAccount', 'permission_error');
+    const sp = await actions.proposeSlash(chain, { validator: carol.address, amount: 1n * OPEN, evidence: 'double vote', daCommitment: '0xda' });
+    await revertsWith(actions.executeSlash(chain, { slashId: sp.slashId }), 'ChallengeWindowOpen', 'conflict_error');
+    await revertsWith(actions.withdrawStake(chain, { account: carol }), 'SlashPending', 'conflict_error');
+    await timeTravel(3_601);
+    const sl = await actions.executeSlash(chain, { account: bob, slashId: sp.slashId }); // anyone may execute
+    assert.deepEqual([sl.amount, sl.fromStake, sl.fromUnbonding], [1n * OPEN, 1n * OPEN, 0n]);
+    assert.equal(await actions.stakeOf(chain, { owner: carol.address }), 5n * OPEN);
+    assert.equal((await actions.getSlash(chain, { slashId: sp.slashId })).status, 3);
     await revertsWith(actions.withdrawStake(chain, { account: carol }), 'NothingToWithdraw', 'conflict_error');
     await timeTravel(7 * 86_400 + 1);
-    assert.equal((await actions.withdrawStake(chain, { account: carol })).amount, 2n * OPEN);
+    assert.equal((await actions.withdrawStake(chain, { account: carol })).amount, 4n * OPEN);
   });
 
   test('concurrent sends from one account get distinct nonces', async () => {

@@ -10,6 +10,14 @@ export { registerModel, registerModelFor, type RegisterModelParams, type Registe
 export { updatePrice } from './update-price.ts';
 export { deprecateModel } from './deprecate-model.ts';
 export { tokenBalance, tokenAllowance, transfer, approve, mintOpen } from './token.ts';
-export { deposit, requestWithdrawal, withdraw, settleEpoch, escrowBalance, type SettleEpochParams } from './escrow.ts';
-export { submitRoot, disableRoot, claim, fundRewards, claimedAmount, type SubmitRootParams, type ClaimParams } from './rewards.ts';
-export { stake, unbond, withdrawStake, slash, stakeOf, type SlashParams } from './staking.ts';
+export {
+  deposit, requestWithdrawal, withdraw, settleEpoch, escrowBalance,
+  signSpendAuthorization, authorizeSpend, approveSpend, getSpendAuthorization, spendAuthorizationTypedData, SPEND_AUTHORIZATION_TYPES,
+  type SettleEpochParams, type SettleEpochResult, type SpendAuthorization, type SpendAuthorizationState,
+} from './escrow.ts';
+export { submitRoot, disableRoot, claim, fundRewards, claimedAmount, protocolParams, type SubmitRootParams, type ClaimParams, type ProtocolParams } from './rewards.ts';
+export { stake, unbond, withdrawStake, proposeSlash, executeSlash, vetoSlash, getSlash, stakeOf, type ProposeSlashParams, type SlashProposal } from './staking.ts';
+export {
+  delegateVotes, votesOf, propose, castVote, queueProposal, executeProposal, getProposal, listProposalIds, encodeAction, GOVERNABLE, SUPPORT, PROPOSAL_STATES,
+  type GovernanceAction, type ProposalInfo, type ProposalStateName,
+} from './governance.ts';

@@ -1,6 +1,8 @@
 /**
- * RewardsDistributor: the node submits a cumulative Merkle root per epoch (ROOT_SUBMITTER_ROLE),
- * may disable it before it activates, and anyone claims `cumulative − claimed` with a proof.
+ * RewardsDistributor: the node's root submitter (`chain.roles.rootSubmitter`) submits a cumulative Merkle root
+ * per epoch — its total may not exceed `totalFunded` (settlements + access revenue + `fundRewards`) — and may
+ * disable it before it activates; anyone claims `cumulative − claimed` with a proof. Governance sets the fee
+ * split and epoch length the node reads with `protocolParams`.
  */
 import type { Address, Hex } from 'viem';
 import type { Chain } from '../types.ts';
@@ -18,13 +20,13 @@ export interface SubmitRootParams extends Signer {
 }
 
 export async function submitRoot(chain: Chain, p: SubmitRootParams): Promise<TxResult & { activatedAt: bigint }> {
-  const r = await call(chain, 'RewardsDistributor', 'submitRoot', [p.epoch, p.root, p.totalCumulative, p.daCommitment], p.account);
+  const r = await call(chain, 'RewardsDistributor', 'submitRoot', [p.epoch, p.root, p.totalCumulative, p.daCommitment], p.account ?? chain.roles.rootSubmitter);
   const e = eventArgs<{ activatedAt: bigint }>(chain, r, 'RewardsDistributor', 'RootSubmitted');
   return { ...txResult(r), activatedAt: e.activatedAt };
 }
 
 export async function disableRoot(chain: Chain, p: Signer & { epoch: bigint }): Promise<TxResult> {
-  return txResult(await call(chain, 'RewardsDistributor', 'disableRoot', [p.epoch], p.account));
+  return txResult(await call(chain, 'RewardsDistributor', 'disableRoot', [p.epoch], p.account ?? chain.roles.rootSubmitter));
 }
 
 export interface ClaimParams extends Signer {
@@ -48,4 +50,32 @@ export async function fundRewards(chain: Chain, p: Signer & { amount: bigint }):
 
 export function claimedAmount(chain: Chain, p: { owner: Address }): Promise<bigint> {
   return read<bigint>(chain, 'RewardsDistributor', 'claimed', [p.owner], chain.moneyReadTag);
+}
+
+export interface ProtocolParams {
+  /** Fee split in basis points (sums to 10_000). */
+  feeShares: { protocolBps: number; modelOwnerBps: number; validatorsBps: number; contributorsBps: number };
+  /** Settlement epoch length in seconds. */
+  epochLength: bigint;
+  /** Everything paid into the distributor (the ceiling of any root's total) and everything claimed. */
+  totalFunded: bigint;
+  totalClaimed: bigint;
+  activationDelay: bigint;
+  minActivationDelay: bigint;
+}
+
+/** The governed parameters the node applies at epoch close, read from the RewardsDistributor. */
+export async function protocolParams(chain: Chain): Promise<ProtocolParams> {
+  const [fs, epochLength, totalFunded, totalClaimed, activationDelay, minActivationDelay] = await Promise.all([
+    read<readonly [number, number, number, number]>(chain, 'RewardsDistributor', 'feeShares', []),
+    read<bigint>(chain, 'RewardsDistributor', 'epochLength', []),
+    read<bigint>(chain, 'RewardsDistributor', 'totalFunded', []),
+    read<bigint>(chain, 'RewardsDistributor', 'totalClaimed', []),
+    read<bigint>(chain, 'RewardsDistributor', 'activationDelay', []),
+    read<bigint>(chain, 'RewardsDistributor', 'minActivationDelay', []),
+  ]);
+  return {
+    feeShares: { protocolBps: fs[0], modelOwnerBps: fs[1], validatorsBps: fs[2], contributorsBps: fs[3] },
+    epochLength, totalFunded, totalClaimed, activationDelay, minActivationDelay,
+  };
 }

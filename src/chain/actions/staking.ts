@@ -1,5 +1,9 @@
-/** Staking: validators stake OPEN, unbond after a delay, withdraw released entries; the node slashes. */
+/**
+ * Staking: validators stake OPEN, unbond after a delay, withdraw released entries; the node's slasher proposes
+ * slashes with evidence, which execute after a challenge window unless governance vetoes them.
+ */
 import { keccak256, stringToHex, type Address, type Hex } from 'viem';
+import { OpenLedgerError } from '../../util/errors.ts';
 import type { Chain } from '../types.ts';
 import { call, eventArgs, read, txResult, type Signer, type TxResult } from './common.ts';
 import { approve, tokenAllowance } from './token.ts';
@@ -28,19 +32,56 @@ export async function withdrawStake(chain: Chain, p: Signer = {}): Promise<TxRes
   return { ...txResult(r), amount: e.amount };
 }
 
-export interface SlashParams extends Signer {
+export interface ProposeSlashParams extends Signer {
   validator: Address;
   amount: bigint;
-  /** bytes32 reason, or a short text that is hashed into one. */
-  reason: Hex | string;
+  /** bytes32 evidence hash, or a text that is hashed into one (never empty). */
+  evidence: Hex | string;
+  /** DA commitment of the decision record (never empty). */
+  daCommitment: Hex;
 }
 
-/** Staking.slash (SLASHER_ROLE): takes active stake first, then unbonding entries. */
-export async function slash(chain: Chain, p: SlashParams): Promise<TxResult & { fromStake: bigint; fromUnbonding: bigint }> {
-  const reason = /^0x[0-9a-fA-F]{64}$/.test(p.reason) ? (p.reason as Hex) : keccak256(stringToHex(p.reason));
-  const r = await call(chain, 'Staking', 'slash', [p.validator, p.amount, reason], p.account);
-  const e = eventArgs<{ fromStake: bigint; fromUnbonding: bigint }>(chain, r, 'Staking', 'Slashed');
-  return { ...txResult(r), fromStake: e.fromStake, fromUnbonding: e.fromUnbonding };
+/**
+ * Staking.proposeSlash (SLASHER_ROLE; signed by `chain.roles.slasher` unless `account` is given): a slash capped
+ * at maxSlashBps of the validator's stake + unbonding, executable by anyone after the challenge window, vetoable
+ * by governance (or a guardian) until then. Freezes the validator's withdrawals until resolved.
+ */
+export async function proposeSlash(chain: Chain, p: ProposeSlashParams): Promise<TxResult & { slashId: bigint; executableAt: bigint }> {
+  if (!p.evidence) {
+    throw new OpenLedgerError('a slash needs evidence: an evidence hash and the DA commitment of the decision', {
+      type: 'invalid_request_error', param: 'evidence', code: 'missing_evidence', hint: 'store the decision record in the DA layer and pass its commitment and hash',
+    });
+  }
+  const evidence = /^0x[0-9a-fA-F]{64}$/.test(p.evidence) ? (p.evidence as Hex) : keccak256(stringToHex(p.evidence));
+  const r = await call(chain, 'Staking', 'proposeSlash', [p.validator, p.amount, evidence, p.daCommitment], p.account ?? chain.roles.slasher);
+  const e = eventArgs<{ slashId: bigint; executableAt: bigint }>(chain, r, 'Staking', 'SlashProposed');
+  return { ...txResult(r), slashId: e.slashId, executableAt: e.executableAt };
+}
+
+/** Staking.executeSlash (anyone, after the window): takes min(amount, what is at stake now) to the treasury. */
+export async function executeSlash(chain: Chain, p: Signer & { slashId: bigint }): Promise<TxResult & { amount: bigint; fromStake: bigint; fromUnbonding: bigint }> {
+  const r = await call(chain, 'Staking', 'executeSlash', [p.slashId], p.account);
+  const e = eventArgs<{ amount: bigint; fromStake: bigint; fromUnbonding: bigint }>(chain, r, 'Staking', 'Slashed');
+  return { ...txResult(r), amount: e.amount, fromStake: e.fromStake, fromUnbonding: e.fromUnbonding };
+}
+
+/** Staking.vetoSlash (admin = the timelock through a proposal, or a guardian) inside the challenge window. */
+export async function vetoSlash(chain: Chain, p: Signer & { slashId: bigint }): Promise<TxResult> {
+  return txResult(await call(chain, 'Staking', 'vetoSlash', [p.slashId], p.account));
+}
+
+export interface SlashProposal {
+  account: Address;
+  /** 1 pending, 2 vetoed, 3 executed. */
+  status: number;
+  executableAt: bigint;
+  amount: bigint;
+  evidenceHash: Hex;
+  daCommitment: Hex;
+}
+
+export function getSlash(chain: Chain, p: { slashId: bigint }): Promise<SlashProposal> {
+  return read<SlashProposal>(chain, 'Staking', 'getSlash', [p.slashId]);
 }
 
 export function stakeOf(chain: Chain, p: { owner: Address }): Promise<bigint> {

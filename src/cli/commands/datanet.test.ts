@@ -55,9 +55,10 @@ test('datanet CLI: create → contribute (report) → review → publish → pro
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /expected an array of rows[\s\S]*hint:/);
 
-  assert.equal((await cli(['validators', 'add', String(d.id), validator.address])).code, 0);
+  // Stake first: the DatanetRegistry only accepts staked validators.
   const stake = await cli(['validators', 'stake', '50', '--as', '2']);
   assert.equal(stake.code, 0, stake.stderr);
+  assert.equal((await cli(['validators', 'add', String(d.id), validator.address])).code, 0);
   const rv = await cli(['review', String(d.id), '--all-pending', '--approve', '--as', '2', '--json']);
   assert.equal(rv.code, 0, rv.stderr);
   assert.equal(JSON.parse(rv.stdout).filter((x: any) => x.status === 'accepted').length, 202);

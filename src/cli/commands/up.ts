@@ -18,6 +18,10 @@ export function upCommand(program: Command) {
     .option('--address-book <file>', 'use contracts already deployed on the external chain')
     .option('--open-token <address>', 'ERC-20 used as OPEN where OPEN is the gas token (wrapped OPEN)')
     .option('--confirmations <n>', 'indexer confirmation depth on an external chain')
+    .option('--timelock-delay <seconds>', 'governance: timelock delay when deploying (default 60 embedded, 172800 = 2 days external)')
+    .option('--voting-delay <seconds>', 'governance: seconds from proposal to voting (default 1 embedded, 86400 external)')
+    .option('--voting-period <seconds>', 'governance: voting length (default 60 embedded, 259200 = 3 days external)')
+    .option('--challenge-window <seconds>', 'governance: veto window of a proposed slash (default 3600 embedded, 7 days external)')
     .option('--da <kind>', 'data availability: local (blob files in the data dir) | eigenda', 'local')
     .option('--eigenda-url <url>', 'EigenDA proxy URL for --da eigenda, e.g. http://127.0.0.1:3100')
     .option('--max-running <n>', 'serving: sequences decoding together per base model (default min(64, batch tokens))')
@@ -27,14 +31,25 @@ export function upCommand(program: Command) {
     .addHelpText(
       'after',
       `
-Environment:
-  OPENLEDGER_PRIVATE_KEY   operator key (0x…) for --rpc-url; never passed as a flag
-  OPENLEDGER_DATA_DIR      default for --data-dir
+Environment (keys are never passed as flags; on --rpc-url each role is a different key, none of them admin):
+  OPENLEDGER_PRIVATE_KEY         relayer/operator: OPERATOR_ROLE on the registries (relays owner calls,
+                                 createDatanetFor, registerModelFor); deploys with --deploy, then renounces admin
+  OPENLEDGER_SETTLER_KEY         settler: InferenceEscrow.settle, only within each payer's signed spend authorization
+  OPENLEDGER_ROOT_SUBMITTER_KEY  root submitter: RewardsDistributor.submitRoot/disableRoot, totals ≤ what was paid in
+  OPENLEDGER_SLASHER_KEY         slasher: Staking.proposeSlash with evidence, capped, executable after the challenge
+                                 window unless governance vetoes it
+  OPENLEDGER_TREASURY            (optional, --deploy) address receiving slashed stake; default the OpenTimelock
+  OPENLEDGER_GUARDIAN            (optional, --deploy) address that may only disable pending roots and veto slashes
+  OPENLEDGER_DATA_DIR            default for --data-dir
+  Admin of every contract and owner of OPEN: the OpenTimelock, whose only proposer is the OpenGovernor (OPEN votes).
+  The embedded chain sets all of this up from the dev keyring (relayer index 0, settler 1001, root submitter 1002,
+  slasher 1003; 100 ETH each for gas). See contracts/README.md.
 
 Examples:
   openledger up                                   # embedded chain in ~/.openledger
   openledger up --data-dir ./node1 --port 7421 --chain-port 8546
-  OPENLEDGER_PRIVATE_KEY=0x… openledger up --network testnet --rpc-url https://rpctn.openledger.xyz --deploy`,
+  OPENLEDGER_PRIVATE_KEY=0x… OPENLEDGER_SETTLER_KEY=0x… OPENLEDGER_ROOT_SUBMITTER_KEY=0x… OPENLEDGER_SLASHER_KEY=0x… \\
+    openledger up --network testnet --rpc-url https://rpctn.openledger.xyz --deploy`,
     )
     .action(async (o) => {
       const external = Boolean(o.rpcUrl || o.network);
@@ -53,6 +68,12 @@ Examples:
           hint: 'export OPENLEDGER_PRIVATE_KEY=0x<64 hex digits> (a funded account on that chain)',
         });
       }
+      const governance = {
+        ...(o.timelockDelay !== undefined ? { timelockDelay: o.timelockDelay } : {}),
+        ...(o.votingDelay !== undefined ? { votingDelay: o.votingDelay } : {}),
+        ...(o.votingPeriod !== undefined ? { votingPeriod: o.votingPeriod } : {}),
+        ...(o.challengeWindow !== undefined ? { challengeWindow: o.challengeWindow } : {}),
+      };
       const presetUrl: Record<PresetName, string> = { mainnet: 'https://rpc.openledger.xyz', testnet: 'https://rpctn.openledger.xyz' };
       const config = parseNodeConfig({
         dataDir: o.dataDir,
@@ -72,12 +93,20 @@ Examples:
               preset: o.network,
               chainId: o.chainId !== undefined ? Number(o.chainId) : undefined,
               privateKey: process.env.OPENLEDGER_PRIVATE_KEY,
+              roleKeys: {
+                settler: process.env.OPENLEDGER_SETTLER_KEY || undefined,
+                rootSubmitter: process.env.OPENLEDGER_ROOT_SUBMITTER_KEY || undefined,
+                slasher: process.env.OPENLEDGER_SLASHER_KEY || undefined,
+              },
+              treasury: process.env.OPENLEDGER_TREASURY || undefined,
+              guardian: process.env.OPENLEDGER_GUARDIAN || undefined,
+              governance,
               deploy: Boolean(o.deploy),
               addressBookPath: o.addressBook,
               openTokenAddress: o.openToken,
               confirmations: o.confirmations !== undefined ? Number(o.confirmations) : undefined,
             }
-          : { mode: 'embedded', chainPort: o.chainPort },
+          : { mode: 'embedded', chainPort: o.chainPort, governance },
       });
       const { startNode } = await import('../../node.ts');
       const t0 = Date.now();

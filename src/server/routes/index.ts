@@ -9,6 +9,8 @@ import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
 import { fineTuningRoutes } from './fine-tuning.ts';
 import { inferenceRoutes } from './inference.ts';
+import { rewardsRoutes } from './rewards.ts';
+import { governanceRoutes } from './governance.ts';
 import { attributionRoutes } from './attribution.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
@@ -18,5 +20,7 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await datanetRoutes(app, s);
   await fineTuningRoutes(app, s);
   await inferenceRoutes(app, s);
-  await attributionRoutes(app, s);
+  await rewardsRoutes(app, s);
+  await governanceRoutes(app, s);
+  await attributionRoutes(app, s); // after rewards: hands it the WeightSource
 }

@@ -27,12 +27,13 @@ import {
 import { notFound } from '../../util/errors.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 import { toErrorBody } from '../errors.ts';
-import { enqueueAttribution } from '../../attribution/index.ts';
-import { completionInput } from '../../attribution/hook.ts';
+import { admitCompletion } from '../../rewards/index.ts'; // payable hook
+import { enqueueAttribution } from '../../attribution/index.ts'; // attribution hook
+import { completionInput } from '../../attribution/hook.ts'; // attribution hook
 
 const tags = ['inference'];
 const err = { $ref: 'Error#' };
-const errors = { 400: err, 401: err, 404: err, 422: err, 429: err };
+const errors = { 400: err, 401: err, 402: err, 404: err, 422: err, 429: err };
 const obj = { type: 'object', additionalProperties: true } as const;
 
 /** The node's model server, created once and kept in `services.modules.serving` (tests may put their own there first). */
@@ -102,10 +103,13 @@ export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
     // The response closing before it finished = the client went away: cancel the sequence.
     const onClose = () => { if (!res.writableFinished) ac.abort(); };
     res.on('close', onClose);
+    const id = completionId(endpoint);
     try {
-      const { stream, engine, served } = await server.start(p, { caller, signal: ac.signal });
-      const ctx: ResponseContext = { id: completionId(endpoint), created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: engine.tokenizer };
-      stream.result.then((r) => { if (r.finishReason !== 'abort') enqueueAttribution(completionInput(p, ctx.id, served, caller, r, engine.tokenizer)); }, () => {}); // attribution hook
+      const charge = await admitCompletion(s, server, { id, caller, request: p, authorization: request.headers.authorization }); // payable hook: 402 before any engine work
+      const { stream, engine, served } = await server.start(p, { caller, signal: ac.signal }).catch((e) => { charge.cancel(); throw e; }); // payable hook
+      charge.settle(stream.result); // payable hook: charge what was generated, cancelled streams included
+      const ctx: ResponseContext = { id, created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: engine.tokenizer };
+      stream.result.then((r) => { if (r.finishReason !== 'abort') enqueueAttribution(completionInput(p, id, served, caller, r, engine.tokenizer)); }, () => {}); // attribution hook
       if (p.stream) return await sse(p, ctx, stream, reply);
       const r = await stream.result;
       if (r.finishReason === 'abort') {

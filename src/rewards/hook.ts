@@ -1,0 +1,45 @@
+/**
+ * The serving request path's one call into rewards (`// payable hook` in
+ * src/server/routes/inference.ts): admit before any engine work, then charge when the stream ends.
+ */
+import { createHash } from 'node:crypto';
+import type { Address } from 'viem';
+import type { NodeServices } from '../server/context.ts';
+import type { ModelServer, ParsedRequest } from '../serving/index.ts';
+import type { GenerateResult } from '../engine/index.ts';
+import type { RewardsService } from './service.ts';
+import { promptTokenBound } from './split.ts';
+
+export interface ChargeTicket {
+  /** The stream's result: charge what was generated (cancelled requests included). */
+  settle(result: Promise<Pick<GenerateResult, 'promptTokens' | 'completionTokens' | 'finishReason'>>): void;
+  /** The request never reached the engine: release the hold. */
+  cancel(): void;
+}
+
+const FREE: ChargeTicket = { settle() {}, cancel() {} };
+
+/** 402 insufficient_quota when the caller's escrow cannot pay the request's worst case; else the hold's ticket. */
+export async function admitCompletion(s: NodeServices, server: ModelServer, p: { id: string; caller: Address; request: ParsedRequest; authorization?: string }): Promise<ChargeTicket> {
+  const rewards = s.modules.rewards as RewardsService | undefined;
+  if (!rewards) return FREE;
+  const served = server.directory.resolve(p.request.model);
+  const bearer = /^Bearer\s+(olk_\S+)$/i.exec(p.authorization ?? '')?.[1];
+  const apiKeyId = bearer ? s.store.identity.apiKeyByHash(createHash('sha256').update(bearer).digest('hex'))?.id ?? null : null;
+  await rewards.charging.admit({
+    id: p.id, caller: p.caller, apiKeyId, model: p.request.model, base: served.base.name, fineTunedName: served.fineTunedName, modelId: served.modelId,
+    recordedPrice: served.price, owner: served.owner, maxTokens: p.request.generate.maxTokens ?? server.config.defaultMaxTokens,
+    promptBound: promptTokenBound(p.request.generate as never),
+  });
+  return {
+    settle(result) {
+      result.then(
+        (r) => rewards.charging.finish(p.id, r),
+        () => rewards.charging.cancel(p.id, 'error'),
+      ).catch((e) => console.error(`rewards: charging ${p.id} failed: ${(e as Error).message}`));
+    },
+    cancel() {
+      rewards.charging.cancel(p.id, 'error');
+    },
+  };
+}
