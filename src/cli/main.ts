@@ -7,6 +7,7 @@ import { OpenLedgerError } from '../util/errors.ts';
 import { VERSION } from '../version.ts';
 import { upCommand } from './commands/up.ts';
 import { statusCommands } from './commands/status.ts';
+import { attributionCommands } from './commands/attribution.ts';
 import { datanetCommands } from './commands/datanet.ts';
 import { modelsCommands } from './commands/models.ts';
 import { trainCommands } from './commands/train.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .exitOverride();
   upCommand(program);
   statusCommands(program);
+  attributionCommands(program);
   datanetCommands(program);
   modelsCommands(program);
   trainCommands(program);

@@ -17,6 +17,9 @@ import type { Dataset } from './dataset.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
 import { exportAdapter, type ExportResult } from './export.ts';
 import { trainerOptions, type JobHyperparameters } from './hyperparameters.ts';
+import { join } from 'node:path';
+import { selectKernels } from '../engine/kernels/select.ts';
+import { FeatureRecorder } from '../attribution/train-hook.ts'; // attribution hook
 
 export interface TrainingInput {
   modelPath: string;
@@ -48,10 +51,21 @@ export async function trainEvaluateExport(input: TrainingInput, hooks: TrainingH
   const ds = input.dataset, signal = hooks.signal;
   const model = await loadModel(input.modelPath);
   const opts = trainerOptions(input.hyperparameters, model.config.contextLength, ds.stats.maxTokens);
+  // attribution hook: keep the factors of a few checkpoints, then write per-row gradient features beside them
+  const features = new FeatureRecorder({ dir: join(input.checkpointDir, '..', 'attribution'), checkpointPath: join(input.checkpointDir, 'checkpoint.bin'), checkpointEvery: input.checkpointEvery, lora: opts.lora, hyperparameters: opts.hyperparameters });
   const result = await train(model, ds.train.map((r) => r.example), {
-    ...opts, kernels: hooks.kernels, signal, checkpoint: { dir: input.checkpointDir, every: input.checkpointEvery }, onStep: hooks.onStep,
+    ...opts, kernels: hooks.kernels, signal, checkpoint: { dir: input.checkpointDir, every: input.checkpointEvery }, onStep: (m) => { features.onStep(m); hooks.onStep(m); },
   });
   try {
+    { // attribution hook: per-row gradient features (rows named by their index in the job's dataset)
+      const ord = new Map(ds.rows.map((r, i) => [r, i]));
+      const own = hooks.kernels ? null : selectKernels(model.heap);
+      try {
+        features.finish(model, hooks.kernels ?? own!, ds.train.map((r) => ({ ord: ord.get(r)!, example: r.example })), result.totalSteps, { signal, maxTokens: opts.hyperparameters.maxBatchTokens });
+      } finally {
+        own?.close();
+      }
+    }
     let evaluation: Evaluation | null = null;
     if (ds.eval.length) {
       const engine = await createEngine(model, { kvTokens: Math.max(256, ds.stats.maxTokens * 2 + 64), ...(hooks.kernels ? { kernels: hooks.kernels } : {}) });

@@ -11,6 +11,7 @@ import { fineTuningRoutes } from './fine-tuning.ts';
 import { inferenceRoutes } from './inference.ts';
 import { rewardsRoutes } from './rewards.ts';
 import { governanceRoutes } from './governance.ts';
+import { attributionRoutes } from './attribution.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -21,4 +22,5 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await inferenceRoutes(app, s);
   await rewardsRoutes(app, s);
   await governanceRoutes(app, s);
+  await attributionRoutes(app, s); // after rewards: hands it the WeightSource
 }

@@ -33,6 +33,8 @@ import { callerOf, requireCaller, type NodeServices } from '../context.ts';
 import { toErrorBody } from '../errors.ts';
 import { quotasOf } from '../quotas.ts';
 import { admitCompletion } from '../../rewards/index.ts'; // payable hook
+import { enqueueAttribution } from '../../attribution/index.ts'; // attribution hook
+import { completionInput } from '../../attribution/hook.ts'; // attribution hook
 
 const tags = ['inference'];
 const err = { $ref: 'Error#' };
@@ -185,6 +187,7 @@ export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
       const started = await server.start(p, { caller, signal: ac.signal, id }).catch((e) => { charge.cancel(); throw e; }); // payable hook
       const all = Promise.all(started.streams.map((x) => x.result));
       charge.settle(all.then((rs) => ({ promptTokens: rs[0].promptTokens, completionTokens: rs.reduce((n, r) => n + r.completionTokens, 0), finishReason: rs[0].finishReason }))); // payable hook: charge what was generated, cancelled streams included
+      all.then((rs) => { if (rs[0].finishReason !== 'abort') enqueueAttribution(completionInput(p, id, started.served, caller, rs[0], started.tokens)); }, () => {}); // attribution hook
       void all.then((rs) => quotas.addTokens(caller, rs[0].promptTokens + rs.reduce((n, r) => n + r.completionTokens, 0)), () => {});
       const ctx: ResponseContext = { id, created: Math.floor(Date.now() / 1000), model: p.model, tokenizer: started.tokens };
       if (p.stream) return await sse(p, ctx, started.streams, request, reply);
