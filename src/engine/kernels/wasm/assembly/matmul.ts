@@ -12,7 +12,7 @@
 //    thread's scratch (f32, 4·K), then a 2×4 register tile (2 activation rows × 4 weight rows,
 //    8 f32x4 accumulators) runs dot products along K. f32 weights are read in place.
 //    For M = 1 f16/bf16/f32 use fused 1×4 dots that convert on load.
-import { h2f, h2f4, bf2f4, F16_MASK, TWO112 } from './f16';
+import { h2f, h2f4k, f16Mask, f16Scale, bf2f4, F16_MASK, TWO112 } from './f16';
 import { hsum } from './math';
 import { deqF16, deqBF16, deqQ8_0, deqQ4_0, deqQ4_K, deqQ5_K, deqQ6_K } from './dequant';
 
@@ -797,23 +797,24 @@ function dot1x4F16(out: usize, x0: usize, r0: usize, r1: usize, r2: usize, r3: u
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   const K8 = K & ~7, K4 = K & ~3;
   let touched: u32 = 0;
+  const mask = f16Mask(), scale = f16Scale();
   for (let k = 0; k < K8; k += 8) {
     touched |= <u32>load<u8>(min(ahead + (<usize>k << 3), lim));
     const v0 = v128.load(x0 + (<usize>k << 2)), v1 = v128.load(x0 + (<usize>k << 2), 16);
     const o = <usize>k << 1;
-    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, h2f4(r0 + o)), f32x4.mul(v1, h2f4(r0 + o + 8))));
-    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, h2f4(r1 + o)), f32x4.mul(v1, h2f4(r1 + o + 8))));
-    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, h2f4(r2 + o)), f32x4.mul(v1, h2f4(r2 + o + 8))));
-    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, h2f4(r3 + o)), f32x4.mul(v1, h2f4(r3 + o + 8))));
+    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, h2f4k(r0 + o, mask, scale)), f32x4.mul(v1, h2f4k(r0 + o + 8, mask, scale))));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, h2f4k(r1 + o, mask, scale)), f32x4.mul(v1, h2f4k(r1 + o + 8, mask, scale))));
+    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, h2f4k(r2 + o, mask, scale)), f32x4.mul(v1, h2f4k(r2 + o + 8, mask, scale))));
+    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, h2f4k(r3 + o, mask, scale)), f32x4.mul(v1, h2f4k(r3 + o + 8, mask, scale))));
   }
   if (touched > 255) unreachable();
   for (let k = K8; k < K4; k += 4) {
     const v0 = v128.load(x0 + (<usize>k << 2));
     const o = <usize>k << 1;
-    a0 = f32x4.add(a0, f32x4.mul(v0, h2f4(r0 + o)));
-    a1 = f32x4.add(a1, f32x4.mul(v0, h2f4(r1 + o)));
-    a2 = f32x4.add(a2, f32x4.mul(v0, h2f4(r2 + o)));
-    a3 = f32x4.add(a3, f32x4.mul(v0, h2f4(r3 + o)));
+    a0 = f32x4.add(a0, f32x4.mul(v0, h2f4k(r0 + o, mask, scale)));
+    a1 = f32x4.add(a1, f32x4.mul(v0, h2f4k(r1 + o, mask, scale)));
+    a2 = f32x4.add(a2, f32x4.mul(v0, h2f4k(r2 + o, mask, scale)));
+    a3 = f32x4.add(a3, f32x4.mul(v0, h2f4k(r3 + o, mask, scale)));
   }
   let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
   for (let k = K4; k < K; k++) {
