@@ -13,7 +13,7 @@ import type { Heap } from '../heap.ts';
 import { OpenLedgerError } from '../../util/errors.ts';
 import { referenceKernels } from './reference.ts';
 import { KERNEL_OPS, type Kernels } from './types.ts';
-import { createWasmKernels, type WasmKernelOptions } from './wasm/index.ts';
+import { createWasmKernels, kernelModule, probeKernelPath, type WasmKernelOptions } from './wasm/index.ts';
 
 export interface SelectOptions extends WasmKernelOptions {
   /** 'wasm' (default) or 'reference'. */
@@ -93,4 +93,20 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
     poolStats: () => fast.poolStats(),
     close: () => fast.close(),
   });
+}
+
+/**
+ * What the engine runs on this runtime (GET /v1/status → engine, benchmarks): the kernel path
+ * the start-up probe chose (reference when the WASM kernels cannot load), the runtime, and why
+ * the relaxed-SIMD kernels are not used (null when they are).
+ */
+export function kernelStatus(): { kernelPath: KernelPath; node: string; v8: string; relaxedSimdReason: string | null; probeMs: number } {
+  let wasm = true;
+  try {
+    kernelModule('simd128');
+  } catch {
+    wasm = false;
+  }
+  const p = probeKernelPath();
+  return { kernelPath: wasm ? p.path : 'reference', node: p.node, v8: p.v8, relaxedSimdReason: p.reason, probeMs: p.ms };
 }
