@@ -168,6 +168,26 @@ describe('matmul conformance', () => {
     });
   }
 
+  test('f16 matvec: both kernels (activations folded with 2^112 below |x| < 2^15, plain above)', () => {
+    const r = rng(11);
+    for (const big of [0, 3e4, 5e4, 1e6]) {
+      const w = makeWeight('f16', 37, 904, r, false);
+      const x = f32(Float32Array.from({ length: 904 }, () => r() * 2 - 1));
+      if (big) x[3] = big; // 3e4: still folded (3e4·2^112 < 2^127); 5e4 and 1e6: the plain kernel
+      const o = oracle(x, w, 1);
+      for (const impl of impls) {
+        const out = heap.f32(37);
+        impl.k.matmul(out, x, w, 1);
+        for (let i = 0; i < 37; i++) {
+          const tol = 1e-5 * o.abs[i] + 1e-6 * Math.abs(o.out[i]) + 1e-6;
+          assert.ok(Math.abs(out[i] - o.out[i]) <= tol, `${impl.label} f16 M=1 max|x|=${big || 1} [${i}]: ${out[i]} vs ${o.out[i]}`);
+        }
+        heap.free(out);
+      }
+      heap.free(x); heap.free(w.data);
+    }
+  });
+
   test('int8 activations really are int8 (the tolerance above is not vacuous)', () => {
     // The int8 path must differ from exact f32 math by about the quantization error, not be exact
     // (guards against a tolerance that hides a silently-disabled path) and not exceed the bound.
