@@ -315,6 +315,8 @@ describe('elementwise and row ops conformance', () => {
       { H: 14, Hkv: 2, D: 64, T: 37, pos0: 0, bs: 16, window: null, cap: null, alibi: false }, // prefill
       { H: 8, Hkv: 1, D: 6, T: 5, pos0: 9, bs: 3, window: null, cap: 50, alibi: false }, // MQA, D % 4 ≠ 0
       { H: 6, Hkv: 6, D: 12, T: 4, pos0: 30, bs: 5, window: 7, cap: null, alibi: true },
+      { H: 4, Hkv: 2, D: 38, T: 6, pos0: 3, bs: 5, window: 4, cap: 30, alibi: true }, // 32 in registers + 6 (D % 4 ≠ 0)
+      { H: 2, Hkv: 1, D: 96, T: 3, pos0: 40, bs: 7, window: null, cap: null, alibi: false }, // 3 register passes
     ];
     for (const c of cases) {
       const L = c.pos0 + c.T, nBlocks = Math.ceil(L / c.bs), kvDim = c.Hkv * c.D;
