@@ -49,7 +49,7 @@ export interface KernelExports {
 const cached: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
 
 /** The module's bytes (probe.ts validates them before compiling). */
-export function kernelBytes(variant: WasmVariant = 'simd128'): Uint8Array {
+export function kernelBytes(variant: WasmVariant = 'simd128'): Uint8Array<ArrayBuffer> {
   const path = WASM_PATHS[variant];
   if (!existsSync(path)) {
     throw new OpenLedgerError(`WASM kernels not built: ${path} is missing`, {
@@ -58,7 +58,7 @@ export function kernelBytes(variant: WasmVariant = 'simd128'): Uint8Array {
       hint: 'run `npm run build` (scripts/build-wasm.mjs compiles src/engine/kernels/wasm/assembly)',
     });
   }
-  return readFileSync(path);
+  return new Uint8Array(readFileSync(path)); // a copy on a plain ArrayBuffer (BufferSource)
 }
 
 export function kernelModule(variant: WasmVariant = 'simd128'): WebAssembly.Module {
