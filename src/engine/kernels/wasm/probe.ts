@@ -77,7 +77,7 @@ export function probeKernelPath(env: NodeJS.ProcessEnv = process.env): KernelPat
   }
   if (pin === 'simd128') return done('pinned by OPENLEDGER_KERNELS=simd128');
 
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = kernelBytes('relaxed-simd');
   } catch {
