@@ -25,9 +25,12 @@ export interface KernelExports {
   /** M ≥ 2 in the relaxed build: activations from quantizeRowsU7; otherwise from quantizeRowsQ8. */
   matmulQ8_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulQ8_0Simd(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
+  /** M ≥ 2 in the relaxed build: activations from quantizeRowsI8 (bytes, sums after the scales). */
   matmulQ4_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   quantizeRowsQ8(x: number, xq: number, xd: number, M: number, K: number, xs: number): void;
   quantizeRowsU7(x: number, xu: number, xd: number, M: number, K: number): void;
+  quantizeRowsI8(x: number, xb: number, xd: number, M: number, K: number, xsum: number): void;
+  matmulQ4_0Simd(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulQ45K(hasHigh: number, out: number, xq: number, xd: number, xs: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulKQuantBatch(kind: number, out: number, xq: number, xd: number, xs: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulQ6K(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number): void;

@@ -7,8 +7,8 @@
  *        │                               yes: set it, validate again ── still no ──▶ simd128
  *   relaxed 8-bit dot semantics (relaxed-probe.js: extreme values, random in-contract inputs,
  *        │  both ops, exact integer math)              ── any wrong lane (Node 20) ─▶ simd128, logged once
- *   the relaxed tile itself vs a bit-exact JS model, awkward shapes and extreme bytes, through
- *        │  V8's tier-up (hundreds of calls)              ── any wrong output ──────▶ simd128, logged once
+ *   the relaxed tiles vs a bit-exact JS model (q8_0) and the SIMD128 tile (q4_0), extreme bytes,
+ *        │  through V8's tier-up (160 calls)              ── any wrong output ──────▶ simd128, logged once
  *        ▼
  *   relaxed-simd
  *
@@ -114,6 +114,10 @@ export function resetKernelProbe(): void {
 
 interface TileExports {
   quantizeRowsU7(x: number, xu: number, xd: number, M: number, K: number): void;
+  quantizeRowsQ8(x: number, xq: number, xd: number, M: number, K: number, xs: number): void;
+  quantizeRowsI8(x: number, xb: number, xd: number, M: number, K: number, xsum: number): void;
+  matmulQ4_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
+  matmulQ4_0Simd(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
   matmulQ8_0(out: number, xq: number, xd: number, w: number, M: number, K: number, N: number, n0: number, n1: number, acc: number, scratch: number): void;
 }
 
@@ -128,12 +132,14 @@ function f16ToF32(h: number): number {
  * acc = fl(acc + fl(fl(fl(Σ w·(xu − 64)) · d_w) · d_x)) over the blocks in order. Shapes cover a
  * full 8-row group, a short group, leftover activation rows; bytes cover −128, 127 and 0 weights,
  * zero and outlier activation blocks. Hundreds of calls, so V8's optimizing tier runs it too.
+ * Each call also runs the relaxed q4_0 tile, which must equal the module's SIMD128 q4_0 tile bit
+ * for bit (it is exact; every shape here has N % 4 = 0).
  */
-export function selfTestRelaxedTile(module: WebAssembly.Module, calls = 240): { calls: number; wrong: number; first: string | null } {
+export function selfTestRelaxedTile(module: WebAssembly.Module, calls = 160): { calls: number; wrong: number; first: string | null } {
   const memory = new WebAssembly.Memory({ initial: 18 + 8, maximum: 65536, shared: true });
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as TileExports;
   const buf = memory.buffer;
-  const u8 = new Uint8Array(buf), dv = new DataView(buf);
+  const u8 = new Uint8Array(buf), i8 = new Int8Array(buf), dv = new DataView(buf);
   let seed = 0x2545f491;
   const rnd = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 4294967296; };
   const shapes = [{ M: 5, N: 12, K: 96 }, { M: 2, N: 8, K: 32 }, { M: 9, N: 20, K: 64 }, { M: 8, N: 64, K: 256 }];
@@ -173,15 +179,36 @@ export function selfTestRelaxedTile(module: WebAssembly.Module, calls = 240): { 
       for (let n = 0; n < N; n++) {
         let acc = 0;
         for (let b = 0; b < nb; b++) {
-          const p = W + n * rb + b * 34;
+          const p = W + n * rb + b * 34, xo = XU + m * K + b * 32;
           let s = 0;
-          for (let j = 0; j < 32; j++) s += dv.getInt8(p + 2 + j) * (u8[XU + m * K + b * 32 + j] - 64);
-          acc = Math.fround(acc + Math.fround(Math.fround(Math.fround(s) * Math.fround(f16ToF32(dv.getUint16(p, true)))) * xd[m * nb + b]));
+          for (let j = 0; j < 32; j++) s += i8[p + 2 + j] * (u8[xo + j] - 64);
+          acc = Math.fround(acc + Math.fround(Math.fround(Math.fround(s) * Math.fround(f16ToF32(u8[p] | (u8[p + 1] << 8)))) * xd[m * nb + b]));
         }
         if (!Object.is(out[m * N + n], acc)) {
           wrong++;
           first ??= `M=${M} N=${N} K=${K} out(${m}, ${n}) = ${out[m * N + n]}, expected ${acc}`;
         }
+      }
+    }
+    // q4_0: relaxed tile (int8 bytes + block sums) vs the SIMD128 tile (i16 activations)
+    const rb4 = nb * 18, XQ = SCR + 16 * 1024, OUT2 = XQ + 16 * 1024, XD2 = OUT2 + 64 * 1024, XS2 = XD2 + ((M * nb * 4 + 63) & ~63);
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b < nb; b++) {
+        const p = W + n * rb4 + b * 18;
+        dv.setUint16(p, 0x2000 + Math.floor(rnd() * 0x3000), true);
+        const mode = rnd();
+        for (let j = 0; j < 16; j++) u8[p + 2 + j] = mode < 0.1 ? 0xff : mode < 0.2 ? 0 : Math.floor(rnd() * 256);
+      }
+    }
+    k.quantizeRowsQ8(X, XQ, XD, M, K, 0);
+    k.matmulQ4_0Simd(OUT2, XQ, XD, W, M, K, N, 0, N, 0, SCR);
+    k.quantizeRowsI8(X, XU, XD2, M, K, XS2);
+    k.matmulQ4_0(OUT, XU, XD2, W, M, K, N, 0, N, 0, SCR);
+    const a = new Float32Array(buf, OUT2, M * N), b4 = new Float32Array(buf, OUT, M * N);
+    for (let i = 0; i < M * N; i++) {
+      if (!Object.is(a[i], b4[i])) {
+        wrong++;
+        first ??= `q4_0 M=${M} N=${N} K=${K} out[${i}] = ${b4[i]}, SIMD128 tile ${a[i]}`;
       }
     }
   }

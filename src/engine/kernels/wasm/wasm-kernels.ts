@@ -12,7 +12,8 @@
  *  • everything else: fused conversion for M = 1 (f32/f16/bf16), else 4 weight rows dequantized
  *    into per-thread scratch and a 2×4 f32x4 register tile.
  *  • variant 'relaxed-simd' (kernels-relaxed.wasm, where probe.ts passes): q8_0 with M ≥ 2 runs the
- *    8-bit dot tile on 7-bit activations with a zero point (assembly/matmul/q8-tile-relaxed.ts).
+ *    8-bit dot tile on 7-bit activations with a zero point, q4_0 with M ≥ 2 the same tile on int8
+ *    activations, exact (assembly/matmul/q8-tile-relaxed.ts).
  */
 import { availableParallelism } from 'node:os';
 import { OpenLedgerError } from '../../../util/errors.ts';
@@ -129,8 +130,10 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       const qBytes = Math.ceil((M * K * 2) / 64) * 64, sBytes = Math.ceil((M * nb * 4) / 64) * 64;
       [xqOff, xqBytes] = scratch(xqOff, xqBytes, qBytes + 2 * sBytes);
       const xq = xqOff, xd = xqOff + qBytes, xs = xd + sBytes;
-      // relaxed q8_0 tile (M ≥ 2): 7-bit activations with zero point 64, one byte each
+      // relaxed tiles (M ≥ 2): q8_0 on 7-bit activations with zero point 64, one byte each; q4_0
+      // on int8 bytes with i32 block sums at xs (= xd + sBytes, where the wasm side expects them)
       if (relaxed && w.dtype === 'q8_0' && M >= 2) k.quantizeRowsU7(px, xq, xd, M, K);
+      else if (relaxed && w.dtype === 'q4_0' && M >= 2) k.quantizeRowsI8(px, xq, xd, M, K, xs);
       else k.quantizeRowsQ8(px, xq, xd, M, K, w.dtype === 'q4_K' || w.dtype === 'q5_K' ? xs : 0);
       if (kq && M >= 2) {
         // widened-weights batch kernel (kinds as in assembly/matmul.ts: 2 q4_K, 3 q5_K, 4 q6_K)

@@ -5,7 +5,7 @@
 //   quantize.ts             activations → 32-wide int8 blocks (ggml q8_0 math), or 7-bit + zero point
 //   q8-rows.ts              M = 1, q8_0 / q4_0: 4 weight rows × 1 activation row, i16 dots (SIMD128)
 //   q8-tile.ts              M ≥ 2, q8_0 / q4_0: 8 × 4 register tile, i16 pair dots (SIMD128)
-//   q8-tile-relaxed.ts      M ≥ 2, q8_0: 8 × 4 tile, 8-bit dots (relaxed SIMD; kernels-relaxed.wasm only)
+//   q8-tile-relaxed.ts      M ≥ 2, q8_0 and q4_0: 8 × 4 tile, 8-bit dots (relaxed SIMD; kernels-relaxed.wasm only)
 //   q8-batch.ts             M ≥ 2 on weights widened to i16 per 4 rows (K-quants; the tile's remainder)
 //   kquant-rows.ts          q4_K / q5_K / q6_K row kernels
 //   float.ts                every dtype in f32 math (fused f16/bf16/f32 matvec, dequantize + 2×4 tile)
@@ -17,9 +17,9 @@
 import { KIND_Q8_0, KIND_Q4_0 } from './matmul/common';
 import { matmulQ8_0Rows, matmulQ4_0Rows } from './matmul/q8-rows';
 import { matmulQ8_0Tile } from './matmul/q8-tile';
-import { matmulQ8_0TileRelaxed } from './matmul/q8-tile-relaxed';
+import { matmulQ8_0TileRelaxed, matmulQ4_0TileRelaxed } from './matmul/q8-tile-relaxed';
 import { matmulQ8_0Batch } from './matmul/q8-batch';
-export { quantizeRowsQ8, quantizeRowsU7 } from './matmul/quantize';
+export { quantizeRowsQ8, quantizeRowsU7, quantizeRowsI8 } from './matmul/quantize';
 export { matmulQ45K, matmulQ6K } from './matmul/kquant-rows';
 export { matmulFloat } from './matmul/float';
 
@@ -45,8 +45,20 @@ export function matmulQ8_0Simd(out: usize, xq: usize, xd: usize, w: usize, M: i3
   else matmulQ8_0Tile(KIND_Q8_0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
 }
 
-/** q4_0 weights × int8 activations: one row at a time for M = 1, the tile for M ≥ 2. */
+/**
+ * q4_0 weights × int8 activations: one row at a time for M = 1, the tile for M ≥ 2. In the relaxed
+ * build M ≥ 2 takes the relaxed tile (exact: same values as the SIMD128 tile), whose activations
+ * come from quantizeRowsI8 as bytes with i32 block sums at xd + align64(M·K/32·4) (the JS wrapper's
+ * layout: xq, then xd, then the sums).
+ */
 export function matmulQ4_0(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  if (M < 2) matmulQ4_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc);
+  else if (ASC_FEATURE_RELAXED_SIMD) matmulQ4_0TileRelaxed(out, xq, xd, xd + ((<usize>M * (K >> 5) * 4 + 63) & ~63), w, M, K, N, n0, n1, acc, scratch);
+  else matmulQ8_0Tile(KIND_Q4_0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
+}
+
+/** q4_0 × int8 activations on the SIMD128 kernels in either build (comparisons). */
+export function matmulQ4_0Simd(out: usize, xq: usize, xd: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
   if (M >= 2) matmulQ8_0Tile(KIND_Q4_0, out, xq, xd, w, M, K, N, n0, n1, acc, scratch);
   else matmulQ4_0Rows(out, xq, xd, w, M, K, N, n0, n1, acc);
 }

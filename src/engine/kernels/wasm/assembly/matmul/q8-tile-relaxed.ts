@@ -167,3 +167,111 @@ export function matmulQ8_0TileRelaxed(out: usize, xu: usize, xd: usize, w: usize
     store<f32>(p, acc ? load<f32>(p) + v : v);
   }
 }
+
+/**
+ * q4_0 weights, M ≥ 2: the same tile with the operands' roles swapped, exact with ggml's 8-bit
+ * activations. A q4_0 weight is n − 8 with its nibble n in 0..15 — already the 0..127 operand — so
+ * the int8 activations (quantizeRowsI8: quantizeRowsQ8's values as bytes, with i32 block sums) are
+ * the signed one, and Σ (n − 8)·x = Σ n·x − 8·Σx: each activation row's accumulators start at
+ * −8·Σx of the block. Integer sums equal the SIMD128 tile's, and the float steps are the same
+ * (f32(Σ)·d_w)·d_x in the same order, so the output is bit-identical to it (conformance checks).
+ * Scratch: ws + b·256 nibble quads (layout as above), sc + b·32 the scales, fa. 9·K + 128 bytes.
+ */
+export function matmulQ4_0TileRelaxed(out: usize, xb: usize, xd: usize, xsum: usize, w: usize, M: i32, K: i32, N: i32, n0: i32, n1: i32, acc: i32, scratch: usize): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 18;
+  const ws = scratch, sc = scratch + (<usize>nb << 8), fa = sc + (<usize>nb << 5);
+  const xrow = <usize>K, drow = <usize>nb << 2;
+  const lim: usize = (<usize>memory.size() << 16) - 64;
+  let touched: u32 = 0;
+  const ones = splatOpaque(0x00010001); // i16x8 of 1
+  const m15 = splatOpaque(0x0f0f0f0f);
+  const minus8 = i32x4.splat(-8);
+  for (let n = n0; n < n1; n += 8) {
+    const nr = min(8, n1 - n);
+    const w0 = w + <usize>n * rb;
+    const ahead = w0 + 8 * rb;
+    for (let b = 0; b < nb; b++) {
+      const o = ws + (<usize>b << 8);
+      for (let q = 0; q < 2; q++) {
+        const r0 = q << 2;
+        const pa = w0 + <usize>(r0 < nr ? r0 : 0) * rb + <usize>b * 18 + 2;
+        const pb = w0 + <usize>(r0 + 1 < nr ? r0 + 1 : 0) * rb + <usize>b * 18 + 2;
+        const pc = w0 + <usize>(r0 + 2 < nr ? r0 + 2 : 0) * rb + <usize>b * 18 + 2;
+        const pd = w0 + <usize>(r0 + 3 < nr ? r0 + 3 : 0) * rb + <usize>b * 18 + 2;
+        const va = v128.load(pa), vb = v128.load(pb), vc = v128.load(pc), vd = v128.load(pd);
+        // low nibbles: values 0..15 of the block (quads 0..3); high nibbles: 16..31 (quads 4..7)
+        storeQuadsT(o + (<usize>q << 4), v128.and(va, m15), v128.and(vb, m15), v128.and(vc, m15), v128.and(vd, m15));
+        storeQuadsT(o + 128 + (<usize>q << 4), i8x16.shr_u(va, 4), i8x16.shr_u(vb, 4), i8x16.shr_u(vc, 4), i8x16.shr_u(vd, 4));
+        const g0 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(<i32>load<i16>(pa - 2)), 1, <i32>load<i16>(pb - 2)), 2, <i32>load<i16>(pc - 2)), 3, <i32>load<i16>(pd - 2));
+        v128.store(sc + (<usize>b << 5) + (<usize>q << 4), f32x4.mul(v128.and(i32x4.shl(g0, 13), i32x4.splat(F16_MASK)), f32x4.splat(TWO112)));
+      }
+    }
+    let m = 0;
+    for (; m + 4 <= M; m += 4) {
+      const x0 = xb + <usize>m * xrow, x1 = x0 + xrow, x2 = x1 + xrow, x3 = x2 + xrow;
+      const d0 = xd + <usize>m * drow, d1 = d0 + drow, d2 = d1 + drow, d3 = d2 + drow;
+      const u0 = xsum + <usize>m * drow, u1 = u0 + drow, u2 = u1 + drow, u3 = u2 + drow;
+      const z = f32x4.splat(0);
+      for (let i = 0; i < 8; i++) v128.store(fa + (<usize>i << 4), z);
+      for (let b = 0; b < nb; b++) {
+        if (m == 0) {
+          const t = ahead + <usize>b * 144;
+          touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim)) | <u32>load<u8>(min(t + 128, lim));
+        }
+        const o = ws + (<usize>b << 8);
+        const xo = <usize>b << 5, bo = <usize>b << 2;
+        let s0 = i32x4.mul(v128.load32_splat(u0 + bo), minus8), s1 = s0;
+        let s2 = i32x4.mul(v128.load32_splat(u1 + bo), minus8), s3 = s2;
+        let s4 = i32x4.mul(v128.load32_splat(u2 + bo), minus8), s5 = s4;
+        let s6 = i32x4.mul(v128.load32_splat(u3 + bo), minus8), s7 = s6;
+        for (let k4 = 0; k4 < 8; k4++) {
+          const wa = v128.load(o + (<usize>k4 << 5)), wb = v128.load(o + (<usize>k4 << 5), 16);
+          const xo2 = xo + (<usize>k4 << 2);
+          const v0 = v128.load32_splat(x0 + xo2);
+          s0 = dot8(v0, wa, s0, ones); s1 = dot8(v0, wb, s1, ones);
+          const v1 = v128.load32_splat(x1 + xo2);
+          s2 = dot8(v1, wa, s2, ones); s3 = dot8(v1, wb, s3, ones);
+          const v2 = v128.load32_splat(x2 + xo2);
+          s4 = dot8(v2, wa, s4, ones); s5 = dot8(v2, wb, s5, ones);
+          const v3 = v128.load32_splat(x3 + xo2);
+          s6 = dot8(v3, wa, s6, ones); s7 = dot8(v3, wb, s7, ones);
+        }
+        const sa = v128.load(sc + (<usize>b << 5)), sb = v128.load(sc + (<usize>b << 5), 16);
+        const e0 = v128.load32_splat(d0 + bo), e1 = v128.load32_splat(d1 + bo), e2 = v128.load32_splat(d2 + bo), e3 = v128.load32_splat(d3 + bo);
+        v128.store(fa, f32x4.add(v128.load(fa), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s0), sa), e0)));
+        v128.store(fa, f32x4.add(v128.load(fa, 16), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s1), sb), e0)), 16);
+        v128.store(fa, f32x4.add(v128.load(fa, 32), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s2), sa), e1)), 32);
+        v128.store(fa, f32x4.add(v128.load(fa, 48), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s3), sb), e1)), 48);
+        v128.store(fa, f32x4.add(v128.load(fa, 64), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s4), sa), e2)), 64);
+        v128.store(fa, f32x4.add(v128.load(fa, 80), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s5), sb), e2)), 80);
+        v128.store(fa, f32x4.add(v128.load(fa, 96), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s6), sa), e3)), 96);
+        v128.store(fa, f32x4.add(v128.load(fa, 112), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s7), sb), e3)), 112);
+      }
+      for (let i = 0; i < 4; i++) storeOut(out + ((<usize>(m + i) * N + n) << 2), v128.load(fa + (<usize>i << 5)), v128.load(fa + (<usize>i << 5), 16), nr, acc);
+    }
+    for (; m < M; m++) { // 1–3 leftover activation rows
+      const x0 = xb + <usize>m * xrow, d0 = xd + <usize>m * drow, u0 = xsum + <usize>m * drow;
+      let fa0 = f32x4.splat(0), fa1 = fa0;
+      for (let b = 0; b < nb; b++) {
+        if (M < 4 && m == 0) {
+          const t = ahead + <usize>b * 144;
+          touched |= <u32>load<u8>(min(t, lim)) | <u32>load<u8>(min(t + 64, lim)) | <u32>load<u8>(min(t + 128, lim));
+        }
+        const o = ws + (<usize>b << 8);
+        const xo = <usize>b << 5;
+        let s0 = i32x4.mul(v128.load32_splat(u0 + (<usize>b << 2)), minus8), s1 = s0;
+        for (let k4 = 0; k4 < 8; k4++) {
+          const v0 = v128.load32_splat(x0 + xo + (<usize>k4 << 2));
+          s0 = dot8(v0, v128.load(o + (<usize>k4 << 5)), s0, ones);
+          s1 = dot8(v0, v128.load(o + (<usize>k4 << 5), 16), s1, ones);
+        }
+        const e0 = v128.load32_splat(d0 + (<usize>b << 2));
+        fa0 = f32x4.add(fa0, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s0), v128.load(sc + (<usize>b << 5))), e0));
+        fa1 = f32x4.add(fa1, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s1), v128.load(sc + (<usize>b << 5), 16)), e0));
+      }
+      storeOut(out + ((<usize>m * N + n) << 2), fa0, fa1, nr, acc);
+    }
+  }
+  if (touched > 255) unreachable();
+}

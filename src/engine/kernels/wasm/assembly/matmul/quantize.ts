@@ -68,3 +68,34 @@ export function quantizeRowsU7(x: usize, xu: usize, xd: usize, M: i32, K: i32): 
     }
   }
 }
+
+/**
+ * quantizeRowsQ8's values (same math, bit for bit) stored as bytes: xb (M, K) int8, xd (M, K/32)
+ * f32 scales, and xsum (M, K/32) i32 block sums Σ xq — the relaxed q4_0 tile's activations
+ * (signed operand; the weights' nibbles 0..15 are the 0..127 one).
+ */
+export function quantizeRowsI8(x: usize, xb: usize, xd: usize, M: i32, K: i32, xsum: usize): void {
+  const nb = K >> 5;
+  const signMask = i32x4.splat(0x7fffffff);
+  for (let m = 0; m < M; m++) {
+    for (let b = 0; b < nb; b++) {
+      const p = x + ((<usize>m * K + (b << 5)) << 2);
+      let amax = v128.and(v128.load(p), signMask);
+      for (let j = 1; j < 8; j++) amax = f32x4.max(amax, v128.and(v128.load(p + (j << 4)), signMask));
+      const a = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
+      const d: f32 = a / 127.0;
+      const id = f32x4.splat(d != 0 ? 1.0 / d : 0.0);
+      store<f32>(xd + ((<usize>m * nb + b) << 2), d);
+      const q = xb + <usize>m * K + (b << 5);
+      let t = i32x4.splat(0);
+      for (let j = 0; j < 2; j++) {
+        const o = p + (j << 6);
+        const lo = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o), id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 16), id))));
+        const hi = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 32), id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 48), id))));
+        t = i32x4.add(t, i32x4.add(i32x4.extadd_pairwise_i16x8_s(lo), i32x4.extadd_pairwise_i16x8_s(hi)));
+        v128.store(q + (j << 4), i8x16.narrow_i16x8_s(lo, hi));
+      }
+      store<i32>(xsum + ((<usize>m * nb + b) << 2), i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 1) + i32x4.extract_lane(t, 2) + i32x4.extract_lane(t, 3));
+    }
+  }
+}
