@@ -4,6 +4,8 @@
  * the machine's memory bandwidth (testing/bandwidth.ts), in one run.
  *
  *   npm run bench:engine [-- --json] [-- --dtypes q8_0,f16] [-- --decode 32] [-- --batched-steps 16]
+ *   npm run bench:engine -- --profile [--dtypes q8_0] [--kernels simd128|relaxed-simd]
+ *       (ours only: time per op — matmul per shape — in prefill, decode and 8-stream decode)
  *
  * Measures, per dtype:
  * - prefill: one 512-token prompt in one step (tokens/s);
@@ -17,14 +19,17 @@
  * 2), for both engines alike: the capacity of the code, less the noise of other processes. Both
  * engines are measured in `--rounds` interleaved rounds (default 3; llama.cpp first in odd rounds,
  * ours first in even ones), each keeping its best over all rounds, so a slow spell of the machine
- * hits both alike; the JSON also carries each round's batched-decode ratio.
+ * hits both alike; the JSON also carries each round's batched-decode ratio, the Node version and
+ * the kernel path (relaxed-simd / simd128, from the engine's start-up probe; --kernels pins one).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { DType } from '../src/engine/kernels/types.ts';
 import { loadModel } from '../src/engine/model/load.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
-import { selectKernels } from '../src/engine/kernels/select.ts';
+import { kernelStatus, selectKernels } from '../src/engine/kernels/select.ts';
+import { KERNEL_OPS, type Kernels, type WeightTensor } from '../src/engine/kernels/types.ts';
+import type { WasmVariant } from '../src/engine/kernels/wasm/module.ts';
 import { buildBenchModel, QWEN05_SHAPE, weightBytesPerToken } from '../src/engine/testing/bench-model.ts';
 import { measureBandwidth } from '../src/engine/testing/bandwidth.ts';
 import { getLlamaCpp } from '../src/engine/parity/llamacpp.ts';
@@ -45,6 +50,12 @@ const BATCH = 8;
 const BATCH_STEPS = Number(opt('batched-steps', '16'));
 const ROUNDS = Math.max(1, Number(opt('rounds', '3')));
 const CACHE = join(process.cwd(), 'cache', 'bench-engine');
+const PROFILE = args.includes('--profile');
+const VARIANT = (args.includes('--kernels') ? opt('kernels', '') : undefined) as WasmVariant | undefined;
+if (VARIANT !== undefined && VARIANT !== 'simd128' && VARIANT !== 'relaxed-simd') {
+  console.error(`--kernels must be simd128 or relaxed-simd, got "${VARIANT}"`);
+  process.exit(2);
+}
 
 const log = (s: string) => { if (!JSON_OUT) console.log(s); else process.stderr.write(s + '\n'); };
 
@@ -81,7 +92,7 @@ function bestRate(times: number[], perStep: number): number {
 
 async function benchOurs(path: string): Promise<Rates> {
   const model = await loadModel(path);
-  const kernels = selectKernels(model.heap, { threads: THREADS });
+  const kernels = selectKernels(model.heap, { threads: THREADS, variant: VARIANT });
   kernels.waitReady(10_000);
   let engine: Engine | null = null;
   try {
@@ -193,12 +204,91 @@ async function benchLlamaCpp(path: string): Promise<Rates> {
   }
 }
 
+// ------------------------------------------------------------------ --profile
+
+/** `k` with every op timed: ms and calls per op, matmul per (dtype, N×K, M); `acc` is cleared per phase. */
+function profiled(k: Kernels & { close?: () => void }) {
+  const acc = new Map<string, { ms: number; calls: number }>();
+  const out: Record<string, unknown> = { ...k };
+  for (const op of KERNEL_OPS) {
+    const f = (k as unknown as Record<string, (...a: unknown[]) => void>)[op];
+    out[op] = (...a: unknown[]) => {
+      const t0 = performance.now();
+      f(...a);
+      const ms = performance.now() - t0;
+      const w = a[2] as WeightTensor;
+      const key = op === 'matmul' ? `matmul ${w.dtype} ${w.rows}×${w.cols} M=${a[3]}` : op;
+      const e = acc.get(key);
+      if (e) { e.ms += ms; e.calls++; } else acc.set(key, { ms, calls: 1 });
+    };
+  }
+  return { kernels: out as unknown as Kernels, acc };
+}
+
+function printProfile(title: string, acc: Map<string, { ms: number; calls: number }>, wallMs: number, tokens: number) {
+  const rowsP = [...acc.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rowsP.reduce((s, [, e]) => s + e.ms, 0);
+  console.log(`\n${title}: ${wallMs.toFixed(1)} ms wall, ${(tokens / (wallMs / 1000)).toFixed(1)} tok/s; kernels ${total.toFixed(1)} ms (${(100 * total / wallMs).toFixed(0)}% of wall)`);
+  console.log(`${'op'.padEnd(34)} ${'calls'.padStart(6)} ${'ms'.padStart(9)} ${'%'.padStart(5)} ${'µs/call'.padStart(9)}`);
+  for (const [key, e] of rowsP) {
+    if (e.ms < total * 0.002) continue;
+    console.log(`${key.padEnd(34)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(1).padStart(9)} ${(100 * e.ms / total).toFixed(1).padStart(5)} ${(1000 * e.ms / e.calls).toFixed(1).padStart(9)}`);
+  }
+}
+
+async function profileOurs(dtype: DType, path: string): Promise<void> {
+  const model = await loadModel(path);
+  const base = selectKernels(model.heap, { threads: THREADS, variant: VARIANT });
+  base.waitReady(10_000);
+  const p = profiled(base);
+  const engine = await createEngine(model, { kernels: p.kernels, maxBatchTokens: PREFILL, kvTokens: PREFILL + 64 + BATCH * (PROMPT + BATCH_STEPS + 16), maxContext: 1024 });
+  try {
+    const run = (title: string, tokensPerRun: number, fn: () => void) => {
+      p.acc.clear();
+      const t0 = performance.now();
+      fn();
+      printProfile(`${dtype} ${title} (${base.kernelPath}, ${THREADS} threads, Node ${process.version})`, p.acc, performance.now() - t0, tokensPerRun);
+    };
+    const w = engine.createSequence();
+    engine.step([{ seq: w, tokens: tokens(8, 9), logits: 'last' }]);
+    engine.freeSequence(w);
+    run(`prefill ${PREFILL}`, PREFILL, () => {
+      const s = engine.createSequence();
+      engine.step([{ seq: s, tokens: tokens(PREFILL, 1), logits: 'last' }]);
+      engine.freeSequence(s);
+    });
+    const d = engine.createSequence();
+    let [r] = engine.step([{ seq: d, tokens: tokens(PROMPT, 2), logits: 'last' }]);
+    run(`decode ×1, ${DECODE} steps`, DECODE, () => {
+      for (let i = 0; i < DECODE; i++) [r] = engine.step([{ seq: d, tokens: [argmax(r.logits!)], logits: 'last' }]);
+    });
+    engine.freeSequence(d);
+    const seqs = Array.from({ length: BATCH }, () => engine.createSequence());
+    let outs = engine.step(seqs.map((seq, i) => ({ seq, tokens: tokens(PROMPT, 10 + i), logits: 'last' as const })));
+    run(`decode ×8, ${BATCH_STEPS} steps`, BATCH * BATCH_STEPS, () => {
+      for (let st = 0; st < BATCH_STEPS; st++) outs = engine.step(seqs.map((seq, i) => ({ seq, tokens: [argmax(outs[i].logits!)], logits: 'last' as const })));
+    });
+    for (const s of seqs) engine.freeSequence(s);
+  } finally {
+    engine.close();
+  }
+}
+
+if (PROFILE) {
+  const ks = kernelStatus();
+  console.log(`profile: Node ${process.version} (V8 ${ks.v8}), kernel path ${VARIANT ?? ks.kernelPath}${ks.relaxedSimdReason && !VARIANT ? ` (relaxed SIMD off: ${ks.relaxedSimdReason})` : ''}, load average ${loadavg()[0].toFixed(2)} on ${availableParallelism()} CPUs`);
+  for (const dtype of DTYPES) await profileOurs(dtype, buildBenchModel(CACHE, dtype, log));
+  process.exit(0);
+}
+
 // ------------------------------------------------------------------ main
 
 const fmt = (x: number) => x.toFixed(1);
 const result: Record<string, number | string> & { load_avg_1m?: number; cpus?: number } = {
   model: `Qwen2.5-0.5B shapes (C=${QWEN05_SHAPE.dModel}, L=${QWEN05_SHAPE.nLayers}, V=${QWEN05_SHAPE.vocabSize}), random weights`,
   threads: THREADS,
+  node_version: process.version,
+  kernel_path: VARIANT ?? kernelStatus().kernelPath,
 };
 const started = performance.now();
 const paths = Object.fromEntries(DTYPES.map((d) => [d, buildBenchModel(CACHE, d, log)]));
@@ -264,7 +354,7 @@ if (JSON_OUT) {
   const head = ['dtype', 'phase', 'ours tok/s', 'llama.cpp tok/s', 'ours/llama.cpp'];
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  console.log(`\n${result.model}, ${THREADS} threads; memory bandwidth ${result.bandwidth_gbps} GB/s\n`);
+  console.log(`\n${result.model}, ${THREADS} threads; memory bandwidth ${result.bandwidth_gbps} GB/s; Node ${process.version}, kernel path ${result.kernel_path}\n`);
   for (const r of all) console.log(r.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
   for (const dtype of DTYPES) {
     const key = dtype === 'q8_0' ? 'q8' : dtype;

@@ -3,6 +3,7 @@
  * ffn 4864, vocab 151936) on Q8_0 and F16, M = 1 / 8 / 512, 1 and 2 threads, WASM SIMD kernels.
  *
  *   npm run bench:kernels [-- --threads 1,2 --dtypes q8_0,f16 --m 1,8,512 --json]
+ *   npm run bench:kernels -- --kernels simd128,relaxed-simd   (both variants side by side; default: the probe's choice)
  *   (any dtype works: f32 bf16 q4_0 q4_K q5_K q6_K too)
  *   npm run bench:kernels -- --relaxed-probe   (only: relaxed-SIMD 8-bit dot semantics per V8 tier)
  *
@@ -12,7 +13,7 @@ import { Heap } from '../src/engine/heap.ts';
 import { f32ToF16 } from '../src/engine/tensor/half.ts';
 import { quantize } from '../src/engine/formats/quantize.ts';
 import { BLOCK, rowBytes, type DType, type WeightTensor } from '../src/engine/kernels/types.ts';
-import { createWasmKernels } from '../src/engine/kernels/wasm/index.ts';
+import { createWasmKernels, probeKernelPath, type WasmVariant } from '../src/engine/kernels/wasm/index.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,15 +24,25 @@ const dtypes = arg('dtypes', 'q8_0,f16').split(',') as DType[];
 const Ms = arg('m', '1,8,512').split(',').map(Number);
 const json = process.argv.includes('--json');
 const q8Act = arg('q8', 'int8') as 'int8' | 'f32';
+const probe = probeKernelPath();
+const variants = arg('kernels', probe.path).split(',') as WasmVariant[];
+for (const v of variants) {
+  if (v !== 'simd128' && v !== 'relaxed-simd') { console.error(`--kernels: simd128 or relaxed-simd, got "${v}"`); process.exit(2); }
+  if (v === 'relaxed-simd' && probe.path !== 'relaxed-simd') { console.error(`relaxed-simd is not available on Node ${process.version}: ${probe.reason}`); process.exit(2); }
+}
+if (!json) console.log(`Node ${process.version} (V8 ${process.versions.v8}); probe: ${probe.path}${probe.reason ? ` (${probe.reason})` : ''}`);
 
 if (process.argv.includes('--relaxed-probe')) {
   // The probe runs in child processes: V8's tier flags must be set before anything compiles.
   const { spawnSync } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
-  const probe = fileURLToPath(new URL('../src/engine/kernels/wasm/relaxed-probe.js', import.meta.url));
+  const { v8Knows } = await import('../src/engine/kernels/wasm/probe.ts');
+  const script = fileURLToPath(new URL('../src/engine/kernels/wasm/relaxed-probe.js', import.meta.url));
+  // Node 20 needs the flag; Node 22+ ship relaxed SIMD and no longer know it
+  const enable = v8Knows('--experimental-wasm-relaxed-simd') ? ['--experimental-wasm-relaxed-simd'] : [];
   for (const tier of ['default', '--liftoff-only', '--no-liftoff']) {
-    const flags = ['--experimental-wasm-relaxed-simd', ...(tier === 'default' ? [] : [tier])];
-    const r = spawnSync(process.execPath, [...flags, probe], { encoding: 'utf8' });
+    const flags = [...enable, ...(tier === 'default' ? [] : [tier])];
+    const r = spawnSync(process.execPath, [...flags, script], { encoding: 'utf8' });
     console.log(`${tier.padEnd(14)} ${r.status === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`}`);
   }
   process.exit(0);
@@ -73,15 +84,15 @@ function weight(dtype: DType, N: number, K: number): WeightTensor {
   return { dtype, rows: N, cols: K, data };
 }
 
-interface Row { dtype: string; threads: number; M: number; shape: string; ms: number; cpuMs: number; gflops: number; gbps: number }
+interface Row { node_version: string; kernel_path: WasmVariant; dtype: string; threads: number; M: number; shape: string; ms: number; cpuMs: number; gflops: number; gbps: number }
 const rows: Row[] = [];
 for (const dtype of dtypes) {
   // K-quants need K % 256 = 0: Qwen2.5-0.5B's C = 896 is not (llama.cpp falls back to other
   // types there), so those shapes are skipped for them.
   const ws = shapes.filter((s) => s.K % BLOCK[dtype].elems === 0).map((s) => ({ ...s, w: weight(dtype, s.N, s.K) }));
   if (ws.length === 0) console.error(`${dtype}: no shape has K divisible by ${BLOCK[dtype].elems}`);
-  for (const threads of threadsList) {
-    const kk = createWasmKernels(heap, { threads, q8Activations: q8Act });
+  for (const variant of variants) for (const threads of threadsList) {
+    const kk = createWasmKernels(heap, { threads, q8Activations: q8Act, variant });
     kk.waitReady();
     for (const M of Ms) {
       for (const { name, N, K, w } of ws) {
@@ -103,9 +114,9 @@ for (const dtype of dtypes) {
         const ms = (t - t0) / n;
         const gflops = (2 * M * N * K) / ms / 1e6;
         const gbps = w.data.byteLength / ms / 1e6;
-        rows.push({ dtype, threads, M, shape: name, ms, cpuMs, gflops, gbps });
+        rows.push({ node_version: process.version, kernel_path: variant, dtype, threads, M, shape: name, ms, cpuMs, gflops, gbps });
         heap.free(x); heap.free(out);
-        if (!json) console.log(`${dtype.padEnd(5)} t=${threads} M=${String(M).padEnd(3)} ${name.padEnd(20)} ${ms.toFixed(3).padStart(9)} ms ${gflops.toFixed(1).padStart(6)} GFLOP/s ${gbps.toFixed(1).padStart(6)} GB/s  (cpu/thread ${cpuMs.toFixed(3)} ms: ${((2 * M * N * K) / cpuMs / 1e6).toFixed(1)} GFLOP/s ${(w.data.byteLength / cpuMs / 1e6).toFixed(1)} GB/s)`);
+        if (!json) console.log(`${variant.padEnd(12)} ${dtype.padEnd(5)} t=${threads} M=${String(M).padEnd(3)} ${name.padEnd(20)} ${ms.toFixed(3).padStart(9)} ms ${gflops.toFixed(1).padStart(6)} GFLOP/s ${gbps.toFixed(1).padStart(6)} GB/s  (cpu/thread ${cpuMs.toFixed(3)} ms: ${((2 * M * N * K) / cpuMs / 1e6).toFixed(1)} GFLOP/s ${(w.data.byteLength / cpuMs / 1e6).toFixed(1)} GB/s)`);
       }
     }
     kk.close();

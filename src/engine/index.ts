@@ -26,6 +26,7 @@ export { mergedWeight } from './lora/index.ts';
 export { Heap } from './heap.ts';
 export type { Kernels, DType, WeightTensor } from './kernels/types.ts';
 export { referenceKernels } from './kernels/reference.ts';
+export { kernelStatus, type KernelPath } from './kernels/select.ts';
 
 import type { Engine } from './engine.ts';
 import type { LoraAdapter, AdapterLoadOptions } from './lora/index.ts';

@@ -407,6 +407,8 @@ describe('serving API', () => {
     assert.equal(status.serving.steps, st.json().steps);
     assert.deepEqual(status.serving.loadedModels, ['tiny-llama', 'gone']);
     assert.equal(status.serving.running, 0);
+    assert.match(status.engine.kernelPath, /^(relaxed-simd|simd128)$/); // the engine's start-up probe
+    assert.equal(status.engine.node, process.version);
   });
 
   // Last: it stops the node.

@@ -1,7 +1,8 @@
 /**
  * The kernel conformance suite: ONE set of cases run against every implementation — the
- * reference, the selected WASM set on 1 thread and on 2 threads (int8 and f32 activations for
- * q8_0/q4_0). Each result is compared with a float64 oracle computed here from the spec's
+ * reference, the WASM SIMD128 set on 1 thread and on 2 threads (int8 and f32 activations for
+ * q8_0/q4_0), and where this runtime passes the start-up probe (wasm/probe.ts: Node 22, 24) the
+ * relaxed-SIMD set on 1 and 2 threads. Each result is compared with a float64 oracle computed here from the spec's
  * dequantizer (tensor/dequant.ts), under these stated tolerances:
  *
  *   matmul, float math (f32, f16, bf16; q8_0/q4_0/K-quants with f32 activations):
@@ -9,6 +10,8 @@
  *   matmul, int8 activations (q8_0, q4_0, K-quants; as llama.cpp): x is rounded to 32-wide int8 blocks with
  *       scale dₓ = max|x_block|/127, so each xₖ moves by ≤ dₓ/2 and
  *       |out − oracle| ≤ Σ_blocks (dₓ/2)·Σ_{k∈block}|wₖ| + 1e-5 · Σₖ|xₖ·wₖ|
+ *   matmul q8_0, M ≥ 2, relaxed SIMD (7-bit activations, zero point 64): the same with
+ *       dₓ = max|x_block|/63
  *   rmsnorm, layernorm, siluMul, gelu, softmax:  |out − oracle| ≤ 2e-6 + 1e-5·|oracle|
  *   attention (paged KV, GQA, sliding window, softcap, ALiBi): |out − reference| ≤ 1e-5·(1 + |reference|)
  *       (the reference accumulates in float64; outputs are convex combinations of V rows)
@@ -26,6 +29,7 @@ import { f32ToF16 } from '../tensor/half.ts';
 import { quantize } from '../formats/quantize.ts';
 import { referenceKernels } from './reference.ts';
 import { selectKernels, type SelectedKernels } from './select.ts';
+import { probeKernelPath } from './wasm/probe.ts';
 import { BLOCK, KERNEL_OPS, rowBytes, type DType, type Kernels, type WeightTensor } from './types.ts';
 
 function rng(seed: number) {
@@ -36,22 +40,29 @@ function rng(seed: number) {
 const heap = new Heap({ initialBytes: 64 << 20 });
 const f32 = (src: ArrayLike<number>) => { const v = heap.f32(src.length); v.set(src); return v; };
 
-interface Impl { label: string; k: Kernels; int8: boolean; close(): void }
+interface Impl { label: string; k: Kernels; int8: boolean; relaxed: boolean; close(): void }
 /** K-quant matmuls with M ≤ this take the int8-activation path (wasm-kernels.ts default: all M). */
 const KQUANT_INT_MAX_M = Infinity;
 const impls: Impl[] = [];
+/** Does this runtime get the relaxed-SIMD kernels (the start-up probe's verdict)? */
+const RELAXED = probeKernelPath().path === 'relaxed-simd';
 before(() => {
-  impls.push({ label: 'reference', k: referenceKernels, int8: false, close() {} });
+  impls.push({ label: 'reference', k: referenceKernels, int8: false, relaxed: false, close() {} });
   const mk = (label: string, opts: Parameters<typeof selectKernels>[1], int8: boolean) => {
     const k: SelectedKernels = selectKernels(heap, { minParallelWork: 0, kquantIntMaxM: KQUANT_INT_MAX_M, adaptiveThreads: false, ...opts });
     assert.ok(k.fastOps.includes('matmul'), `${label}: WASM kernels did not load (run npm run build)`);
     assert.ok(k.waitReady(20_000), `${label}: workers did not start`);
-    impls.push({ label, k, int8, close: () => k.close() });
+    impls.push({ label, k, int8, relaxed: k.kernelPath === 'relaxed-simd', close: () => k.close() });
   };
-  mk('wasm×1', { threads: 1 }, true);
-  mk('wasm×2', { threads: 2 }, true);
-  mk('wasm×2 f32-activations', { threads: 2, q8Activations: 'f32' }, false);
+  mk('wasm×1', { threads: 1, variant: 'simd128' }, true);
+  mk('wasm×2', { threads: 2, variant: 'simd128' }, true);
+  mk('wasm×2 f32-activations', { threads: 2, q8Activations: 'f32', variant: 'simd128' }, false);
+  if (RELAXED) {
+    mk('relaxed×1', { threads: 1, variant: 'relaxed-simd' }, true);
+    mk('relaxed×2', { threads: 2, variant: 'relaxed-simd' }, true);
+  }
 });
+
 after(() => { for (const i of impls) i.close(); });
 
 const DTYPES: DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_K', 'q5_K', 'q6_K'];
@@ -86,12 +97,12 @@ function randomBlocks(dtype: DType, n: number, r: () => number): Uint8Array {
 function oracle(x: Float32Array, w: WeightTensor, M: number) {
   const { rows: N, cols: K } = w;
   const wr = new Float32Array(K);
-  const out = new Float64Array(M * N), abs = new Float64Array(M * N), q8 = new Float64Array(M * N);
+  const out = new Float64Array(M * N), abs = new Float64Array(M * N), q8 = new Float64Array(M * N), q7 = new Float64Array(M * N);
   const rb = rowBytes(w.dtype, K);
   for (let n = 0; n < N; n++) {
     dequantizeRow(w.dtype, w.data, n * rb, wr, 0, K);
     for (let m = 0; m < M; m++) {
-      let s = 0, a = 0, e = 0;
+      let s = 0, a = 0, e = 0, e7 = 0;
       for (let b = 0; b < K; b += 32) {
         let amax = 0, wabs = 0;
         for (let k = b; k < Math.min(K, b + 32); k++) {
@@ -102,11 +113,12 @@ function oracle(x: Float32Array, w: WeightTensor, M: number) {
           wabs += Math.abs(wr[k]);
         }
         e += (amax / 127 / 2) * wabs;
+        e7 += (amax / 63 / 2) * wabs;
       }
-      out[m * N + n] = s; abs[m * N + n] = a; q8[m * N + n] = e;
+      out[m * N + n] = s; abs[m * N + n] = a; q8[m * N + n] = e; q7[m * N + n] = e7;
     }
   }
-  return { out, abs, q8 };
+  return { out, abs, q8, q7 };
 }
 
 function shapes(dtype: DType, r: () => number): Array<[number, number, number]> {
@@ -131,6 +143,7 @@ describe('matmul conformance', () => {
           for (const impl of impls) {
             const kq = dtype === 'q4_K' || dtype === 'q5_K' || dtype === 'q6_K';
             const int8 = impl.int8 && (dtype === 'q8_0' || dtype === 'q4_0' || (kq && M <= KQUANT_INT_MAX_M));
+            const u7 = impl.relaxed && dtype === 'q8_0' && M >= 2;
             for (const accumulate of [false, true]) {
               const out = heap.f32(M * N);
               const base = Float32Array.from({ length: M * N }, () => r() - 0.5);
@@ -138,7 +151,7 @@ describe('matmul conformance', () => {
               impl.k.matmul(out, x, w, M, accumulate);
               for (let i = 0; i < M * N; i++) {
                 const want = o.out[i] + (accumulate ? base[i] : 0);
-                const tol = (int8 ? o.q8[i] : 0) + 1e-5 * o.abs[i] + 1e-6 * Math.abs(want) + 1e-6;
+                const tol = (u7 ? o.q7[i] : int8 ? o.q8[i] : 0) + 1e-5 * o.abs[i] + 1e-6 * Math.abs(want) + 1e-6;
                 const err = Math.abs(out[i] - want);
                 if (!(err <= tol)) {
                   assert.fail(`${impl.label} ${dtype}${raw ? ' raw' : ''} M=${M} N=${N} K=${K} acc=${accumulate} [${Math.floor(i / N)},${i % N}]: ${out[i]} vs ${want} (err ${err.toExponential(2)} > tol ${tol.toExponential(2)})`);
@@ -155,6 +168,48 @@ describe('matmul conformance', () => {
     });
   }
 
+  test('f16 matvec: both kernels (activations folded with 2^112 below |x| < 2^15, plain above)', () => {
+    const r = rng(11);
+    for (const big of [0, 3e4, 5e4, 1e6]) {
+      const w = makeWeight('f16', 37, 904, r, false);
+      const x = f32(Float32Array.from({ length: 904 }, () => r() * 2 - 1));
+      if (big) x[3] = big; // 3e4: still folded (3e4·2^112 < 2^127); 5e4 and 1e6: the plain kernel
+      const o = oracle(x, w, 1);
+      for (const impl of impls) {
+        const out = heap.f32(37);
+        impl.k.matmul(out, x, w, 1);
+        for (let i = 0; i < 37; i++) {
+          const tol = 1e-5 * o.abs[i] + 1e-6 * Math.abs(o.out[i]) + 1e-6;
+          assert.ok(Math.abs(out[i] - o.out[i]) <= tol, `${impl.label} f16 M=1 max|x|=${big || 1} [${i}]: ${out[i]} vs ${o.out[i]}`);
+        }
+        heap.free(out);
+      }
+      heap.free(x); heap.free(w.data);
+    }
+  });
+
+  test('relaxed q4_0 tile is exact: bit-identical to the SIMD128 tile (8-bit activations, nibbles as the 0..127 operand)', (t) => {
+    const relaxed = impls.find((i) => i.label === 'relaxed×2');
+    if (!relaxed) return t.skip(`relaxed SIMD not selected on Node ${process.version}`);
+    const simd = impls.find((i) => i.label === 'wasm×2')!;
+    const r = rng(21);
+    let n = 0;
+    for (const raw of [false, true]) {
+      for (const [M, N, K] of [[2, 8, 32], [3, 12, 96], [5, 36, 896], [8, 64, 96], [13, 20, 64], [4, 1216, 896]]) {
+        const w = makeWeight('q4_0', N, K, r, raw);
+        const x = f32(Float32Array.from({ length: M * K }, () => (r() * 2 - 1) * (r() < 0.05 ? 5 : 1)));
+        const a = heap.f32(M * N), b = heap.f32(M * N);
+        simd.k.matmul(a, x, w, M);
+        relaxed.k.matmul(b, x, w, M);
+        // N % 4 = 0: the SIMD128 path's last rows never fall to its row kernel (another rounding order)
+        for (let i = 0; i < M * N; i++) if (!Object.is(a[i], b[i])) assert.fail(`q4_0${raw ? ' raw' : ''} M=${M} N=${N} K=${K} [${i}]: relaxed ${b[i]} vs SIMD128 ${a[i]}`);
+        heap.free(a); heap.free(b); heap.free(x); heap.free(w.data);
+        n++;
+      }
+    }
+    assert.equal(n, 12);
+  });
+
   test('int8 activations really are int8 (the tolerance above is not vacuous)', () => {
     // The int8 path must differ from exact f32 math by about the quantization error, not be exact
     // (guards against a tolerance that hides a silently-disabled path) and not exceed the bound.
@@ -168,6 +223,17 @@ describe('matmul conformance', () => {
     let maxErr = 0;
     for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - o.out[i]) / o.q8[i]);
     assert.ok(maxErr > 1e-3 && maxErr <= 1, `int8 error / bound = ${maxErr}`);
+    const relaxed = impls.find((i) => i.label === 'relaxed×2');
+    if (relaxed) { // the 7-bit path: error about twice int8's, within its own bound, and really there
+      relaxed.k.matmul(out, x, w, 4);
+      let r7 = 0, r8 = 0;
+      for (let i = 0; i < out.length; i++) {
+        r7 = Math.max(r7, Math.abs(out[i] - o.out[i]) / o.q7[i]);
+        r8 = Math.max(r8, Math.abs(out[i] - o.out[i]) / o.q8[i]);
+      }
+      assert.ok(r7 > 1e-3 && r7 <= 1, `7-bit error / bound = ${r7}`);
+      assert.ok(r8 > maxErr, `7-bit error (${r8} of the int8 bound) should exceed int8's (${maxErr})`);
+    }
   });
 });
 
@@ -271,6 +337,8 @@ describe('elementwise and row ops conformance', () => {
       { H: 14, Hkv: 2, D: 64, T: 37, pos0: 0, bs: 16, window: null, cap: null, alibi: false }, // prefill
       { H: 8, Hkv: 1, D: 6, T: 5, pos0: 9, bs: 3, window: null, cap: 50, alibi: false }, // MQA, D % 4 ≠ 0
       { H: 6, Hkv: 6, D: 12, T: 4, pos0: 30, bs: 5, window: 7, cap: null, alibi: true },
+      { H: 4, Hkv: 2, D: 38, T: 6, pos0: 3, bs: 5, window: 4, cap: 30, alibi: true }, // 32 in registers + 6 (D % 4 ≠ 0)
+      { H: 2, Hkv: 1, D: 96, T: 3, pos0: 40, bs: 7, window: null, cap: null, alibi: false }, // 3 register passes
     ];
     for (const c of cases) {
       const L = c.pos0 + c.T, nBlocks = Math.ceil(L / c.bs), kvDim = c.Hkv * c.D;
@@ -338,13 +406,13 @@ describe('worker pool', () => {
     // Chunk boundaries are multiples of the 4-row group, so threading must not change one bit;
     // a race in job posting or claiming shows up as a mismatch or a hang here.
     const r = rng(77);
-    const one = impls.find((i) => i.label === 'wasm×1')!.k;
-    const two = impls.find((i) => i.label === 'wasm×2')!.k;
+    const pairs = [['wasm×1', 'wasm×2'], ...(RELAXED ? [['relaxed×1', 'relaxed×2']] : [])];
     const ws = (['q8_0', 'f16', 'q4_K'] as DType[]).map((dt) => makeWeight(dt, 40 + Math.floor(r() * 30), 256, r, false));
-    const x = f32(Float32Array.from({ length: 3 * 256 }, () => r() - 0.5));
-    for (let i = 0; i < 1000; i++) {
+    const x = f32(Float32Array.from({ length: 5 * 256 }, () => r() - 0.5));
+    for (let i = 0; i < 1000 * pairs.length; i++) {
+      const [one, two] = pairs[i % pairs.length].map((l) => impls.find((im) => im.label === l)!.k);
       const w = ws[i % 3];
-      const M = 1 + (i % 3);
+      const M = 1 + (i % 5);
       const a = heap.f32(M * w.rows), b = heap.f32(M * w.rows);
       one.matmul(a, x, w, M);
       two.matmul(b, x, w, M);

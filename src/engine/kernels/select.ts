@@ -7,19 +7,25 @@
  *    tensor on another heap) runs the reference, since WASM can only address the heap.
  * If the WASM module cannot load (not built, no SIMD) the whole set is the reference, with one
  * warning. `prefer: 'reference'` forces the reference (debugging, conformance baselines).
+ * Which WASM variant (relaxed SIMD or SIMD128) is the start-up probe's choice (wasm/probe.ts).
  */
 import type { Heap } from '../heap.ts';
 import { OpenLedgerError } from '../../util/errors.ts';
 import { referenceKernels } from './reference.ts';
 import { KERNEL_OPS, type Kernels } from './types.ts';
-import { createWasmKernels, type WasmKernelOptions } from './wasm/index.ts';
+import { createWasmKernels, kernelModule, probeKernelPath, type WasmKernelOptions } from './wasm/index.ts';
 
 export interface SelectOptions extends WasmKernelOptions {
   /** 'wasm' (default) or 'reference'. */
   prefer?: 'wasm' | 'reference';
 }
 
+/** The matmul path in use: relaxed-SIMD WASM, SIMD128 WASM, or the reference (WASM off). */
+export type KernelPath = 'relaxed-simd' | 'simd128' | 'reference';
+
 export type SelectedKernels = Kernels & {
+  /** The kernel path (also in GET /v1/status and benchmark output). */
+  readonly kernelPath: KernelPath;
   /** Ops served by the WASM set (the rest are the reference). Empty when WASM is off. */
   readonly fastOps: readonly string[];
   /** Block until worker threads are up (benchmarks and tests; normal calls never need it). */
@@ -34,13 +40,14 @@ let warned = false;
 
 export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKernels {
   const ref = referenceKernels;
-  const referenceOnly = (): SelectedKernels => ({ ...ref, fastOps: [], waitReady: () => true, poolStats: () => null, close() {} });
+  const referenceOnly = (): SelectedKernels => ({ ...ref, kernelPath: 'reference', fastOps: [], waitReady: () => true, poolStats: () => null, close() {} });
   if (opts.prefer === 'reference') return referenceOnly();
 
   let fast: ReturnType<typeof createWasmKernels>;
   try {
     fast = createWasmKernels(heap, opts);
   } catch (e) {
+    if (e instanceof OpenLedgerError && e.code === 'kernel_variant_unavailable') throw e; // asked for explicitly
     if (!warned) {
       warned = true;
       const msg = e instanceof OpenLedgerError ? e.fullMessage : (e as Error).message;
@@ -80,9 +87,26 @@ export function selectKernels(heap: Heap, opts: SelectOptions = {}): SelectedKer
     out[op] = (...args: unknown[]) => (onHeap(spec, args) ? f(...args) : r(...args));
   }
   return Object.assign(out as unknown as Kernels, {
+    kernelPath: fast.variant,
     fastOps,
     waitReady: (t?: number) => fast.waitReady(t),
     poolStats: () => fast.poolStats(),
     close: () => fast.close(),
   });
+}
+
+/**
+ * What the engine runs on this runtime (GET /v1/status → engine, benchmarks): the kernel path
+ * the start-up probe chose (reference when the WASM kernels cannot load), the runtime, and why
+ * the relaxed-SIMD kernels are not used (null when they are).
+ */
+export function kernelStatus(): { kernelPath: KernelPath; node: string; v8: string; relaxedSimdReason: string | null; probeMs: number } {
+  let wasm = true;
+  try {
+    kernelModule('simd128');
+  } catch {
+    wasm = false;
+  }
+  const p = probeKernelPath();
+  return { kernelPath: wasm ? p.path : 'reference', node: p.node, v8: p.v8, relaxedSimdReason: p.reason, probeMs: p.ms };
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NodeServices } from '../context.ts';
 import type { ModelServer } from '../../serving/index.ts';
+import { kernelStatus } from '../../engine/index.ts';
 
 export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
   app.get('/health', { schema: { tags: ['node'], summary: 'Liveness', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
@@ -25,6 +26,11 @@ export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
               contracts: { type: 'object', additionalProperties: { type: 'string' } },
               operator: { type: 'string' },
               serving: { type: ['object', 'null'], additionalProperties: true, description: 'running / waiting sequences, engine steps and tokens over all base models (details: GET /v1/serving/stats)' },
+              engine: {
+                type: 'object',
+                additionalProperties: true,
+                description: "the engine's kernel path from its start-up probe (relaxed-simd, simd128 or reference), the Node/V8 version, and why relaxed SIMD is off (null when on)",
+              },
             },
           },
         },
@@ -44,6 +50,7 @@ export async function coreRoutes(app: FastifyInstance, s: NodeServices) {
         contracts: Object.fromEntries(Object.entries(contracts).map(([k, v]) => [k, String(v)])),
         operator: s.chain.operator.address,
         serving: servingSummary(s.modules.serving as ModelServer | undefined),
+        engine: kernelStatus(),
       };
     },
   );

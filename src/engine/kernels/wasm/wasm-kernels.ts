@@ -11,11 +11,16 @@
  *    `q8Activations: 'f32'` switches to the float path (exact to f32 rounding) instead.
  *  • everything else: fused conversion for M = 1 (f32/f16/bf16), else 4 weight rows dequantized
  *    into per-thread scratch and a 2×4 f32x4 register tile.
+ *  • variant 'relaxed-simd' (kernels-relaxed.wasm, where probe.ts passes): q8_0 with M ≥ 2 runs the
+ *    8-bit dot tile on 7-bit activations with a zero point, q4_0 with M ≥ 2 the same tile on int8
+ *    activations, exact (assembly/matmul/q8-tile-relaxed.ts).
  */
 import { availableParallelism } from 'node:os';
+import { OpenLedgerError } from '../../../util/errors.ts';
 import type { Heap } from '../../heap.ts';
 import { BLOCK, type AttentionParams, type DType, type Kernels, type PagedKv, type WeightTensor } from '../types.ts';
-import { instantiate, kernelModule, type KernelExports } from './module.ts';
+import { instantiate, kernelModule, type KernelExports, type WasmVariant } from './module.ts';
+import { probeKernelPath } from './probe.ts';
 import { WorkerPool } from './pool.ts';
 import { MAX_CHUNKS, OP, headRange, rowRange } from './protocol.ts';
 
@@ -35,6 +40,12 @@ export interface WasmKernelOptions {
   kquantIntMaxM?: number;
   /** Below this many multiply-adds (M·N·K) a matmul runs on the caller alone. Default 2^17. */
   minParallelWork?: number;
+  /**
+   * Kernel variant: default the start-up probe's choice (probe.ts: relaxed SIMD where this runtime
+   * runs it exactly, else SIMD128). 'simd128' pins SIMD128; 'relaxed-simd' where the probe refused
+   * it is an error (a runtime that computes it wrong must never run it).
+   */
+  variant?: WasmVariant;
 }
 
 /** The ops kernels.wasm implements (getRows stays with the reference: it is a copy per token). */
@@ -42,6 +53,8 @@ export const WASM_OPS = ['matmul', 'rmsnorm', 'layernorm', 'softmax', 'siluMul',
 
 export type WasmKernels = Pick<Kernels, 'name' | (typeof WASM_OPS)[number]> & {
   readonly threads: number;
+  /** The kernel variant in use. */
+  readonly variant: WasmVariant;
   /** Block until the worker threads have started (benchmarks; ordinary calls never wait). */
   waitReady(timeoutMs?: number): boolean;
   /** Pool counters (null without workers): jobs, jobs run on the caller alone, caller work/wait ms. */
@@ -52,8 +65,18 @@ export type WasmKernels = Pick<Kernels, 'name' | (typeof WASM_OPS)[number]> & {
 export const DTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_K: 5, q5_K: 6, q6_K: 7 };
 
 export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): WasmKernels {
-  const module = kernelModule();
-  const k: KernelExports = instantiate(heap.memory);
+  const probe = probeKernelPath();
+  const variant: WasmVariant = opts.variant ?? probe.path;
+  if (variant === 'relaxed-simd' && probe.path !== 'relaxed-simd') {
+    throw new OpenLedgerError(`relaxed-SIMD kernels are not available on this runtime: ${probe.reason}`, {
+      type: 'config_error',
+      code: 'kernel_variant_unavailable',
+      hint: 'use Node 22 or 24 (see GET /v1/status → engine), or leave the variant unset to take the probe\'s choice',
+    });
+  }
+  const module = kernelModule(variant);
+  const k: KernelExports = instantiate(heap.memory, variant);
+  const relaxed = variant === 'relaxed-simd';
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const pool = threads > 1 ? new WorkerPool(module, heap.memory, { workers: threads - 1, spin: opts.spin ?? 50_000, adaptive: opts.adaptiveThreads ?? true }) : null;
   const int8 = (opts.q8Activations ?? 'int8') === 'int8';
@@ -107,7 +130,11 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
       const qBytes = Math.ceil((M * K * 2) / 64) * 64, sBytes = Math.ceil((M * nb * 4) / 64) * 64;
       [xqOff, xqBytes] = scratch(xqOff, xqBytes, qBytes + 2 * sBytes);
       const xq = xqOff, xd = xqOff + qBytes, xs = xd + sBytes;
-      k.quantizeRowsQ8(px, xq, xd, M, K, w.dtype === 'q4_K' || w.dtype === 'q5_K' ? xs : 0);
+      // relaxed tiles (M ≥ 2): q8_0 on 7-bit activations with zero point 64, one byte each; q4_0
+      // on int8 bytes with i32 block sums at xs (= xd + sBytes, where the wasm side expects them)
+      if (relaxed && w.dtype === 'q8_0' && M >= 2) k.quantizeRowsU7(px, xq, xd, M, K);
+      else if (relaxed && w.dtype === 'q4_0' && M >= 2) k.quantizeRowsI8(px, xq, xd, M, K, xs);
+      else k.quantizeRowsQ8(px, xq, xd, M, K, w.dtype === 'q4_K' || w.dtype === 'q5_K' ? xs : 0);
       if (kq && M >= 2) {
         // widened-weights batch kernel (kinds as in assembly/matmul.ts: 2 q4_K, 3 q5_K, 4 q6_K)
         const kind = w.dtype === 'q4_K' ? 2 : w.dtype === 'q5_K' ? 3 : 4;
@@ -222,7 +249,8 @@ export function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Was
   }
 
   return {
-    name: `wasm-simd×${threads}`,
+    name: `wasm-${relaxed ? 'relaxed-simd' : 'simd128'}×${threads}`,
+    variant,
     attention,
     rope,
     geluMul(out, gate, up, n) {

@@ -73,26 +73,56 @@ export function attention(
         sum += e;
       }
       const inv: f32 = <f32>1.0 / sum;
-      // out = Σ p_j v_j
+      // out = Σ p_j v_j, 32 dims at a time in 8 register accumulators (one pass over the keys per
+      // 32 dims: the output row is stored once instead of loaded and stored per key)
       const oo = out + (<usize>((t * H + h) * D) << 2);
-      for (let d = 0; d < D4; d += 4) v128.store(oo + (<usize>d << 2), f32x4.splat(0));
-      for (let d = D4; d < D; d++) store<f32>(oo + (<usize>d << 2), 0);
-      bi = kStart / bs;
-      slot = kStart % bs;
-      base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff;
-      for (let j = kStart; j <= qpos; j++) {
-        const vo = base + <usize>slot * rowBytes;
-        const pj: f32 = load<f32>(scores + (<usize>j << 2)) * inv;
-        const pv = f32x4.splat(pj);
-        for (let d = 0; d < D4; d += 4) {
-          const o = <usize>d << 2;
-          v128.store(oo + o, f32x4.add(v128.load(oo + o), f32x4.mul(pv, v128.load(vo + o))));
+      const D32 = D & ~31;
+      for (let d0 = 0; d0 < D32; d0 += 32) {
+        let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        bi = kStart / bs;
+        slot = kStart % bs;
+        base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff + (<usize>d0 << 2);
+        for (let j = kStart; j <= qpos; j++) {
+          const vo = base + <usize>slot * rowBytes;
+          const pv = f32x4.splat(load<f32>(scores + (<usize>j << 2)) * inv);
+          c0 = f32x4.add(c0, f32x4.mul(pv, v128.load(vo)));
+          c1 = f32x4.add(c1, f32x4.mul(pv, v128.load(vo, 16)));
+          c2 = f32x4.add(c2, f32x4.mul(pv, v128.load(vo, 32)));
+          c3 = f32x4.add(c3, f32x4.mul(pv, v128.load(vo, 48)));
+          c4 = f32x4.add(c4, f32x4.mul(pv, v128.load(vo, 64)));
+          c5 = f32x4.add(c5, f32x4.mul(pv, v128.load(vo, 80)));
+          c6 = f32x4.add(c6, f32x4.mul(pv, v128.load(vo, 96)));
+          c7 = f32x4.add(c7, f32x4.mul(pv, v128.load(vo, 112)));
+          if (++slot == bs && j < qpos) {
+            slot = 0;
+            bi++;
+            base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff + (<usize>d0 << 2);
+          }
         }
-        for (let d = D4; d < D; d++) store<f32>(oo + (<usize>d << 2), load<f32>(oo + (<usize>d << 2)) + pj * load<f32>(vo + (<usize>d << 2)));
-        if (++slot == bs && j < qpos) {
-          slot = 0;
-          bi++;
-          base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff;
+        const od = oo + (<usize>d0 << 2);
+        v128.store(od, c0); v128.store(od, c1, 16); v128.store(od, c2, 32); v128.store(od, c3, 48);
+        v128.store(od, c4, 64); v128.store(od, c5, 80); v128.store(od, c6, 96); v128.store(od, c7, 112);
+      }
+      if (D32 < D) { // the last D % 32 dims: accumulate in the output row
+        for (let d = D32; d < D4; d += 4) v128.store(oo + (<usize>d << 2), f32x4.splat(0));
+        for (let d = D4; d < D; d++) store<f32>(oo + (<usize>d << 2), 0);
+        bi = kStart / bs;
+        slot = kStart % bs;
+        base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff;
+        for (let j = kStart; j <= qpos; j++) {
+          const vo = base + <usize>slot * rowBytes;
+          const pj: f32 = load<f32>(scores + (<usize>j << 2)) * inv;
+          const pv = f32x4.splat(pj);
+          for (let d = D32; d < D4; d += 4) {
+            const o = <usize>d << 2;
+            v128.store(oo + o, f32x4.add(v128.load(oo + o), f32x4.mul(pv, v128.load(vo + o))));
+          }
+          for (let d = D4; d < D; d++) store<f32>(oo + (<usize>d << 2), load<f32>(oo + (<usize>d << 2)) + pj * load<f32>(vo + (<usize>d << 2)));
+          if (++slot == bs && j < qpos) {
+            slot = 0;
+            bi++;
+            base = vc + <usize>(load<i32>(table + (<usize>bi << 2)) * bs) * rowBytes + headOff;
+          }
         }
       }
     }

@@ -2,11 +2,12 @@
 // Row dequantizers: K values of one weight row (GGUF block layout, byte-for-byte as ggml's
 // ggml-common.h) → K f32 at dst. Used by the tiled path (M ≥ 2 and the K-quants), which
 // dequantizes a few rows into per-thread scratch and reuses them across every activation row.
-import { h2f, h2f4, bf2f4 } from './f16';
+import { h2f, h2f4k, f16Mask, f16Scale, bf2f4 } from './f16';
 
 export function deqF16(src: usize, dst: usize, K: i32): void {
   let k = 0;
-  for (; k + 4 <= K; k += 4) v128.store(dst + (<usize>k << 2), h2f4(src + (<usize>k << 1)));
+  const mask = f16Mask(), scale = f16Scale();
+  for (; k + 4 <= K; k += 4) v128.store(dst + (<usize>k << 2), h2f4k(src + (<usize>k << 1), mask, scale));
   for (; k < K; k++) store<f32>(dst + (<usize>k << 2), h2f(src + (<usize>k << 1)));
 }
 
