@@ -9,6 +9,7 @@ import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
 import { fineTuningRoutes } from './fine-tuning.ts';
 import { inferenceRoutes } from './inference.ts';
+import { studioRoutes } from './studio.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -17,4 +18,5 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await datanetRoutes(app, s);
   await fineTuningRoutes(app, s);
   await inferenceRoutes(app, s);
+  await studioRoutes(app, s);
 }
