@@ -62,8 +62,9 @@ export function Hash({ value, label }: { value: string | null | undefined; label
     }, () => undefined);
   };
   return (
-    <button type="button" className="hash" title={`${value} (click to copy)`} aria-label={`${label ?? 'value'} ${value}, copy`} onClick={copy}>
+    <button type="button" className="hash" title={`${value} (click to copy)`} onClick={copy}>
       <code>{short(value)}</code>
+      <span className="sr-only"> ({label ?? 'value'} {value}, copy)</span>
       {copied && <span className="small"> copied</span>}
     </button>
   );

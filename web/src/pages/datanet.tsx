@@ -228,6 +228,7 @@ function Review({ d }: { d: Datanet }) {
       {!rows.loading && data.length === 0 && <p>The review queue is empty.</p>}
       {data.length > 0 && (
         <>
+          <div className="scroll">
           <table>
             <caption className="sr-only">Pending rows</caption>
             <thead>
@@ -246,6 +247,7 @@ function Review({ d }: { d: Datanet }) {
               ))}
             </tbody>
           </table>
+          </div>
           <label>
             Reason (needed to reject)
             <input value={reason} onChange={(e) => setReason(e.target.value)} />
@@ -327,6 +329,7 @@ function Leaderboard({ d }: { d: Datanet }) {
       {lb.loading && <Loading what="Loading the leaderboard" />}
       {lb.data && lb.data.data.length === 0 && <p className="muted">No contributions yet.</p>}
       {lb.data && lb.data.data.length > 0 && (
+        <div className="scroll">
         <table>
           <caption className="sr-only">Contributors</caption>
           <thead>
@@ -345,6 +348,7 @@ function Leaderboard({ d }: { d: Datanet }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </div>
   );

@@ -2,7 +2,7 @@
  * Model Factory wizard: base model → datanet versions (access inline) → hyperparameters with
  * defaults and a line each → advanced (LoRA targets, rank, alpha, dropout, schedule) → start.
  */
-import { useMemo, useState, type FormEvent } from 'react';
+import { cloneElement, useId, useMemo, useState, type FormEvent, type ReactElement } from 'react';
 import { parseUnits } from 'viem';
 import { ApiError, get, post, type Datanet, type Job, type ModelView } from '../api';
 import { Link, navigate } from '../router';
@@ -11,6 +11,18 @@ import { Badge, ErrorBox, Loading, NeedsSignIn, open, useAsync } from '../ui';
 import { accessLabel } from './datanets';
 
 const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/** A labelled control with its one-line explanation outside the label (read once, as a description). */
+function Field({ label, help, children }: { label: string; help: ReactElement<{ id: string }>; children: ReactElement<{ id?: string; 'aria-describedby'?: string }> }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-describedby': help.props.id })}
+      {help}
+    </div>
+  );
+}
 
 /** Hyperparameters the wizard shows: [key, label, default, one-line explanation, input attrs]. */
 const BASIC: [string, string, string, string, { min?: number; max?: number; step?: string }][] = [
@@ -155,44 +167,30 @@ export function Factory() {
         <fieldset className="card">
           <legend>3. Training</legend>
           {BASIC.map(([k, label, , help, attrs]) => (
-            <label key={k}>
-              {label}
-              <input type="number" name={k} value={hp[k]} onChange={(e) => setHp({ ...hp, [k]: e.target.value })} {...attrs} aria-describedby={`help-${k}`} />
-              <span id={`help-${k}`} className="help">{help}</span>
-            </label>
+            <Field key={k} label={label} help={<span id={`help-${k}`} className="help">{help}</span>}>
+              <input type="number" name={k} value={hp[k]} onChange={(e) => setHp({ ...hp, [k]: e.target.value })} {...attrs} />
+            </Field>
           ))}
-          <label>
-            Held-out fraction
-            <input type="number" step="any" min={0} max={0.5} value={split} onChange={(e) => setSplit(e.target.value)} aria-describedby="help-split" />
-            <span id="help-split" className="help">Rows kept aside to compare the tuned model with the base.</span>
-          </label>
-          <label>
-            Name suffix
-            <input value={suffix} maxLength={40} onChange={(e) => setSuffix(e.target.value)} aria-describedby="help-suffix" />
-            <span id="help-suffix" className="help">Ends up in the model's name: ft:{chosenBase}:<em>suffix</em>:…</span>
-          </label>
-          <label>
-            Price per 1k tokens (OPEN)
-            <input inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} aria-describedby="help-price" />
-            <span id="help-price" className="help">What callers pay you per 1000 tokens once the model is registered and served.</span>
-          </label>
+          <Field label="Held-out fraction" help={<span id="help-split" className="help">Rows kept aside to compare the tuned model with the base.</span>}>
+            <input type="number" step="any" min={0} max={0.5} value={split} onChange={(e) => setSplit(e.target.value)} />
+          </Field>
+          <Field label="Name suffix" help={<span id="help-suffix" className="help">Ends up in the model's name: ft:{chosenBase}:<em>suffix</em>:…</span>}>
+            <input value={suffix} maxLength={40} onChange={(e) => setSuffix(e.target.value)} />
+          </Field>
+          <Field label="Price per 1k tokens (OPEN)" help={<span id="help-price" className="help">What callers pay you per 1000 tokens once the model is registered and served.</span>}>
+            <input inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
+          </Field>
           <details>
             <summary>Advanced: LoRA and schedule</summary>
-            <label>
-              LoRA rank
-              <input type="number" min={1} max={256} value={adv.lora_rank} onChange={(e) => setAdv({ ...adv, lora_rank: e.target.value })} aria-describedby="help-rank" />
-              <span id="help-rank" className="help">Size of the adapter. Higher learns more, costs more memory.</span>
-            </label>
-            <label>
-              LoRA alpha
-              <input type="number" step="any" value={adv.lora_alpha} onChange={(e) => setAdv({ ...adv, lora_alpha: e.target.value })} aria-describedby="help-alpha" />
-              <span id="help-alpha" className="help">Scale of the adapter's update (alpha / rank); twice the rank is a good start.</span>
-            </label>
-            <label>
-              LoRA dropout
-              <input type="number" step="any" min={0} max={0.9} value={adv.lora_dropout} onChange={(e) => setAdv({ ...adv, lora_dropout: e.target.value })} aria-describedby="help-dropout" />
-              <span id="help-dropout" className="help">Randomly drops adapter inputs while training, against overfitting.</span>
-            </label>
+            <Field label="LoRA rank" help={<span id="help-rank" className="help">Size of the adapter. Higher learns more, costs more memory.</span>}>
+              <input type="number" min={1} max={256} value={adv.lora_rank} onChange={(e) => setAdv({ ...adv, lora_rank: e.target.value })} />
+            </Field>
+            <Field label="LoRA alpha" help={<span id="help-alpha" className="help">Scale of the adapter's update (alpha / rank); twice the rank is a good start.</span>}>
+              <input type="number" step="any" value={adv.lora_alpha} onChange={(e) => setAdv({ ...adv, lora_alpha: e.target.value })} />
+            </Field>
+            <Field label="LoRA dropout" help={<span id="help-dropout" className="help">Randomly drops adapter inputs while training, against overfitting.</span>}>
+              <input type="number" step="any" min={0} max={0.9} value={adv.lora_dropout} onChange={(e) => setAdv({ ...adv, lora_dropout: e.target.value })} />
+            </Field>
             <fieldset>
               <legend>Target modules</legend>
               {TARGETS.map((t) => (
@@ -201,20 +199,16 @@ export function Factory() {
                 </label>
               ))}
             </fieldset>
-            <label>
-              Schedule
-              <select value={adv.lr_scheduler} onChange={(e) => setAdv({ ...adv, lr_scheduler: e.target.value })} aria-describedby="help-sched">
+            <Field label="Schedule" help={<span id="help-sched" className="help">How the learning rate falls over the run.</span>}>
+              <select value={adv.lr_scheduler} onChange={(e) => setAdv({ ...adv, lr_scheduler: e.target.value })}>
                 <option value="cosine">cosine</option>
                 <option value="linear">linear</option>
                 <option value="constant">constant</option>
               </select>
-              <span id="help-sched" className="help">How the learning rate falls over the run.</span>
-            </label>
-            <label>
-              Warmup steps
-              <input type="number" min={0} value={adv.warmup_steps} onChange={(e) => setAdv({ ...adv, warmup_steps: e.target.value })} aria-describedby="help-warm" />
-              <span id="help-warm" className="help">Steps over which the learning rate ramps up from zero.</span>
-            </label>
+            </Field>
+            <Field label="Warmup steps" help={<span id="help-warm" className="help">Steps over which the learning rate ramps up from zero.</span>}>
+              <input type="number" min={0} value={adv.warmup_steps} onChange={(e) => setAdv({ ...adv, warmup_steps: e.target.value })} />
+            </Field>
             <label>
               Weight decay
               <input type="number" step="any" min={0} value={adv.weight_decay} onChange={(e) => setAdv({ ...adv, weight_decay: e.target.value })} />

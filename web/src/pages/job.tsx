@@ -142,6 +142,7 @@ function Outcome({ job }: { job: Job }) {
       <div className="card">
         <h2>Evaluation on {ev?.rows ?? 0} held-out rows</h2>
         {ev ? (
+          <div className="scroll">
           <table>
             <thead><tr><th scope="col">Metric</th><th scope="col">Base</th><th scope="col">Tuned</th></tr></thead>
             <tbody>
@@ -150,6 +151,7 @@ function Outcome({ job }: { job: Job }) {
               ))}
             </tbody>
           </table>
+          </div>
         ) : <p className="muted">No held-out rows: no evaluation.</p>}
         {ev?.samples?.length > 0 && (
           <details>

@@ -36,6 +36,7 @@ export function Playground() {
   const [temperature, setTemperature] = useState('0.7');
   const [topP, setTopP] = useState('1');
   const [maxTokens, setMaxTokens] = useState('128');
+  const [ignoreEos, setIgnoreEos] = useState(false);
   const [input, setInput] = useState('');
   const [turns, setTurns] = useState<Turn[]>([]);
   const [error, setError] = useState<unknown>(null);
@@ -67,6 +68,7 @@ export function Playground() {
           temperature: Number(temperature),
           top_p: Number(topP),
           max_tokens: Number(maxTokens),
+          ...(ignoreEos ? { ignore_eos: true } : {}),
           stream: true,
           stream_options: { include_usage: true },
         },
@@ -101,14 +103,14 @@ export function Playground() {
         <aside className="card settings" aria-label="Settings">
           <ErrorBox error={models.error} />
           {models.loading && <Loading what="Loading models" />}
-          <label>
-            Model
-            <select value={chosen} onChange={(e) => setModel(e.target.value)}>
+          <div className="field">
+            <label htmlFor="play-model">Model</label>
+            <select id="play-model" value={chosen} onChange={(e) => setModel(e.target.value)}>
               {list.map((m) => (
                 <option key={m.id} value={m.id}>{m.id}{m.kind === 'base' ? ' (base)' : ''}</option>
               ))}
             </select>
-          </label>
+          </div>
           {view && view.kind !== 'base' && (
             <p className="small muted">Adapter on {view.parent}; {open(view.price_per_1k_input ?? '0')} / 1k input, {open(view.price_per_1k_output ?? '0')} / 1k output.</p>
           )}
@@ -128,6 +130,9 @@ export function Playground() {
           <label>
             Max tokens
             <input type="number" min={1} max={4096} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={ignoreEos} onChange={(e) => setIgnoreEos(e.target.checked)} /> Ignore end of text (write until the token limit)
           </label>
         </aside>
         <div className="chat">
