@@ -270,6 +270,11 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.ok(points.size >= 3, `the loss chart moved through ${points.size} states: ${seen.join(' | ')}`);
   assert.match(await page.getByTestId('job-progress').innerText(), /^(\d+)\/\1 steps$/);
   await page.getByText(/ModelRegistry id \d+/).waitFor();
+  // the adapter downloads as a real GGUF file
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'GGUF LoRA (llama.cpp)' }).click()]);
+  assert.match(download.suggestedFilename(), /^ft_starter_studio_[0-9a-f]+-adapter\.gguf$/);
+  const gguf = readFileSync((await download.path())!);
+  assert.equal(gguf.subarray(0, 4).toString('latin1'), 'GGUF');
   await check('factory-job');
 
   // --- chat with the tuned model ---

@@ -10,6 +10,7 @@ import { datanetRoutes } from './datanets.ts';
 import { fineTuningRoutes } from './fine-tuning.ts';
 import { inferenceRoutes } from './inference.ts';
 import { studioRoutes } from './studio.ts';
+import { adapterFileRoutes } from './adapter-files.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -18,5 +19,6 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await datanetRoutes(app, s);
   await fineTuningRoutes(app, s);
   await inferenceRoutes(app, s);
+  await adapterFileRoutes(app, s);
   await studioRoutes(app, s);
 }

@@ -181,8 +181,53 @@ function Outcome({ job }: { job: Job }) {
           {r.training && (<><dt>Training</dt><dd>{r.training.steps} steps in {Number(r.training.seconds).toFixed(1)} s, loss {Number(r.training.first_loss).toFixed(3)} → {Number(r.training.final_loss).toFixed(3)}</dd></>)}
         </dl>
         <p><Link to={`/playground?model=${encodeURIComponent(model)}`} className="button">Chat with this model</Link></p>
-        <p className="small muted">Adapter download (PEFT / GGUF) is not served over HTTP yet: the files are on the node under its data dir (factory/jobs/{job.id}/adapter).</p>
+        <Downloads job={job} />
       </div>
+    </div>
+  );
+}
+
+const DOWNLOADS: [string, string][] = [
+  ['adapter.gguf', 'GGUF LoRA (llama.cpp)'],
+  ['adapter_model.safetensors', 'PEFT weights'],
+  ['adapter_config.json', 'PEFT config'],
+];
+
+/** Downloads go through fetch (they need the bearer token), then a blob link the browser saves. */
+function Downloads({ job }: { job: Job }) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  async function download(file: string) {
+    setError(null);
+    setBusy(file);
+    try {
+      const res = await send('GET', `/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}/adapter/${file}`);
+      const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? file;
+      const href = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = href;
+      a.download = name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 10_000);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  }
+  return (
+    <div>
+      <h3 className="small">Download the adapter</h3>
+      <div className="actions wrap">
+        {DOWNLOADS.map(([file, label]) => (
+          <button key={file} type="button" className="secondary small" disabled={busy === file} onClick={() => void download(file)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <ErrorBox error={error} />
     </div>
   );
 }
