@@ -22,6 +22,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
+import { parseEther } from 'viem';
+import { actions } from '../../src/chain/index.ts';
 import type { LocalAccount } from 'viem';
 import { startTestNode, siweToken, tempDir } from '../helpers.ts';
 import type { RunningNode } from '../../src/node.ts';
@@ -65,6 +67,14 @@ before(async () => {
         return null;
       case 'personal_sign':
         return a.signMessage!({ message: params[0] });
+      case 'eth_sendTransaction': {
+        const c = node!.services.chain;
+        return c.walletFor(a as never).sendTransaction({ account: a as never, chain: null, to: params[0].to, data: params[0].data } as never);
+      }
+      case 'eth_getTransactionReceipt': {
+        const r = await node!.services.chain.publicClient.getTransactionReceipt({ hash: params[0] }).catch(() => null);
+        return r && { status: r.status === 'success' ? '0x1' : '0x0', transactionHash: r.transactionHash };
+      }
       case 'eth_signTypedData_v4': {
         const { EIP712Domain: _omit, ...types } = JSON.parse(params[1]).types;
         return a.signTypedData!({ ...JSON.parse(params[1]), types });
@@ -138,6 +148,11 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   const signature = await devs[1].signTypedData({ domain: td.domain, types, primaryType: 'Contribution', message: { ...m, datanetId: BigInt(m.datanetId), rowCount: BigInt(m.rowCount), nonce: BigInt(m.nonce), deadline: BigInt(m.deadline) } });
   assert.equal((await inject('POST', `/v1/datanets/${closed.id}/contributions`, owner2, { rows, nonce: m.nonce, deadline: m.deadline, signature })).statusCode, 201);
   assert.equal((await inject('POST', `/v1/datanets/${closed.id}/versions`, owner2)).statusCode, 201);
+  // A paid datanet (1 OPEN), and gas + OPEN for the browser wallet so that it can buy access itself.
+  const paid = (await inject('POST', '/v1/datanets', owner2, { name: 'Paid recipes', format: 'alpaca', policies: { access: { kind: 'paid', priceWei: parseEther('1').toString() } } })).json();
+  const chain = n.services.chain;
+  await chain.publicClient.waitForTransactionReceipt({ hash: await chain.walletFor(chain.operator).sendTransaction({ account: chain.operator, chain: null, to: wallet.account.address, value: parseEther('1') } as never) });
+  await actions.transfer(chain, { account: devs[2], to: wallet.account.address, amount: parseEther('5') });
 
   // --- home, served at / by the node (and a client route on reload) ---
   // first load, empty cache: navigation start → the page's first heading rendered by React
@@ -164,6 +179,13 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.equal(stored.address, wallet.account.address);
   assert.equal(stored.kind, 'injected');
   await page.reload(); // the session survives a reload of a client route
+  // the wallet buys access to the paid datanet: approve + purchaseAccess sent by the wallet, recorded by the node
+  await page.goto(url(`/datanets/${paid.id}`));
+  await page.getByRole('button', { name: 'Buy access for 1 OPEN' }).click();
+  await page.getByText(/^Access bought for 1 OPEN \(tx 0x[0-9a-f]{8}…\)\.$/).waitFor({ timeout: 60_000 });
+  await check('datanet-overview-bought');
+  const bought = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}/credits` })).json().data;
+  assert.equal(bought.length, 1);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);

@@ -122,3 +122,24 @@ export async function siweSignIn(signer: Signer): Promise<{ token: string; addre
   const signature = await signer.signMessage(message);
   return post('/v1/auth/siwe', { message, signature });
 }
+
+/** Sends a transaction from the injected wallet and waits for it to be mined (status checked). */
+export async function sendAndWait(from: `0x${string}`, to: `0x${string}`, data: `0x${string}`): Promise<`0x${string}`> {
+  const eth = injectedProvider();
+  if (!eth) throw new ApiError({ message: 'No browser wallet found.', type: 'wallet_error', param: null, code: 'no_wallet', hint: 'Sign in with a wallet extension to send transactions.' }, 0);
+  let hash: `0x${string}`;
+  try {
+    hash = await eth.request({ method: 'eth_sendTransaction', params: [{ from, to, data }] });
+  } catch (e) {
+    throw walletError(e);
+  }
+  for (let i = 0; i < 240; i++) {
+    const r = await eth.request({ method: 'eth_getTransactionReceipt', params: [hash] }).catch(() => null);
+    if (r) {
+      if (r.status !== '0x1') throw new ApiError({ message: `Transaction ${hash} failed on chain.`, type: 'chain_error', param: null, code: 'tx_reverted', hint: 'Check your OPEN and gas balance, then try again.' }, 0);
+      return hash;
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new ApiError({ message: `Transaction ${hash} was not mined within 2 minutes.`, type: 'chain_error', param: null, code: 'tx_timeout', hint: 'Check it in your wallet; the node picks the purchase up from the chain once it is mined.' }, 0);
+}

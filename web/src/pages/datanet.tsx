@@ -7,6 +7,7 @@ import { Badge, ErrorBox, Hash, Loading, NeedsSignIn, Tabs, open, statusTone, us
 import { verifyRowProof } from '../merkle';
 import { accessLabel } from './datanets';
 import { Contribute } from './contribute';
+import { buyAccess } from '../purchase';
 
 const TABS: [string, string][] = [
   ['', 'Overview'],
@@ -41,7 +42,7 @@ export function DatanetPage({ id, tab }: { id: number; tab: string }) {
 }
 
 function Overview({ d, reload }: { d: Datanet; reload: () => void }) {
-  const { session } = useSession();
+  const { session, status } = useSession();
   const [grantee, setGrantee] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -101,7 +102,7 @@ function Overview({ d, reload }: { d: Datanet; reload: () => void }) {
         </dl>
         {a.kind === 'paid' && !isOwner && (
           session ? (
-            <button type="button" disabled={busy} onClick={() => act(async () => { await post(`/v1/datanets/${d.id}/purchase`); return `Access bought for ${open(a.priceWei)}.`; })}>
+            <button type="button" disabled={busy} onClick={() => act(async () => { const r = await buyAccess(d, session, status!, setDone); return `Access bought for ${open(a.priceWei)} (tx ${r.txHash.slice(0, 10)}…).`; })}>
               Buy access for {open(a.priceWei)}
             </button>
           ) : <NeedsSignIn what="buy access" />

@@ -9,6 +9,7 @@ import { Link, navigate } from '../router';
 import { useSession } from '../session';
 import { Badge, ErrorBox, Loading, NeedsSignIn, open, useAsync } from '../ui';
 import { accessLabel } from './datanets';
+import { buyAccess } from '../purchase';
 
 const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
@@ -33,7 +34,7 @@ const BASIC: [string, string, string, string, { min?: number; max?: number; step
 ];
 
 export function Factory() {
-  const { session } = useSession();
+  const { session, status } = useSession();
   const models = useAsync(() => get<{ data: ModelView[] }>('/v1/models'), []);
   const datanets = useAsync(() => get<{ data: Datanet[] }>('/v1/datanets?limit=200'), []);
   const [base, setBase] = useState('');
@@ -58,7 +59,7 @@ export function Factory() {
     setAccessBusy(d.id);
     setAccessError(null);
     try {
-      await post(`/v1/datanets/${d.id}/purchase`);
+      await buyAccess(d, session!, status!);
       datanets.reload();
     } catch (e) {
       setAccessError(e);
