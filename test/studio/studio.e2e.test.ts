@@ -148,6 +148,15 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   const signature = await devs[1].signTypedData({ domain: td.domain, types, primaryType: 'Contribution', message: { ...m, datanetId: BigInt(m.datanetId), rowCount: BigInt(m.rowCount), nonce: BigInt(m.nonce), deadline: BigInt(m.deadline) } });
   assert.equal((await inject('POST', `/v1/datanets/${closed.id}/contributions`, owner2, { rows, nonce: m.nonce, deadline: m.deadline, signature })).statusCode, 201);
   assert.equal((await inject('POST', `/v1/datanets/${closed.id}/versions`, owner2)).statusCode, 201);
+  // A datanet with validator approval: dev account 1 (the studio user) is its staked validator; two rows wait.
+  const reviewed = (await inject('POST', '/v1/datanets', owner2, { name: 'Reviewed facts', format: 'alpaca', policies: { validation: { kind: 'validators', approvals: 1 } } })).json();
+  assert.equal((await inject('POST', `/v1/datanets/${reviewed.id}/validators`, owner2, { address: devs[0].address })).statusCode, 200);
+  await actions.stake(n.services.chain, { account: devs[0], amount: parseEther('1') });
+  const facts = [{ instruction: 'boiling point of water at sea level', output: '100 degrees Celsius' }, { instruction: 'the moon is made of', output: 'cheese, obviously' }];
+  const td2 = (await inject('POST', `/v1/datanets/${reviewed.id}/contributions/prepare`, owner2, { rows: facts })).json().typedData;
+  const m2 = td2.message;
+  const sig2 = await devs[1].signTypedData({ domain: td2.domain, types, primaryType: 'Contribution', message: { ...m2, datanetId: BigInt(m2.datanetId), rowCount: BigInt(m2.rowCount), nonce: BigInt(m2.nonce), deadline: BigInt(m2.deadline) } });
+  assert.equal((await inject('POST', `/v1/datanets/${reviewed.id}/contributions`, owner2, { rows: facts, nonce: m2.nonce, deadline: m2.deadline, signature: sig2 })).json().pending, 2);
   // A paid datanet (1 OPEN), and gas + OPEN for the browser wallet so that it can buy access itself.
   const paid = (await inject('POST', '/v1/datanets', owner2, { name: 'Paid recipes', format: 'alpaca', policies: { access: { kind: 'paid', priceWei: parseEther('1').toString() } } })).json();
   const chain = n.services.chain;
@@ -188,6 +197,11 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.equal(bought.length, 1);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);
+  // a session the node no longer knows (expired, or another data dir): the page falls back to signed out
+  await page.evaluate(() => localStorage.setItem('openledger.session', JSON.stringify({ token: 'ols_not-a-session', address: '0x000000000000000000000000000000000000dEaD', kind: 'dev', expiresAt: new Date(Date.now() + 3600e3).toISOString() })));
+  await page.goto(url('/wallet'));
+  await page.getByText('Sign in to see your wallet.').waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);
 
   // --- one-click dev account ---
@@ -257,6 +271,24 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.getByText('12 accepted · 0 pending · 1 rejected').waitFor();
   await check('datanet-overview');
+
+  // --- the validator review queue: approve one row; a rejection without a reason is refused, then given ---
+  await page.goto(url(`/datanets/${reviewed.id}/review`));
+  const pendingIds = (await (await n.app.inject({ method: 'GET', url: `/v1/datanets/${reviewed.id}/rows?status=pending` })).json()).data.map((r: { id: number }) => r.id);
+  await page.getByRole('checkbox', { name: `pick row ${pendingIds[0]}` }).check();
+  await check('datanet-review');
+  await page.getByRole('button', { name: 'Approve 1' }).click();
+  await page.getByText('Approved 1 row(s).').waitFor();
+  await page.getByRole('checkbox', { name: `pick row ${pendingIds[1]}` }).check();
+  await page.getByRole('button', { name: 'Reject 1' }).click();
+  await alert().getByText('a rejection needs a reason').waitFor();
+  await page.getByLabel('Reason (needed to reject)').fill('not a fact');
+  await page.getByRole('button', { name: 'Reject 1' }).click();
+  await page.getByText('Rejected 1 row(s).').waitFor();
+  await page.getByText('The review queue is empty.').waitFor();
+  const counts = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${reviewed.id}` })).json().counts;
+  assert.deepEqual(counts, { accepted: 1, pending: 0, rejected: 1 });
+
   await page.getByRole('link', { name: 'Datanets', exact: true }).first().click();
   await page.getByRole('link', { name: 'Private notes' }).waitFor();
   await page.getByLabel('Search').fill('planted');

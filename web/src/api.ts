@@ -54,6 +54,11 @@ let token: string | null = null;
 export const setToken = (t: string | null) => {
   token = t;
 };
+let onExpired: (() => void) | null = null;
+/** Called when the node no longer accepts the session token (expired, signed out elsewhere, new data dir). */
+export const setOnExpired = (f: (() => void) | null) => {
+  onExpired = f;
+};
 
 export interface RequestOptions {
   /** Raw body (a File or bytes) instead of JSON. */
@@ -90,7 +95,9 @@ export async function send(method: string, path: string, body?: unknown, o: Requ
     } catch {
       parsed = null;
     }
-    throw new ApiError(parsed?.error ?? { message: `HTTP ${res.status} from ${path}`, type: 'http_error', param: null, code: String(res.status) }, res.status);
+    const err = new ApiError(parsed?.error ?? { message: `HTTP ${res.status} from ${path}`, type: 'http_error', param: null, code: String(res.status) }, res.status);
+    if (res.status === 401 && err.code === 'invalid_token' && token) onExpired?.();
+    throw err;
   }
   return res;
 }

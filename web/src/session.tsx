@@ -3,7 +3,7 @@
  * it; checked against GET /v1/auth/session on load; sign-out ends it on the node too.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { ApiError, get, post, setToken, type NodeStatus } from './api';
+import { ApiError, get, post, setOnExpired, setToken, type NodeStatus } from './api';
 import { devSigner, injectedProvider, injectedSigner, type Signer } from './wallet';
 
 interface Stored {
@@ -46,6 +46,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [statusError, setStatusError] = useState<ApiError | null>(null);
 
   useEffect(() => {
+    // the node refused the token: forget it (the page shows the error with "sign in again")
+    setOnExpired(() => {
+      localStorage.removeItem(KEY);
+      setToken(null);
+      setSession(null);
+    });
     get<NodeStatus>('/v1/status').then(setStatus, (e) => setStatusError(e as ApiError));
     if (session) {
       get('/v1/auth/session').catch((e: ApiError) => {
