@@ -173,6 +173,11 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   });
   console.log(`first load: load event ${firstLoad.load.toFixed(0)} ms, rendered by ${firstLoad.rendered.toFixed(0)} ms, ${(firstLoad.bytes / 1024).toFixed(0)} kB`);
   assert.ok(firstLoad.load < 1000, `first load took ${firstLoad.load.toFixed(0)} ms (goal < 1 s on localhost)`);
+  // keyboard: the first Tab reaches the skip link, which moves focus to the page's content
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   await check('home');
 
   // --- injected wallet on the wrong chain → switch → SIWE → sign out ---

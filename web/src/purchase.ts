@@ -3,11 +3,14 @@
  * A browser wallet: the wallet approves the price to DatanetRegistry and calls
  * purchaseAccess(datanetId) itself, then the node records the purchase from that transaction.
  */
-import { encodeFunctionData, parseAbi } from 'viem';
+import { encodeFunctionData } from 'viem';
 import { post, type Datanet, type NodeStatus } from './api';
 import { sendAndWait } from './wallet';
 
-const abi = parseAbi(['function approve(address spender, uint256 amount) returns (bool)', 'function purchaseAccess(uint256 datanetId)']);
+const abi = [
+  { type: 'function', name: 'approve', stateMutability: 'nonpayable', inputs: [{ name: 'spender', type: 'address' }, { name: 'amount', type: 'uint256' }], outputs: [{ type: 'bool' }] },
+  { type: 'function', name: 'purchaseAccess', stateMutability: 'nonpayable', inputs: [{ name: 'datanetId', type: 'uint256' }], outputs: [] },
+] as const;
 
 export async function buyAccess(d: Datanet, who: { address: `0x${string}`; kind: 'injected' | 'dev' }, status: NodeStatus, onStep: (s: string) => void = () => {}): Promise<{ txHash: string; priceWei: string }> {
   if (who.kind === 'dev') return post(`/v1/datanets/${d.id}/purchase`);

@@ -143,7 +143,7 @@ export function Factory() {
                     <input
                       type="checkbox"
                       checked={picked[d.id] !== undefined}
-                      onChange={(e) => { const p = { ...picked }; if (e.target.checked) p[d.id] = d.latestVersion!; else delete p[d.id]; setPicked(p); }}
+                      onChange={(e) => { const p = { ...picked }; if (e.target.checked) p[d.id] = d.latestVersion!; else delete p[d.id]; setPicked(p); setError(null); }}
                     />{' '}
                     <strong>{d.name}</strong> <Badge>{d.format}</Badge> <Badge tone="info">{accessLabel(d)}</Badge>
                   </label>{' '}
@@ -167,6 +167,7 @@ export function Factory() {
         </fieldset>
         <fieldset className="card">
           <legend>3. Training</legend>
+          <div className="fieldgrid">
           {BASIC.map(([k, label, , help, attrs]) => (
             <Field key={k} label={label} help={<span id={`help-${k}`} className="help">{help}</span>}>
               <input type="number" name={k} value={hp[k]} onChange={(e) => setHp({ ...hp, [k]: e.target.value })} {...attrs} />
@@ -181,8 +182,10 @@ export function Factory() {
           <Field label="Price per 1k tokens (OPEN)" help={<span id="help-price" className="help">What callers pay you per 1000 tokens once the model is registered and served.</span>}>
             <input inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
           </Field>
+          </div>
           <details>
             <summary>Advanced: LoRA and schedule</summary>
+            <div className="fieldgrid">
             <Field label="LoRA rank" help={<span id="help-rank" className="help">Size of the adapter. Higher learns more, costs more memory.</span>}>
               <input type="number" min={1} max={256} value={adv.lora_rank} onChange={(e) => setAdv({ ...adv, lora_rank: e.target.value })} />
             </Field>
@@ -192,6 +195,7 @@ export function Factory() {
             <Field label="LoRA dropout" help={<span id="help-dropout" className="help">Randomly drops adapter inputs while training, against overfitting.</span>}>
               <input type="number" step="any" min={0} max={0.9} value={adv.lora_dropout} onChange={(e) => setAdv({ ...adv, lora_dropout: e.target.value })} />
             </Field>
+            </div>
             <fieldset>
               <legend>Target modules</legend>
               {TARGETS.map((t) => (
@@ -200,6 +204,7 @@ export function Factory() {
                 </label>
               ))}
             </fieldset>
+            <div className="fieldgrid">
             <Field label="Schedule" help={<span id="help-sched" className="help">How the learning rate falls over the run.</span>}>
               <select value={adv.lr_scheduler} onChange={(e) => setAdv({ ...adv, lr_scheduler: e.target.value })}>
                 <option value="cosine">cosine</option>
@@ -222,6 +227,7 @@ export function Factory() {
               Seed
               <input type="number" value={adv.seed} onChange={(e) => setAdv({ ...adv, seed: e.target.value })} />
             </label>
+            </div>
           </details>
         </fieldset>
         <ErrorBox error={error} />
