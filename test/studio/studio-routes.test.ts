@@ -123,14 +123,34 @@ describe('POST /v1/dev/sign', () => {
     const dev = node.services.keyring!.accounts[0].address;
     const op = node.services.chain.operator.address;
     const siwe = (address: string, c = chainId) => createSiweMessage({ domain: 'localhost', address: address as `0x${string}`, uri: 'http://localhost/', version: '1', chainId: c, nonce: 'abcdefgh12345678' });
+    const registry = node.services.chain.addresses.contracts.DatanetRegistry;
+    const contribution = {
+      domain: { name: 'OpenLedger', version: '1', chainId, verifyingContract: registry },
+      types: { Contribution: [{ name: 'contributor', type: 'address' }, { name: 'datanetId', type: 'uint256' }, { name: 'rowsRoot', type: 'bytes32' }, { name: 'rowCount', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+      primaryType: 'Contribution',
+      message: { contributor: dev, datanetId: '1', rowsRoot: `0x${'11'.repeat(32)}`, rowCount: '1', nonce: '1', deadline: '9999999999' },
+    };
+    // e.g. an escrow spend authorization for the same chain: not something the browser may get signed
+    const spend = {
+      domain: { name: 'OpenLedger InferenceEscrow', version: '1', chainId, verifyingContract: node.services.chain.addresses.contracts.InferenceEscrow },
+      types: { SpendAuthorization: [{ name: 'payer', type: 'address' }, { name: 'scope', type: 'bytes32' }, { name: 'cap', type: 'uint256' }, { name: 'expiry', type: 'uint64' }, { name: 'nonce', type: 'uint256' }] },
+      primaryType: 'SpendAuthorization',
+      message: { payer: dev, scope: `0x${'00'.repeat(32)}`, cap: '1000000000000000000000', expiry: '9999999999', nonce: '1' },
+    };
+    assert.equal((await sign({ account: dev, typedData: contribution })).statusCode, 200, 'the well-formed contribution is signed');
     const cases: [object, number, string][] = [
       [{ account: op, message: siwe(op) }, 403, 'not_a_dev_account'],
       [{ account: '0x000000000000000000000000000000000000dEaD', message: siwe(dev) }, 403, 'not_a_dev_account'],
       [{ account: 'nope', message: siwe(dev) }, 400, 'invalid_address'],
       [{ account: dev, message: 'transfer everything' }, 400, 'not_siwe_for_this_chain'],
       [{ account: dev, message: siwe(dev, 1) }, 400, 'not_siwe_for_this_chain'],
+      [{ account: dev, message: siwe(op) }, 400, 'not_siwe_for_this_chain'],
       [{ account: dev, typedData: { domain: { chainId: 1 }, types: {}, primaryType: 'X', message: {} } }, 400, 'wrong_chain'],
-      [{ account: dev, typedData: { domain: { chainId }, types: {}, primaryType: 'Nope', message: {} } }, 400, 'invalid_typed_data'],
+      [{ account: dev, typedData: { domain: { chainId }, types: {}, primaryType: 'Nope', message: {} } }, 400, 'typed_data_not_allowed'],
+      [{ account: dev, typedData: spend }, 400, 'typed_data_not_allowed'],
+      [{ account: dev, typedData: { ...contribution, message: { ...contribution.message, contributor: op } } }, 400, 'typed_data_not_allowed'],
+      [{ account: dev, typedData: { ...contribution, domain: { ...contribution.domain, verifyingContract: '0x000000000000000000000000000000000000dEaD' } } }, 400, 'typed_data_not_allowed'],
+      [{ account: dev, typedData: { ...contribution, message: { ...contribution.message, rowCount: 'many' } } }, 400, 'invalid_typed_data'],
       [{ account: dev }, 400, 'invalid_request'],
       [{ account: dev, message: siwe(dev), typedData: {} }, 400, 'invalid_request'],
     ];
@@ -140,6 +160,17 @@ describe('POST /v1/dev/sign', () => {
       assert.equal(r.json().error.code, code);
       assert.ok(r.json().error.hint, 'every refusal has a hint');
     }
+  });
+
+  test('only for browsers on the node\'s machine', async () => {
+    const dev = node.services.keyring!.accounts[0].address;
+    const message = createSiweMessage({ domain: 'localhost', address: dev, uri: 'http://localhost/', version: '1', chainId: node.services.chain.chainId, nonce: 'abcdefgh12345678' });
+    const r = await node.app.inject({ method: 'POST', url: '/v1/dev/sign', remoteAddress: '192.168.1.23', payload: { account: dev, message } });
+    assert.equal(r.statusCode, 403);
+    assert.equal(r.json().error.code, 'dev_signing_local_only');
+    // a forwarded-for header does not make a remote caller local (the node trusts no proxy)
+    const f = await node.app.inject({ method: 'POST', url: '/v1/dev/sign', remoteAddress: '192.168.1.23', headers: { 'x-forwarded-for': '127.0.0.1' }, payload: { account: dev, message } });
+    assert.equal(f.statusCode, 403);
   });
 
   test('on an external chain (no dev keyring) it is refused with the way forward', async () => {

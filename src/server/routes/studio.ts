@@ -6,9 +6,11 @@
  *   GET /assets/<hashed file>  JS/CSS/images (cached for a year, immutable: the name is the hash)
  *   GET /datanets…, /factory…, /playground, /models…, /wallet, /signin
  *                              the same index.html (client-side routes; a reload keeps the page)
- *   POST /v1/dev/sign          embedded chain only: sign a SIWE message or EIP-712 typed data for
- *                              this node's chain with a dev-keyring account (never the operator,
- *                              never the mnemonic); 403 `dev_signing_unavailable` elsewhere
+ *   POST /v1/dev/sign          embedded chain only, browsers on this machine only: sign a SIWE
+ *                              message or a datanet Contribution (EIP-712) for this node's chain
+ *                              with a dev-keyring account (never the operator, never the mnemonic);
+ *                              403 `dev_signing_unavailable` on external chains, `dev_signing_local_only`
+ *                              from other hosts
  *
  * The asset table is read once at start-up from the build folder: a request names a file from
  * that table or gets a 404, so no request text ever becomes a path. Only the client routes listed
@@ -41,6 +43,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 const ASSET_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** Vite's inline module preload polyfill is off (build.modulePreload.polyfill: false), so no inline script needs allowing. */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -119,6 +122,15 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
           hint: 'connect a browser wallet (EIP-1193, e.g. MetaMask) and sign with it',
         });
       }
+      // The dev accounts belong to whoever runs the node: a node listening on a LAN address does
+      // not lend them to other machines (the CLI reads the keyring from the data dir the same way).
+      if (!LOOPBACK.has(request.ip)) {
+        throw new OpenLedgerError('dev accounts sign only for browsers on the node\'s own machine', {
+          type: 'permission_error',
+          code: 'dev_signing_local_only',
+          hint: 'open the studio on the machine that runs the node (http://127.0.0.1:<port>/), or sign in with a browser wallet',
+        });
+      }
       const { account: address, message, typedData } = request.body;
       if (!isAddress(address, { strict: false })) throw invalid(`"${address}" is not an address`, { param: 'account', code: 'invalid_address', hint: 'pick one of the dev accounts (GET /v1/accounts, role "dev")' });
       const account = s.keyring.accounts.find((a) => a.address === getAddress(address));
@@ -134,20 +146,33 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
         throw invalid('send exactly one of `message` or `typedData`', { param: 'message', code: 'invalid_request', hint: 'a SIWE message from POST /v1/auth/nonce, or the typed data from /contributions/prepare' });
       }
       if (message !== undefined) {
-        let chainId: number | undefined;
+        let fields: ReturnType<typeof parseSiweMessage> = {};
         try {
-          chainId = parseSiweMessage(message).chainId;
+          fields = parseSiweMessage(message);
         } catch {
-          chainId = undefined;
+          fields = {};
         }
-        if (chainId !== s.chain.chainId) {
-          throw invalid(`dev accounts sign only SIWE messages for this node's chain (${s.chain.chainId})`, { param: 'message', code: 'not_siwe_for_this_chain', hint: 'build the message with createSiweMessage and the chainId from POST /v1/auth/nonce' });
+        if (fields.chainId !== s.chain.chainId || !fields.address || getAddress(fields.address) !== account.address) {
+          throw invalid(`dev accounts sign only SIWE messages for this node's chain (${s.chain.chainId}) that name the signing account`, { param: 'message', code: 'not_siwe_for_this_chain', hint: 'build the message with createSiweMessage, the chainId from POST /v1/auth/nonce and the account as address' });
         }
         return { signature: await account.signMessage({ message }) };
       }
-      const td = typedData as unknown as TypedDataDefinition & { domain?: { chainId?: number | string } };
+      const td = typedData as unknown as TypedDataDefinition & { domain?: { chainId?: number | string; verifyingContract?: string; name?: string }; message?: { contributor?: string } };
       if (Number(td.domain?.chainId) !== s.chain.chainId) {
         throw invalid(`dev accounts sign only typed data for this node's chain (${s.chain.chainId})`, { param: 'typedData.domain.chainId', code: 'wrong_chain', hint: 'use the typed data the node returned (e.g. /contributions/prepare)' });
+      }
+      // Only what the studio needs: a datanet Contribution by this account to this node's registry.
+      const registry = s.chain.addresses.contracts.DatanetRegistry;
+      const contributor = td.message?.contributor;
+      if (
+        td.primaryType !== 'Contribution' ||
+        td.domain?.name !== 'OpenLedger' ||
+        typeof td.domain?.verifyingContract !== 'string' ||
+        td.domain.verifyingContract.toLowerCase() !== registry.toLowerCase() ||
+        typeof contributor !== 'string' ||
+        contributor.toLowerCase() !== account.address.toLowerCase()
+      ) {
+        throw invalid('dev accounts sign only datanet Contributions by themselves to this node\'s DatanetRegistry', { param: 'typedData', code: 'typed_data_not_allowed', hint: 'sign the typed data returned by POST /v1/datanets/:id/contributions/prepare for this account' });
       }
       const { EIP712Domain: _omit, ...types } = (td.types ?? {}) as Record<string, unknown>;
       try {
