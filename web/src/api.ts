@@ -45,8 +45,8 @@ export const unreachable = (cause: unknown) =>
 /** Any thrown value as an ApiError (for display). */
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  const err = e as { message?: string; code?: number | string };
-  return new ApiError({ message: err?.message ?? String(e), type: 'client_error', param: null, code: err?.code != null ? String(err.code) : null }, 0);
+  const err = e as { message?: string; code?: number | string; type?: string; param?: string | null; hint?: string };
+  return new ApiError({ message: err?.message ?? String(e), type: err?.type ?? 'client_error', param: err?.param ?? null, code: err?.code != null ? String(err.code) : null, hint: err?.hint }, 0);
 }
 
 let token: string | null = null;

@@ -5,31 +5,15 @@
  */
 import { useRef, useState, type DragEvent } from 'react';
 import { ApiError, post, type Datanet, type UploadReport } from '../api';
+import { EXTENSIONS, MAX_UPLOAD_BYTES, checkFile } from '../files';
 import { useSession } from '../session';
 import { Badge, ErrorBox, NeedsSignIn, statusTone } from '../ui';
-
-/** The node's upload limit (src/datanets/limits.ts DEFAULT_LIMITS.maxUploadBytes). */
-export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
-export const EXTENSIONS = ['.txt', '.md', '.jsonl', '.json', '.csv', '.pdf', '.docx'];
 
 interface Prepared {
   rowsRoot: string;
   rowCount: number;
   report: UploadReport;
   typedData: { message: { nonce: string; deadline: string } } & Record<string, unknown>;
-}
-
-/** Problems we can name before sending anything. */
-export function checkFile(file: File): ApiError | null {
-  const ext = /\.[^.]+$/.exec(file.name.toLowerCase())?.[0] ?? '';
-  if (!EXTENSIONS.includes(ext)) {
-    return new ApiError({ message: `"${file.name}" is not a file type datanets take${ext ? ` (${ext})` : ''}.`, type: 'invalid_request_error', param: 'file', code: 'unsupported_file_type', hint: `Use one of ${EXTENSIONS.join(' ')}.` }, 400);
-  }
-  if (file.size > MAX_UPLOAD_BYTES) {
-    return new ApiError({ message: `"${file.name}" is ${(file.size / 1048576).toFixed(1)} MiB; one upload may be at most ${MAX_UPLOAD_BYTES / 1048576} MiB.`, type: 'payload_too_large', param: 'file', code: 'file_too_large', hint: 'Split the file into smaller files and upload them one by one.' }, 413);
-  }
-  if (file.size === 0) return new ApiError({ message: `"${file.name}" is empty.`, type: 'invalid_request_error', param: 'file', code: 'empty_upload', hint: 'Pick a file with rows in it.' }, 400);
-  return null;
 }
 
 export function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {

@@ -8,6 +8,7 @@ import { ApiError, get, send, sseFrames, type ModelView } from '../api';
 import { useLocation } from '../router';
 import { useSession } from '../session';
 import { ErrorBox, Loading, NeedsSignIn, open, useAsync } from '../ui';
+import { costWei } from '../cost';
 
 interface Turn {
   role: 'user' | 'assistant';
@@ -19,12 +20,6 @@ interface Turn {
   finish?: string;
   error?: unknown;
   streaming?: boolean;
-}
-
-/** Cost of an answer in wei: tokens × price per 1k tokens / 1000 (integer, rounded down). */
-export function costWei(m: ModelView | undefined, u: { prompt_tokens: number; completion_tokens: number }): bigint {
-  const pin = BigInt(m?.price_per_1k_input ?? '0'), pout = BigInt(m?.price_per_1k_output ?? '0');
-  return (BigInt(u.prompt_tokens) * pin + BigInt(u.completion_tokens) * pout) / 1000n;
 }
 
 export function Playground() {
