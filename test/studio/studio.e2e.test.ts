@@ -38,6 +38,8 @@ let node: (RunningNode & { dataDir: string }) | null = null;
 let context: BrowserContext;
 let page: Page;
 let nodeStopped = false;
+/** While the test cuts a connection on purpose, Chromium's log line for it is expected. */
+let allowNetworkErrors = false;
 const problems: string[] = [];
 const wallet = { chainId: 1, account: privateKeyToAccount(generatePrivateKey()) as LocalAccount };
 
@@ -97,6 +99,7 @@ before(async () => {
     // Chromium logs every non-2xx fetch as a console error; the bad-input steps provoke 4xx on purpose.
     if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return;
     if (nodeStopped && /ERR_CONNECTION_REFUSED|Failed to load resource|Failed to fetch/.test(text)) return;
+    if (allowNetworkErrors && /^Failed to load resource: net::ERR_CONNECTION_RESET/.test(text)) return;
     problems.push(`console error: ${text}`);
   });
 });
@@ -327,10 +330,19 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
       if (t && seen[seen.length - 1] !== t) seen.push(t);
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
+  // the first connection to the job's event stream is reset: the page says so and reconnects
+  let streams = 0;
+  await page.route(/\/events\?stream=true/, (route) => (streams++ === 0 ? route.abort('connectionreset') : route.continue()));
+  allowNetworkErrors = true;
   await page.getByRole('button', { name: 'Start fine-tuning' }).click();
   await page.waitForURL(/\/factory\/jobs\/ftjob-/);
+  await page.getByText('Reconnecting automatically; the chart picks up where it stopped.').waitFor();
   await page.getByText('succeeded', { exact: true }).first().waitFor({ timeout: 90_000 });
   await page.getByRole('heading', { name: /Evaluation on \d+ held-out rows/ }).waitFor();
+  await page.unroute(/\/events\?stream=true/);
+  allowNetworkErrors = false;
+  assert.equal(streams, 2, 'one reset, one reconnect');
+  assert.equal(await page.getByText('Reconnecting automatically').count(), 0, 'the notice is gone once reconnected');
   const seen: string[] = await page.evaluate(() => (window as any).__lossSeen);
   const points = new Set(seen.map((s) => /\((\d+) points\)/.exec(s)?.[1]).filter(Boolean));
   assert.ok(points.size >= 3, `the loss chart moved through ${points.size} states: ${seen.join(' | ')}`);

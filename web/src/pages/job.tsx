@@ -58,26 +58,46 @@ export function JobPage({ id }: { id: string }) {
   useEffect(() => {
     if (!session) return;
     const ac = new AbortController();
+    const path = `/v1/fine_tuning/jobs/${encodeURIComponent(id)}`;
     let lastId = '';
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     (async () => {
       try {
-        setJob(await get<Job>(`/v1/fine_tuning/jobs/${encodeURIComponent(id)}`, { signal: ac.signal }));
-        setLive(true);
-        const res = await send('GET', `/v1/fine_tuning/jobs/${encodeURIComponent(id)}/events?stream=true`, undefined, { signal: ac.signal, headers: { accept: 'text/event-stream' } });
-        for await (const f of sseFrames(res)) {
-          if (f.event === 'done') break;
-          const e = JSON.parse(f.data);
-          lastId = e.id;
-          if (e.type === 'metrics' && e.data) setMetrics((m) => [...m, e.data as Metrics]);
-          setLog((l) => [...l.slice(-200), { id: e.id, message: e.message, level: e.level }]);
-        }
-        setLive(false);
-        setJob(await get<Job>(`/v1/fine_tuning/jobs/${encodeURIComponent(id)}`, { signal: ac.signal }));
+        setJob(await get<Job>(path, { signal: ac.signal }));
       } catch (e) {
-        if ((e as Error).name === 'AbortError') return;
-        setLive(false);
-        if (lastId || (e as ApiError).code === 'stream_interrupted') setStreamError(e);
-        else setError(e);
+        if ((e as Error).name !== 'AbortError') setError(e);
+        return;
+      }
+      // Follow the events; when the stream ends without `done` (the node stopped or restarted),
+      // reconnect from the last event seen, with a growing pause, and say so meanwhile.
+      for (let attempt = 0; attempt < 30 && !ac.signal.aborted; attempt++) {
+        try {
+          setLive(true);
+          const res = await send('GET', `${path}/events?stream=true${lastId ? `&after=${lastId}` : ''}`, undefined, { signal: ac.signal, headers: { accept: 'text/event-stream' } });
+          setStreamError(null);
+          let done = false;
+          for await (const f of sseFrames(res)) {
+            if (f.event === 'done') {
+              done = true;
+              break;
+            }
+            const e = JSON.parse(f.data);
+            lastId = e.id;
+            if (e.type === 'metrics' && e.data) setMetrics((m) => [...m, e.data as Metrics]);
+            setLog((l) => [...l.slice(-200), { id: e.id, message: e.message, level: e.level }]);
+          }
+          if (done) {
+            setLive(false);
+            setJob(await get<Job>(path, { signal: ac.signal }));
+            return;
+          }
+          throw new ApiError({ message: 'The event stream from the node ended before the job did.', type: 'network_error', param: null, code: 'stream_interrupted', hint: 'The node may be restarting: reconnecting…' }, 0);
+        } catch (e) {
+          if ((e as Error).name === 'AbortError') return;
+          setLive(false);
+          setStreamError(e);
+          await pause(Math.min(1000 * 2 ** Math.min(attempt, 3), 8000));
+        }
       }
     })();
     return () => ac.abort();
@@ -100,7 +120,9 @@ export function JobPage({ id }: { id: string }) {
         <span className="muted small">base {job.model} · data {job.datanets?.map((d) => `datanet ${d.id} v${d.version}`).join(', ') || 'uploaded file'} · created {when(job.created_at)}</span>
       </p>
       {jobError && <ErrorBox error={jobError} />}
-      <ErrorBox error={streamError} />
+      <ErrorBox error={streamError}>
+        <p className="small">Reconnecting automatically; the chart picks up where it stopped.</p>
+      </ErrorBox>
       <div className="card">
         <div className="progress-line">
           <progress max={total || 1} value={done} aria-label="training progress" /> <span data-testid="job-progress">{done}/{total || '?'} steps</span>
