@@ -182,6 +182,14 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.keyboard.press('Enter');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   await check('home');
+  // phone width: the navigation folds behind a Menu button that opens it
+  await page.setViewportSize(PHONE);
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click();
+  await page.getByRole('heading', { name: 'Models' }).waitFor();
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false, 'the menu closes after a pick');
+  await page.setViewportSize(DESKTOP);
 
   // --- injected wallet on the wrong chain → switch → SIWE → sign out ---
   await page.goto(url('/signin'));
