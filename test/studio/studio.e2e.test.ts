@@ -386,7 +386,17 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('link', { name: 'Wallet' }).click();
   await page.getByTestId('open-balance').waitFor();
   assert.match(await page.getByTestId('open-balance').innerText(), /^[\d.]+ OPEN$/);
+  // an API key for an app: shown once, then listed, then revoked
+  await page.getByLabel('Key name').fill('my app');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = (await page.locator('p.ok code').innerText()).trim();
+  assert.match(key, /^olk_/);
+  const who = await n.app.inject({ method: 'GET', url: '/v1/auth/session', headers: { authorization: `Bearer ${key}` } });
+  assert.equal(who.json().address, devs[0].address, 'the key works as the signed-in account');
   await check('wallet');
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByText('· revoked').waitFor();
+  assert.equal((await n.app.inject({ method: 'GET', url: '/v1/auth/session', headers: { authorization: `Bearer ${key}` } })).statusCode, 401);
 
   // --- dark theme ---
   await page.getByLabel('Theme').selectOption('dark');
