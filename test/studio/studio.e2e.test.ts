@@ -160,6 +160,9 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   const m2 = td2.message;
   const sig2 = await devs[1].signTypedData({ domain: td2.domain, types, primaryType: 'Contribution', message: { ...m2, datanetId: BigInt(m2.datanetId), rowCount: BigInt(m2.rowCount), nonce: BigInt(m2.nonce), deadline: BigInt(m2.deadline) } });
   assert.equal((await inject('POST', `/v1/datanets/${reviewed.id}/contributions`, owner2, { rows: facts, nonce: m2.nonce, deadline: m2.deadline, signature: sig2 })).json().pending, 2);
+  // An approval datanet with validators owned by dev account 1: its owner panel grants access and adds validators.
+  const owner1 = await siweToken(n, devs[0]);
+  const team = (await inject('POST', '/v1/datanets', owner1, { name: 'Team notes', format: 'text', policies: { access: { kind: 'approval' }, validation: { kind: 'validators', approvals: 1 } } })).json();
   // A paid datanet (1 OPEN), and gas + OPEN for the browser wallet so that it can buy access itself.
   const paid = (await inject('POST', '/v1/datanets', owner2, { name: 'Paid recipes', format: 'alpaca', policies: { access: { kind: 'paid', priceWei: parseEther('1').toString() } } })).json();
   const chain = n.services.chain;
@@ -287,6 +290,22 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.getByText('12 accepted · 0 pending · 1 rejected').waitFor();
   await check('datanet-overview');
+
+  // --- the owner's panel: grant access, add a validator (both on chain) ---
+  await page.goto(url(`/datanets/${team.id}`));
+  await page.getByText('none yet', { exact: true }).waitFor(); // no version published
+  await page.getByLabel('Grant access to an address').fill(devs[2].address);
+  await page.getByRole('button', { name: 'Grant (on chain)' }).click();
+  await page.getByText(`Access granted to ${devs[2].address}.`).waitFor();
+  await page.getByLabel('Add a validator (address)').fill('not an address');
+  await page.getByRole('button', { name: 'Add validator (on chain)' }).click();
+  await alert().getByText('address must be an address').waitFor();
+  await page.getByLabel('Add a validator (address)').fill(devs[2].address);
+  await page.getByRole('button', { name: 'Add validator (on chain)' }).click();
+  await page.getByText(`${devs[2].address} is now a validator`).waitFor();
+  await check('datanet-owner-panel');
+  const devs2Rows = await n.app.inject({ method: 'GET', url: `/v1/datanets/${team.id}/rows`, headers: { authorization: `Bearer ${await siweToken(n, devs[2])}` } });
+  assert.equal(devs2Rows.statusCode, 200, 'the granted account reads the approval datanet');
 
   // --- the validator review queue: approve one row; a rejection without a reason is refused, then given ---
   await page.goto(url(`/datanets/${reviewed.id}/review`));

@@ -44,6 +44,7 @@ export function DatanetPage({ id, tab }: { id: number; tab: string }) {
 function Overview({ d, reload }: { d: Datanet; reload: () => void }) {
   const { session, status } = useSession();
   const [grantee, setGrantee] = useState('');
+  const [validator, setValidator] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -83,7 +84,7 @@ function Overview({ d, reload }: { d: Datanet; reload: () => void }) {
           <dt>Rows</dt>
           <dd>{d.counts.accepted} accepted · {d.counts.pending} pending · {d.counts.rejected} rejected</dd>
           <dt>Latest version</dt>
-          <dd>{d.latestVersion ?? 'none yet'}</dd>
+          <dd>{d.latestVersion ? d.latestVersion : 'none yet'}</dd>
         </dl>
       </div>
       <div className="card">
@@ -119,6 +120,15 @@ function Overview({ d, reload }: { d: Datanet; reload: () => void }) {
               <input value={grantee} onChange={(e) => setGrantee(e.target.value)} placeholder="0x…" />
             </label>
             <button type="submit" disabled={busy}>Grant (on chain)</button>
+          </form>
+        )}
+        {isOwner && v.kind === 'validators' && (
+          <form className="form" onSubmit={(e) => { e.preventDefault(); void act(async () => { await post(`/v1/datanets/${d.id}/validators`, { address: validator.trim() }); return `${validator.trim()} is now a validator (it must stake OPEN to review).`; }); }}>
+            <label>
+              Add a validator (address)
+              <input value={validator} onChange={(e) => setValidator(e.target.value)} placeholder="0x…" />
+            </label>
+            <button type="submit" disabled={busy}>Add validator (on chain)</button>
           </form>
         )}
         {done && <p role="status" className="ok">{done}</p>}
@@ -177,7 +187,7 @@ function Rows({ d }: { d: Datanet }) {
               </p>
               <pre className="data">{JSON.stringify(r.data, null, 1)}</pre>
               {r.reason && <p className="small">Reason: {r.reason}</p>}
-              {r.status === 'accepted' && d.latestVersion && (
+              {r.status === 'accepted' && !!d.latestVersion && (
                 <p>
                   <button type="button" className="secondary" onClick={() => void check(r)}>Check Merkle proof (version {d.latestVersion})</button>{' '}
                   {pr && 'ok' in pr && (
