@@ -382,6 +382,12 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.equal(gguf.subarray(0, 4).toString('latin1'), 'GGUF');
   await check('factory-job');
 
+  const jobUrl = page.url();
+  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+  await page.getByRole('link', { name: /^ft:starter:studio:/ }).waitFor();
+  await check('factory-jobs');
+  await page.goto(jobUrl);
+
   // --- chat with the tuned model ---
   await page.getByRole('link', { name: 'Chat with this model' }).click();
   const model = decodeURIComponent(/model=([^&]+)/.exec(page.url())![1]);
