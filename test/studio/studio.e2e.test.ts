@@ -423,6 +423,13 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByText('· revoked').waitFor();
   assert.equal((await n.app.inject({ method: 'GET', url: '/v1/auth/session', headers: { authorization: `Bearer ${key}` } })).statusCode, 401);
 
+  // --- a datanet that does not exist, a page that does not exist: messages, not blank pages ---
+  await page.goto(url('/datanets/999'));
+  await alert().getByText(/datanet 999/).waitFor();
+  await check('datanet-missing');
+  await page.goto(url('/models/nothing-here'));
+  await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+
   // --- dark theme ---
   await page.getByLabel('Theme').selectOption('dark');
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
