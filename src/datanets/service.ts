@@ -359,7 +359,11 @@ export class DatanetService {
    */
   async prepareContribution(id: number, contributor: Address, source: ContributionSource, ttlSeconds = 3600) {
     const d = this.record(id);
-    const { prepared } = await this.prepare(d, source);
+    const { prepared, filename } = await this.prepare(d, source);
+    // The report the upload would get now (same checks as contribute, against the live rows), so a
+    // wallet user sees accepted and rejected rows before signing. Advisory: contribute re-checks.
+    const checked = await validateRecords(prepared.records, this.existing(id), { format: d.format, labels: d.labels ?? undefined, limits: this.limits });
+    const report = buildReport(filename, d.format, checked, initialStatus(this.policies(d).validation));
     const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
     const message = {
       contributor: getAddress(contributor),
@@ -369,7 +373,7 @@ export class DatanetService {
       nonce,
       deadline: BigInt(this.now() + ttlSeconds),
     };
-    return { rowsRoot: prepared.rowsRoot, rowCount: prepared.rowHashes.length, records: prepared.records.length, typedData: contributionTypedDataJson(this.domain, message) };
+    return { rowsRoot: prepared.rowsRoot, rowCount: prepared.rowHashes.length, records: prepared.records.length, report, typedData: contributionTypedDataJson(this.domain, message) };
   }
 
   /** Validates and stores one signed upload, all or nothing; returns its report. */

@@ -219,7 +219,7 @@ export async function datanetRoutes(app: FastifyInstance, s: NodeServices) {
       {
         schema: {
           tags,
-          summary: 'Parse an upload and return the EIP-712 Contribution to sign (stores nothing)',
+          summary: 'Parse and check an upload: the report it would get (accepted / pending / rejected rows with reasons) and the EIP-712 Contribution to sign (stores nothing)',
           security: [{ bearer: [] }],
           params: idParams,
           querystring: uploadQuery,

@@ -12,6 +12,8 @@ import { inferenceRoutes } from './inference.ts';
 import { rewardsRoutes } from './rewards.ts';
 import { governanceRoutes } from './governance.ts';
 import { attributionRoutes } from './attribution.ts';
+import { studioRoutes } from './studio.ts';
+import { adapterFileRoutes } from './adapter-files.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -23,4 +25,6 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await rewardsRoutes(app, s);
   await governanceRoutes(app, s);
   await attributionRoutes(app, s); // after rewards: hands it the WeightSource
+  await adapterFileRoutes(app, s);
+  await studioRoutes(app, s);
 }

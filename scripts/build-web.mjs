@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Builds the studio (web/, React + Vite) into build/studio/ (gitignored), served by the node at /.
+// Skipped when nothing that goes into the bundle changed: a sha256 over web/'s files, this script
+// and the versions of the packages bundled (package-lock.json) is kept in build/studio/.source-hash.
+// Prints the bundle size (raw and gzip) after each build. --force rebuilds.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const webDir = join(root, 'web');
+const outDir = join(root, 'build/studio');
+const stamp = join(outDir, '.source-hash');
+const force = process.argv.includes('--force');
+if (!existsSync(webDir)) process.exit(0);
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir).sort()) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+const h = createHash('sha256');
+for (const f of [...walk(webDir), fileURLToPath(import.meta.url), join(root, 'package-lock.json')]) {
+  if (!existsSync(f)) continue;
+  h.update(relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
+}
+const hash = h.digest('hex');
+
+/** Sizes of the files index.html loads (JS + CSS), raw and gzip. */
+function bundleSize() {
+  const dir = join(outDir, 'assets');
+  let raw = 0, gz = 0;
+  for (const f of readdirSync(dir).filter((n) => /\.(js|css)$/.test(n))) {
+    const b = readFileSync(join(dir, f));
+    raw += b.byteLength;
+    gz += gzipSync(b).byteLength;
+  }
+  return `${(raw / 1024).toFixed(1)} kB, ${(gz / 1024).toFixed(1)} kB gzip`;
+}
+
+if (!force && existsSync(stamp) && existsSync(join(outDir, 'index.html')) && readFileSync(stamp, 'utf8').trim() === hash) process.exit(0);
+
+let vite;
+try {
+  vite = await import('vite');
+} catch {
+  console.warn('build-web: vite is not installed (npm ci --omit=dev?): the studio is not built; the node serves a notice at / instead');
+  process.exit(0);
+}
+const t0 = performance.now();
+try {
+  await vite.build({ configFile: join(webDir, 'vite.config.ts'), logLevel: 'warn' });
+} catch (e) {
+  console.error(`build-web: the studio build failed: ${e?.message ?? e}`);
+  process.exit(1);
+}
+writeFileSync(stamp, hash + '\n');
+console.log(`build-web: web/ → build/studio in ${(performance.now() - t0).toFixed(0)} ms (bundle ${bundleSize()})`);
