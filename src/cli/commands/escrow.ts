@@ -45,7 +45,8 @@ export async function chainFromNode(client: NodeClient): Promise<Chain> {
   const viemChain = customChain(st.chainId, st.rpcUrl);
   const publicClient = makePublicClient(st.rpcUrl, viemChain, st.embeddedChain ? 100 : 1000);
   return {
-    chainId: st.chainId, rpcUrl: st.rpcUrl, embedded: st.embeddedChain, publicClient,
+    chainId: st.chainId, rpcUrl: st.rpcUrl, publicRpcUrl: st.rpcUrl, embedded: st.embeddedChain, publicClient,
+    async persist() {}, // the node's RPC gateway makes what the user sends durable
     operator: undefined as unknown as Account, roles: undefined as never, // the CLI signs as the user only
     walletFor: (a: Account) => makeWalletClient(st.rpcUrl, viemChain, a, st.embeddedChain ? 100 : 1000),
     addresses: { chainId: st.chainId, contracts: st.contracts, deploymentBlock: 0n, ...st.contracts } as unknown as AddressBook,
