@@ -43,3 +43,16 @@ export async function siweToken(node: Pick<RunningNode, 'app'>, acct: LocalAccou
   assert.equal(res.statusCode, 200, res.body);
   return res.json().token;
 }
+
+/**
+ * Import a GGUF LoRA adapter into an in-process node the way a client must (the node reads no path a
+ * request names): upload it with POST /v1/files (purpose=adapter), then POST /v1/fine_tuning/models/import
+ * with its file id. `body` carries the import's other fields (model, name, prices, register).
+ */
+export async function importAdapterFile(node: Pick<RunningNode, 'app'>, token: string, ggufPath: string, body: Record<string, unknown>) {
+  const { readFileSync } = await import('node:fs');
+  const headers = { authorization: `Bearer ${token}` };
+  const u = await node.app.inject({ method: 'POST', url: '/v1/files?filename=adapter.gguf&purpose=adapter', headers: { ...headers, 'content-type': 'application/octet-stream' }, payload: readFileSync(ggufPath) });
+  assert.equal(u.statusCode, 201, u.body);
+  return node.app.inject({ method: 'POST', url: '/v1/fine_tuning/models/import', headers, payload: { ...body, file: u.json().id } });
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalAccount } from 'viem/accounts';
-import { siweToken, startTestNode } from '../../test/helpers.ts';
+import { importAdapterFile, siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { FactoryRepo } from '../factory/index.ts';
@@ -59,16 +59,16 @@ before(async () => {
   await new ModelCatalog(node.dataDir).add(ggufPath, 'tiny-llama');
   const a = buildTinyLora(tiny, join(node.dataDir, 'lora-a'), { rank: 2, seed: 1 });
   const b = buildTinyLora(tiny, join(node.dataDir, 'lora-b'), { rank: 4, seed: 2 });
-  const ia = await post('/v1/fine_tuning/models/import', { model: 'tiny-llama', path: a.peftDir, name: 'ft:tiny-llama:a:0001', price_per_1k_input: '5' });
+  const ia = await importAdapterFile(node, token, a.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:a:0001', price_per_1k_input: '5' });
   assert.equal(ia.statusCode, 201, ia.body);
-  const ib = await post('/v1/fine_tuning/models/import', { model: 'tiny-llama', path: b.ggufPath, name: 'ft:tiny-llama:b:0002', register: false });
+  const ib = await importAdapterFile(node, token, b.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:b:0002', register: false });
   assert.equal(ib.statusCode, 201, ib.body);
   nameA = ia.json().name; idA = ia.json().model_id; nameB = ib.json().name;
   assert.ok(idA);
 
   // The engine's own answers, for comparison: same files, loaded outside the node.
   engine = await createEngine(await loadModel(tiny.ggufPath!));
-  loraA = await engine.loadAdapter(a.peftDir);
+  loraA = await engine.loadAdapter(a.ggufPath!);
   loraB = await engine.loadAdapter(b.ggufPath);
 });
 after(async () => {

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { siweToken, startTestNode } from '../../../test/helpers.ts';
+import { importAdapterFile, siweToken, startTestNode } from '../../../test/helpers.ts';
 import type { RunningNode } from '../../node.ts';
 import { ModelCatalog } from '../../models/index.ts';
 import { buildTinyLora, buildTinyModel } from '../../engine/testing/index.ts';
@@ -26,8 +26,8 @@ before(async () => {
   await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'tiny-llama');
   const lora = buildTinyLora(tiny, join(node.dataDir, 'lora'), { rank: 2, seed: 1 });
   const owner = node.services.keyring!.accounts[0];
-  const r = await node.app.inject({ method: 'POST', url: '/v1/fine_tuning/models/import', headers: { authorization: `Bearer ${await siweToken(node, owner)}` },
-    payload: { model: 'tiny-llama', path: lora.peftDir, name: MODEL, price_per_1k_input: '1000000000000000', price_per_1k_output: '2000000000000000' } });
+  const r = await importAdapterFile(node, await siweToken(node, owner), lora.ggufPath!,
+    { model: 'tiny-llama', name: MODEL, price_per_1k_input: '1000000000000000', price_per_1k_output: '2000000000000000' });
   assert.equal(r.statusCode, 201, r.body);
 });
 after(async () => {

@@ -114,7 +114,7 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
       } else {
         throw invalid('send the file as the raw request body (?filename=train.jsonl&purpose=fine-tune), or JSON {"filename", "purpose", "content"}', { param: 'file', code: 'file_missing' });
       }
-      checkUtf8(bytes);
+      if (purpose !== 'adapter') checkUtf8(bytes); // adapters are binary GGUF (checked by magic in uploadFile)
       if (filename !== undefined && !/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069/\\]{1,255}$/.test(filename)) {
         throw invalid('filename must be 1–255 characters without slashes, control or bidi-override characters', { param: 'filename', code: 'invalid_filename', hint: 'e.g. train.jsonl' });
       }
