@@ -227,6 +227,7 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.goto(url('/signin'));
   await page.getByRole('button', { name: /Sign in as dev account 1,/ }).click();
   await page.getByRole('heading', { name: 'Datanets' }).waitFor();
+  assert.equal(await page.title(), 'Datanets · OpenLedger studio');
 
   // --- create a datanet ---
   await page.getByRole('link', { name: 'Create a datanet' }).click();
