@@ -214,6 +214,13 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await check('datanet-overview-bought');
   const bought = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}/credits` })).json().data;
   assert.equal(bought.length, 1);
+  // the wallet signs a contribution (eth_signTypedData_v4 over the typed data the page built)
+  await page.getByRole('link', { name: 'Contribute' }).click();
+  await page.getByLabel('File to contribute').setInputFiles({ name: 'recipes.csv', mimeType: 'text/csv', buffer: Buffer.from('instruction,output\nhow long to boil an egg,nine minutes for a firm yolk\nhow to keep basil fresh,stems in water on the counter\n') });
+  await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
+  await page.getByRole('heading', { name: 'Uploaded: recipes.csv' }).waitFor();
+  const walletRows = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}` })).json().counts;
+  assert.equal(walletRows.accepted, 2);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);
