@@ -146,14 +146,17 @@ const TITLES: [RegExp, string][] = [
 
 function Shell() {
   const { path } = useLocation();
-  const { statusError } = useSession();
+  const { statusError, refreshStatus } = useSession();
   const first = useRef(true);
   useEffect(() => {
     document.title = `${TITLES.find(([re]) => re.test(path))?.[1] ?? 'Not found'} · OpenLedger studio`;
     // after a client-side navigation, screen readers and keyboards start at the new page's content
     if (first.current) first.current = false;
-    else document.getElementById('main')?.focus({ preventScroll: true });
-  }, [path]);
+    else {
+      document.getElementById('main')?.focus({ preventScroll: true });
+      refreshStatus();
+    }
+  }, [path]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <>
       <a className="skip" href="#main">
