@@ -227,7 +227,12 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   // the wallet signs a contribution (eth_signTypedData_v4 over the typed data the page built)
   await page.getByRole('link', { name: 'Contribute' }).click();
   await page.getByLabel('File to contribute').setInputFiles({ name: 'recipes.csv', mimeType: 'text/csv', buffer: Buffer.from('instruction,output\nhow long to boil an egg,nine minutes for a firm yolk\nhow to keep basil fresh,stems in water on the counter\n') });
-  wallet.rejectNext = true; // first the user says no in the wallet
+  wallet.chainId = 10; // the wallet moved to another chain since sign-in
+  await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
+  await alert().getByText(`Your wallet is on chain 10, but this node runs chain ${n.services.chain.chainId}.`).waitFor();
+  await page.getByRole('button', { name: `Switch wallet to chain ${n.services.chain.chainId}` }).click();
+  await page.getByRole('alert').waitFor({ state: 'detached' });
+  wallet.rejectNext = true; // then the user says no in the wallet
   await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
   await alert().getByText('You rejected the request in your wallet.').waitFor();
   await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();

@@ -9,6 +9,7 @@ import { useRef, useState, type DragEvent } from 'react';
 import { ApiError, post, type Datanet, type UploadReport } from '../api';
 import { EXTENSIONS, MAX_UPLOAD_BYTES, checkFile } from '../files';
 import { contributionTypedDataJson } from '../../../src/datanets/signature.ts';
+import { switchChain } from '../wallet';
 import { useSession } from '../session';
 import { Badge, ErrorBox, NeedsSignIn, statusTone } from '../ui';
 
@@ -98,7 +99,13 @@ export function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
         <input ref={input} type="file" className="sr-only" aria-label="File to contribute" accept={EXTENSIONS.join(',')} onChange={(e) => { void pick(e.target.files?.[0]); e.target.value = ''; }} />
       </div>
       {busy && <p role="status" aria-live="polite"><span className="spinner" aria-hidden="true" /> {busy}</p>}
-      <ErrorBox error={error} />
+      <ErrorBox error={error}>
+        {(error as { code?: string } | null)?.code === 'wrong_chain' && status && (
+          <button type="button" onClick={() => switchChain(status.chainId, status.rpcUrl).then(() => setError(null), setError)}>
+            Switch wallet to chain {status.chainId}
+          </button>
+        )}
+      </ErrorBox>
       {prepared && (
         <div className="card">
           <h2>Before you sign: {file?.name}</h2>
