@@ -177,7 +177,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       url = `http://${config.host}:${port}`;
-      say(`api: ${url} (docs at ${url}/docs)`);
+      say(`api: ${url} (docs at ${url}/docs) · studio: ${url}/`);
     } else {
       await app.ready();
     }

@@ -41,7 +41,7 @@ let nodeStopped = false;
 /** While the test cuts a connection on purpose, Chromium's log line for it is expected. */
 let allowNetworkErrors = false;
 const problems: string[] = [];
-const wallet = { chainId: 1, account: privateKeyToAccount(generatePrivateKey()) as LocalAccount };
+const wallet = { chainId: 1, account: privateKeyToAccount(generatePrivateKey()) as LocalAccount, rejectNext: false };
 
 before(async () => {
   const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs')], { encoding: 'utf8' });
@@ -58,6 +58,10 @@ before(async () => {
   // An injected EIP-1193 wallet backed by a real key in the test: starts on the wrong chain (1).
   await context.exposeBinding('__testWallet', async (_src, method: string, params: any[]) => {
     const a = wallet.account;
+    if (wallet.rejectNext && method.startsWith('eth_sign')) {
+      wallet.rejectNext = false;
+      return { __error: { code: 4001, message: 'User rejected the request.' } }; // EIP-1193 userRejectedRequest
+    }
     switch (method) {
       case 'eth_requestAccounts':
       case 'eth_accounts':
@@ -89,7 +93,13 @@ before(async () => {
   // `__name` helper that the page does not have; the shim covers page.evaluate callbacks too.
   await context.addInitScript(`
     window.__name = (f) => f;
-    window.ethereum = { request: ({ method, params }) => window.__testWallet(method, params ?? []) };
+    window.ethereum = {
+      request: async ({ method, params }) => {
+        const r = await window.__testWallet(method, params ?? []);
+        if (r && r.__error) throw Object.assign(new Error(r.__error.message), { code: r.__error.code });
+        return r;
+      },
+    };
   `);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => problems.push(`uncaught exception: ${e.message}`));
@@ -214,6 +224,21 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await check('datanet-overview-bought');
   const bought = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}/credits` })).json().data;
   assert.equal(bought.length, 1);
+  // the wallet signs a contribution (eth_signTypedData_v4 over the typed data the page built)
+  await page.getByRole('link', { name: 'Contribute' }).click();
+  await page.getByLabel('File to contribute').setInputFiles({ name: 'recipes.csv', mimeType: 'text/csv', buffer: Buffer.from('instruction,output\nhow long to boil an egg,nine minutes for a firm yolk\nhow to keep basil fresh,stems in water on the counter\n') });
+  wallet.chainId = 10; // the wallet moved to another chain since sign-in
+  await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
+  await alert().getByText(`Your wallet is on chain 10, but this node runs chain ${n.services.chain.chainId}.`).waitFor();
+  await page.getByRole('button', { name: `Switch wallet to chain ${n.services.chain.chainId}` }).click();
+  await page.getByRole('alert').waitFor({ state: 'detached' });
+  wallet.rejectNext = true; // then the user says no in the wallet
+  await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
+  await alert().getByText('You rejected the request in your wallet.').waitFor();
+  await page.getByRole('button', { name: 'Sign and upload 2 row(s)' }).click();
+  await page.getByRole('heading', { name: 'Uploaded: recipes.csv' }).waitFor();
+  const walletRows = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}` })).json().counts;
+  assert.equal(walletRows.accepted, 2);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);
@@ -227,6 +252,7 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.goto(url('/signin'));
   await page.getByRole('button', { name: /Sign in as dev account 1,/ }).click();
   await page.getByRole('heading', { name: 'Datanets' }).waitFor();
+  assert.equal(await page.title(), 'Datanets · OpenLedger studio');
 
   // --- create a datanet ---
   await page.getByRole('link', { name: 'Create a datanet' }).click();

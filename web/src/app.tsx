@@ -1,5 +1,5 @@
 /** The shell: header with navigation, session and theme; the page for the current path. */
-import { Component, useEffect, useState, type ReactNode } from 'react';
+import { Component, useEffect, useRef, useState, type ReactNode } from 'react';
 import { SessionProvider, useSession } from './session';
 import { Link, match, useLocation } from './router';
 import { ErrorBox, Hash } from './ui';
@@ -130,9 +130,33 @@ class Boundary extends Component<{ children: ReactNode; path: string }, { error:
   }
 }
 
+const TITLES: [RegExp, string][] = [
+  [/^\/$/, 'Start'],
+  [/^\/signin$/, 'Sign in'],
+  [/^\/datanets\/new$/, 'Create a datanet'],
+  [/^\/datanets\/\d+/, 'Datanet'],
+  [/^\/datanets$/, 'Datanets'],
+  [/^\/factory\/jobs\/.+/, 'Fine-tuning job'],
+  [/^\/factory\/jobs$/, 'Your jobs'],
+  [/^\/factory$/, 'Model Factory'],
+  [/^\/playground$/, 'Playground'],
+  [/^\/models$/, 'Models'],
+  [/^\/wallet$/, 'Wallet'],
+];
+
 function Shell() {
   const { path } = useLocation();
-  const { statusError } = useSession();
+  const { statusError, refreshStatus } = useSession();
+  const first = useRef(true);
+  useEffect(() => {
+    document.title = `${TITLES.find(([re]) => re.test(path))?.[1] ?? 'Not found'} · OpenLedger studio`;
+    // after a client-side navigation, screen readers and keyboards start at the new page's content
+    if (first.current) first.current = false;
+    else {
+      document.getElementById('main')?.focus({ preventScroll: true });
+      refreshStatus();
+    }
+  }, [path]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <>
       <a className="skip" href="#main">

@@ -21,6 +21,8 @@ interface SessionValue {
   signer: Signer | null;
   signedIn(s: Stored): void;
   signOut(): Promise<void>;
+  /** Reads /v1/status again (the header's block number; the error banner when the node is gone). */
+  refreshStatus(): void;
 }
 
 const KEY = 'openledger.session';
@@ -77,6 +79,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setSession(null);
   }, []);
 
+  const refreshStatus = useCallback(() => {
+    get<NodeStatus>('/v1/status').then(
+      (st) => {
+        setStatus(st);
+        setStatusError(null);
+      },
+      (e) => setStatusError(e as ApiError),
+    );
+  }, []);
+
   const signer = useMemo<Signer | null>(() => {
     if (!session) return null;
     if (session.kind === 'dev') return devSigner(session.address);
@@ -84,7 +96,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     return eth ? injectedSigner(eth, session.address) : null;
   }, [session]);
 
-  return <Ctx.Provider value={{ status, statusError, session, signer, signedIn, signOut }}>{children}</Ctx.Provider>;
+  return <Ctx.Provider value={{ status, statusError, session, signer, signedIn, signOut, refreshStatus }}>{children}</Ctx.Provider>;
 }
 
 export function useSession(): SessionValue {

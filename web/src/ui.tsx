@@ -70,14 +70,19 @@ export function Hash({ value, label }: { value: string | null | undefined; label
   );
 }
 
-/** OPEN amounts: wei (decimal string) as OPEN with up to 6 decimals. */
-export function open(wei: string | bigint | null | undefined): string {
+/** An 18-decimal amount in wei (decimal string) with up to 6 decimals and its unit. */
+function units(wei: string | bigint | null | undefined, unit: string): string {
   if (wei === null || wei === undefined) return '—';
   const s = formatUnits(BigInt(wei), 18);
   const [i, f = ''] = s.split('.');
   const frac = f.slice(0, 6).replace(/0+$/, '');
-  return `${i}${frac ? '.' + frac : ''} OPEN`;
+  return `${i}${frac ? '.' + frac : ''} ${unit}`;
 }
+
+/** OPEN amounts (wei). */
+export const open = (wei: string | bigint | null | undefined) => units(wei, 'OPEN');
+/** The chain's gas token (wei). */
+export const eth = (wei: string | bigint | null | undefined) => units(wei, 'ETH');
 
 export const when = (unixSeconds: number | null | undefined) => (unixSeconds ? new Date(unixSeconds * 1000).toLocaleString() : '—');
 

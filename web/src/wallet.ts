@@ -80,6 +80,15 @@ export function injectedSigner(eth: Eip1193, address: `0x${string}`): Signer {
       }
     },
     signTypedData: async (typedData) => {
+      // the wallet may have moved to another chain since sign-in: say so before it refuses
+      const want = Number((typedData as { domain?: { chainId?: number | string } }).domain?.chainId);
+      let chainId: number;
+      try {
+        chainId = Number(await eth.request({ method: 'eth_chainId' }));
+      } catch (e) {
+        throw walletError(e);
+      }
+      if (want && chainId !== want) throw wrongChain(chainId, want);
       try {
         return await eth.request({ method: 'eth_signTypedData_v4', params: [address, JSON.stringify(typedData)] });
       } catch (e) {

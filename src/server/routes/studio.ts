@@ -1,5 +1,6 @@
 /**
- * The studio (web/, built by scripts/build-web.mjs into build/studio/) served at `/`, and the one
+ * The studio (web/, built by scripts/build-web.mjs into build/studio/, read once when the node
+ * starts: restart it after a rebuild) served at `/`, and the one
  * dev-only route the browser needs to act as a dev-keyring account.
  *
  *   GET /                      index.html (no-cache: it names the current hashed assets)
@@ -94,7 +95,7 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
 
   app.get<{ Params: { name: string } }>('/assets/:name', hidden, async (request, reply) => {
     const a = ASSET_NAME.test(request.params.name) ? built?.assets.get(request.params.name) : undefined;
-    if (!a) throw notFound(`no studio asset ${request.params.name}`, { code: 'asset_not_found', hint: 'reload the page: the studio was rebuilt' });
+    if (!a) throw notFound(`no studio asset ${request.params.name}`, { code: 'asset_not_found', hint: 'the studio asks only for the files its index.html names; after rebuilding it, restart the node and reload the page' });
     reply.header('cache-control', 'public, max-age=31536000, immutable').header('x-content-type-options', 'nosniff').type(a.type);
     return reply.send(a.body);
   });
@@ -104,8 +105,8 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
     {
       schema: {
         tags: ['auth'],
-        summary: 'Embedded chain only: sign a SIWE message or EIP-712 typed data with a dev-keyring account (the studio\'s dev accounts)',
-        description: 'Exactly one of `message` (a SIWE message for this chain) or `typedData` (domain.chainId = this chain). The operator account and other chains are refused.',
+        summary: 'Embedded chain, callers on this machine only: sign a SIWE message or a datanet Contribution with a dev-keyring account (the studio\'s dev accounts)',
+        description: 'Exactly one of `message` (a SIWE message for this chain naming `account`) or `typedData` (a Contribution by `account` to this node\'s DatanetRegistry, domain.chainId = this chain). The operator account, other chains, other typed data and callers not on loopback are refused.',
         body: {
           type: 'object',
           required: ['account'],

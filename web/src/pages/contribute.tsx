@@ -1,11 +1,15 @@
 /**
  * Contribute a file: drop it → the node parses and checks it (prepare: nothing stored) → the
- * report shows accepted and rejected rows with line numbers and reasons → the wallet signs the
- * EIP-712 Contribution (same typed data as the CLI, src/datanets/signature.ts) → upload → report.
+ * report shows accepted and rejected rows with line numbers and reasons → the browser builds the
+ * EIP-712 Contribution with the node's own builder (src/datanets/signature.ts, as the CLI does)
+ * from the chain id and registry of /v1/status, the signed-in address and the rows root → the
+ * wallet signs it → upload → report.
  */
 import { useRef, useState, type DragEvent } from 'react';
 import { ApiError, post, type Datanet, type UploadReport } from '../api';
 import { EXTENSIONS, MAX_UPLOAD_BYTES, checkFile } from '../files';
+import { contributionTypedDataJson } from '../../../src/datanets/signature.ts';
+import { switchChain } from '../wallet';
 import { useSession } from '../session';
 import { Badge, ErrorBox, NeedsSignIn, statusTone } from '../ui';
 
@@ -13,11 +17,11 @@ interface Prepared {
   rowsRoot: string;
   rowCount: number;
   report: UploadReport;
-  typedData: { message: { nonce: string; deadline: string } } & Record<string, unknown>;
+  typedData: Record<string, unknown>;
 }
 
 export function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
-  const { session, signer } = useSession();
+  const { session, signer, status } = useSession();
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [prepared, setPrepared] = useState<Prepared | null>(null);
@@ -50,10 +54,18 @@ export function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
     setError(null);
     try {
       if (!signer) throw new ApiError({ message: 'No wallet to sign with in this browser.', type: 'wallet_error', param: null, code: 'no_signer', hint: 'Sign out and sign in again with your wallet.' }, 0);
+      if (!status) throw new ApiError({ message: "The node's status is not loaded.", type: 'client_error', param: null, code: 'no_status', hint: 'Reload the page.' }, 0);
+      // built here, not taken from the node: what the wallet signs names this chain, this
+      // registry, this datanet and this account; the node checks it against the same builder
+      const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
+      const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+      const typedData = contributionTypedDataJson(
+        { chainId: status.chainId, registry: status.contracts.DatanetRegistry as `0x${string}` },
+        { contributor: signer.address, datanetId: BigInt(d.id), rowsRoot: prepared.rowsRoot as `0x${string}`, rowCount: BigInt(prepared.rowCount), nonce, deadline },
+      );
       setBusy('Waiting for your signature…');
-      const signature = await signer.signTypedData(prepared.typedData);
+      const signature = await signer.signTypedData(typedData);
       setBusy('Uploading…');
-      const { nonce, deadline } = prepared.typedData.message;
       const q = `filename=${encodeURIComponent(file.name)}&nonce=${nonce}&deadline=${deadline}&signature=${signature}`;
       setFinal(await post<UploadReport>(`/v1/datanets/${d.id}/contributions?${q}`, undefined, { raw: file }));
       setPrepared(null);
@@ -87,7 +99,13 @@ export function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
         <input ref={input} type="file" className="sr-only" aria-label="File to contribute" accept={EXTENSIONS.join(',')} onChange={(e) => { void pick(e.target.files?.[0]); e.target.value = ''; }} />
       </div>
       {busy && <p role="status" aria-live="polite"><span className="spinner" aria-hidden="true" /> {busy}</p>}
-      <ErrorBox error={error} />
+      <ErrorBox error={error}>
+        {(error as { code?: string } | null)?.code === 'wrong_chain' && status && (
+          <button type="button" onClick={() => switchChain(status.chainId, status.rpcUrl).then(() => setError(null), setError)}>
+            Switch wallet to chain {status.chainId}
+          </button>
+        )}
+      </ErrorBox>
       {prepared && (
         <div className="card">
           <h2>Before you sign: {file?.name}</h2>

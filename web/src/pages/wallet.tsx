@@ -5,7 +5,7 @@
 import { useState } from 'react';
 import { api, get, post } from '../api';
 import { useSession } from '../session';
-import { ErrorBox, Hash, Loading, NeedsSignIn, open, useAsync, when } from '../ui';
+import { ErrorBox, Hash, Loading, NeedsSignIn, eth, open, useAsync, when } from '../ui';
 
 interface ApiKey { id: string; name: string; prefix: string; createdAt: number; lastUsedAt: number | null; revokedAt: number | null }
 
@@ -49,7 +49,7 @@ export function Wallet() {
           {bal.data && (
             <dl className="facts">
               <dt>OPEN</dt><dd data-testid="open-balance">{open(bal.data.open)}</dd>
-              <dt>Gas (native)</dt><dd>{open(bal.data.native).replace('OPEN', 'ETH')}</dd>
+              <dt>Gas (native)</dt><dd>{eth(bal.data.native)}</dd>
             </dl>
           )}
         </div>
