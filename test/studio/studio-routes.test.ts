@@ -85,7 +85,22 @@ describe('serving the studio', () => {
 });
 
 describe('POST /v1/dev/sign', () => {
-  const sign = (payload: object) => node.app.inject({ method: 'POST', url: '/v1/dev/sign', payload });
+  // As the studio's own page sends it: Host = the node's origin, same-origin (no foreign Origin).
+  const ownHost = () => `127.0.0.1:${node.services.config.port}`;
+  const sign = (payload: object, headers: Record<string, string> = { host: ownHost() }) => node.app.inject({ method: 'POST', url: '/v1/dev/sign', headers, payload });
+
+  test('refuses pages of other sites and DNS-rebound hosts (a page on this machine reaches 127.0.0.1 too)', async () => {
+    const dev = node.services.keyring!.accounts[0];
+    const message = createSiweMessage({ domain: 'localhost', address: dev.address, uri: 'http://localhost/', version: '1', chainId: node.services.chain.chainId, nonce: 'abcdefgh12345678' });
+    const cross = await sign({ account: dev.address, message }, { host: ownHost(), origin: 'https://evil.example' });
+    assert.equal(cross.statusCode, 403, cross.body);
+    assert.equal(cross.json().error.code, 'dev_signing_wrong_origin');
+    const rebound = await sign({ account: dev.address, message }, { host: 'evil.example:7420' });
+    assert.equal(rebound.statusCode, 403, rebound.body);
+    assert.equal(rebound.json().error.code, 'dev_signing_wrong_origin');
+    const same = await sign({ account: dev.address, message }, { host: ownHost(), origin: `http://${ownHost()}` });
+    assert.equal(same.statusCode, 200, same.body);
+  });
 
   test('signs a SIWE message for this chain with a dev account', async () => {
     const dev = node.services.keyring!.accounts[0];

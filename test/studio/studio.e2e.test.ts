@@ -24,6 +24,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { parseEther } from 'viem';
 import { actions } from '../../src/chain/index.ts';
+import { depositToEscrow } from '../../src/rewards/index.ts';
 import type { LocalAccount } from 'viem';
 import { startTestNode, siweToken, tempDir } from '../helpers.ts';
 import type { RunningNode } from '../../src/node.ts';
@@ -163,8 +164,9 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.equal((await inject('POST', `/v1/datanets/${closed.id}/versions`, owner2)).statusCode, 201);
   // A datanet with validator approval: dev account 1 (the studio user) is its staked validator; two rows wait.
   const reviewed = (await inject('POST', '/v1/datanets', owner2, { name: 'Reviewed facts', format: 'alpaca', policies: { validation: { kind: 'validators', approvals: 1 } } })).json();
-  assert.equal((await inject('POST', `/v1/datanets/${reviewed.id}/validators`, owner2, { address: devs[0].address })).statusCode, 200);
-  await actions.stake(n.services.chain, { account: devs[0], amount: parseEther('1') });
+  await actions.stake(n.services.chain, { account: devs[0], amount: parseEther('1') }); // validators must be staked before they are added
+  const addValidator = await inject('POST', `/v1/datanets/${reviewed.id}/validators`, owner2, { address: devs[0].address });
+  assert.equal(addValidator.statusCode, 200, addValidator.body);
   const facts = [{ instruction: 'boiling point of water at sea level', output: '100 degrees Celsius' }, { instruction: 'the moon is made of', output: 'cheese, obviously' }];
   const td2 = (await inject('POST', `/v1/datanets/${reviewed.id}/contributions/prepare`, owner2, { rows: facts })).json().typedData;
   const m2 = td2.message;
@@ -326,6 +328,7 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByLabel('Add a validator (address)').fill('not an address');
   await page.getByRole('button', { name: 'Add validator (on chain)' }).click();
   await alert().getByText('address must be an address').waitFor();
+  await actions.stake(n.services.chain, { account: devs[2], amount: parseEther('1') }); // validators must hold stake (Staking is linked to the registry)
   await page.getByLabel('Add a validator (address)').fill(devs[2].address);
   await page.getByRole('button', { name: 'Add validator (on chain)' }).click();
   await page.getByText(`${devs[2].address} is now a validator`).waitFor();
@@ -420,6 +423,13 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.match(model, /^ft:starter:studio:/);
   // the picker comes up with the tuned model chosen (once /v1/models has answered)
   await page.waitForFunction((m) => (document.getElementById('play-model') as HTMLSelectElement | null)?.value === m, model);
+  // The model is priced: with nothing in escrow the node answers 402 and the page shows why and what to do.
+  await page.getByLabel('Message').fill('code alpha');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText(/insufficient quota/).first().waitFor();
+  await page.getByText(/openledger escrow deposit/).first().waitFor();
+  await depositToEscrow(n.services.chain, { account: devs[0], amount: parseEther('10') });
+  await actions.approveSpend(n.services.chain, { account: devs[0], cap: parseEther('10'), expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400) });
   await page.getByLabel('Message').fill('code alpha');
   await page.getByRole('button', { name: 'Send' }).click();
   await page.getByTestId('usage').waitFor();

@@ -26,6 +26,7 @@ import { getAddress, isAddress, type TypedDataDefinition } from 'viem';
 import { parseSiweMessage } from 'viem/siwe';
 import { OpenLedgerError, invalid, notFound } from '../../util/errors.ts';
 import type { NodeServices } from '../context.ts';
+import { nodeOrigins } from '../../config/index.ts';
 
 /** build/studio at the repository root (two levels above src/server/routes). */
 export const STUDIO_DIR = fileURLToPath(new URL('../../../build/studio/', import.meta.url));
@@ -130,6 +131,18 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
           type: 'permission_error',
           code: 'dev_signing_local_only',
           hint: 'open the studio on the machine that runs the node (http://127.0.0.1:<port>/), or sign in with a browser wallet',
+        });
+      }
+      // A web page on this machine reaches 127.0.0.1 too: only the node's own origins may ask (a
+      // cross-site page sends its Origin; a DNS-rebound one sends a foreign Host).
+      const origins = nodeOrigins(s.config);
+      const origin = request.headers.origin;
+      const host = request.headers.host;
+      if ((origin !== undefined && !origins.includes(origin)) || !host || !origins.some((o) => new URL(o).host === host)) {
+        throw new OpenLedgerError('dev accounts sign only for pages served by this node', {
+          type: 'permission_error',
+          code: 'dev_signing_wrong_origin',
+          hint: `open the studio at ${origins[0]}/ (or start the node with --origin <the URL you use>)`,
         });
       }
       const { account: address, message, typedData } = request.body;
