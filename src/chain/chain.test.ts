@@ -318,3 +318,20 @@ describe('embedded chain start-up failures', () => {
     }
   });
 });
+
+test('an address book from before governance (version 1) is refused with the way out', async () => {
+  const d = tempDataDir();
+  try {
+    const path = defaultAddressBookPath(d.dir);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(d.dir, 'chain'), { recursive: true });
+    const zero = '0x' + '00'.repeat(20);
+    writeFileSync(path, JSON.stringify({
+      version: 1, chainId: 31337, genesisHash: '0x' + 'ab'.repeat(32), deploymentBlock: '1', deployer: zero, externalToken: false,
+      contracts: { OpenToken: zero, DatanetRegistry: zero, ModelRegistry: zero, RewardsDistributor: zero, InferenceEscrow: zero, Staking: zero },
+    }));
+    await rejectsWith(Promise.resolve().then(() => readAddressBook(path)), 'address_book_outdated', /written before governance and separated roles \(version 1\)/);
+  } finally {
+    d.remove();
+  }
+});
