@@ -68,12 +68,12 @@ test('gov CLI: propose → vote → queue → execute changes the rewards activa
   const { proposalId } = JSON.parse(p.stdout);
   assert.match(proposalId, /^\d+$/);
 
-  // Voting has not started (voting delay): the governor's custom error comes back as a 409 with its name.
-  const early = await cli(['vote', proposalId, 'for', '--as', '1']);
-  assert.notEqual(early.code, 0);
-  assert.match(early.stderr, /GovernorUnexpectedProposalState/);
+  // A vote on a proposal that does not exist: the governor's custom error comes back with its name.
+  const nobody = await cli(['vote', '12345', 'for', '--as', '1']);
+  assert.notEqual(nobody.code, 0);
+  assert.match(nobody.stderr, /GovernorNonexistentProposal/);
 
-  await travel(2);
+  await travel(2); // past the 1 s voting delay
   for (const as of ['1', '2']) {
     const v = await cli(['vote', proposalId, 'for', '--as', as, '--reason', 'sensible']);
     assert.equal(v.code, 0, v.stderr);
