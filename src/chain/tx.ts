@@ -43,6 +43,10 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
   const sender = account.address.toLowerCase();
   const hash = await withSenderLock(chain, sender, async (): Promise<Hash> => {
     try {
+      // Embedded Anvil mines only on demand, so `latest` can be a block from minutes ago: a time-dependent call
+      // (vote after the voting delay, queue/execute, withdraw or claim after a delay) would be judged at that old
+      // timestamp. Anvil's `pending` block carries the current time, as the mined transaction will.
+      const blockTag = chain.embedded ? ('pending' as const) : undefined;
       const { request } = await chain.publicClient.simulateContract({
         account,
         address: call.address,
@@ -50,9 +54,11 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
         functionName: call.functionName,
         args: call.args,
         value: call.value,
+        ...(blockTag ? { blockTag } : {}),
       } as never);
       const gas = withGasMargin(await chain.publicClient.estimateContractGas({
         account, address: call.address, abi: call.abi, functionName: call.functionName, args: call.args, value: call.value,
+        ...(blockTag ? { blockTag } : {}),
       } as never));
       // Nonce from the node's pending count, taken under the lock so two sends never share one. A
       // load-balanced RPC may lag behind its own mempool: a "nonce too low" is retried with a fresh count.

@@ -68,12 +68,12 @@ test('gov CLI: propose → vote → queue → execute changes the rewards activa
   const { proposalId } = JSON.parse(p.stdout);
   assert.match(proposalId, /^\d+$/);
 
-  // Voting has not started (voting delay): the governor's custom error comes back as a 409 with its name.
-  const early = await cli(['vote', proposalId, 'for', '--as', '1']);
-  assert.notEqual(early.code, 0);
-  assert.match(early.stderr, /GovernorUnexpectedProposalState/);
+  // A vote on a proposal that does not exist: the governor's custom error comes back with its name.
+  const nobody = await cli(['vote', '12345', 'for', '--as', '1']);
+  assert.notEqual(nobody.code, 0);
+  assert.match(nobody.stderr, /GovernorNonexistentProposal/);
 
-  await travel(2);
+  await travel(2); // past the 1 s voting delay
   for (const as of ['1', '2']) {
     const v = await cli(['vote', proposalId, 'for', '--as', as, '--reason', 'sensible']);
     assert.equal(v.code, 0, v.stderr);
@@ -86,13 +86,14 @@ test('gov CLI: propose → vote → queue → execute changes the rewards activa
   // Queue only after the voting period; execute only after the timelock delay.
   const tooSoon = await cli(['queue', proposalId]);
   assert.notEqual(tooSoon.code, 0);
+  assert.match(tooSoon.stderr, /proposal \d+ is active; voting ends at 20\d\d-[\s\S]*hint: wait for the voting period to end/);
   await travel(61);
   const q = await cli(['queue', proposalId, '--json']);
   assert.equal(q.code, 0, q.stderr);
   assert.equal(JSON.parse(q.stdout).state, 'queued');
   const notYet = await cli(['execute', proposalId]);
   assert.notEqual(notYet.code, 0);
-  assert.match(notYet.stderr, /TimelockUnexpectedOperationState/);
+  assert.match(notYet.stderr, /is queued; the timelock lets it execute from 20\d\d-/);
   await travel(61);
   const x = await cli(['execute', proposalId, '--json']);
   assert.equal(x.code, 0, x.stderr);
