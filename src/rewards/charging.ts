@@ -131,14 +131,15 @@ export class Charging {
       let f = fee(price, u.promptTokens, u.completionTokens);
       if (f > hold) f = hold; // cannot happen (both token counts are bounded by the hold's); never charge past consent
       const epoch = this.deps.currentEpoch();
-      this.release(row);
       if (f > 0n) {
+        // release the hold and charge the fee in one transaction (payer:<a> nets +H − F)
         const parties = JSON.parse(row.split) as SplitParties;
         this.ledger.post({ kind: 'charge', inferenceId: id, epoch, entries: [
-          { account: account.payer(row.caller), party: row.caller, role: 'payer', amount: -f, modelId: row.model_id },
+          { account: account.hold(row.caller), party: row.caller, role: 'hold', amount: -hold },
+          { account: account.payer(row.caller), party: row.caller, role: 'payer', amount: hold - f, modelId: row.model_id },
           ...splitCharge(f, id, parties),
         ] });
-      }
+      } else this.release(row);
       this.setCharged.run(u.promptTokens, u.completionTokens, f.toString(), u.finishReason, epoch, Date.now(), id);
       return f;
     })();

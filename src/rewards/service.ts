@@ -122,7 +122,7 @@ export class RewardsService {
     const r = this.d.db.prepare('SELECT * FROM inferences WHERE id = ?').get(id) as any;
     if (!r) throw notFound(`no inference "${id.slice(0, 100)}" on this node`, { param: 'id', code: 'inference_not_found', hint: 'use the id of a completion this node returned (chatcmpl-… or cmpl-…)' });
     const entries = this.ledger.entriesOf(id);
-    const split = entries.filter((e) => ['charge', 'attribute', 'writeoff'].includes(e.kind) && e.role !== 'payer' && e.role !== 'pool');
+    const split = entries.filter((e) => ['charge', 'attribute', 'writeoff'].includes(e.kind) && e.role !== 'payer' && e.role !== 'hold' && e.role !== 'pool');
     const byParty = new Map<string, { address: string; role: string; datanet_id: number | null; amount: bigint }>();
     for (const e of split) {
       const k = `${e.party}:${e.role}:${e.datanetId}`;
@@ -237,7 +237,7 @@ export class RewardsService {
     const rows = this.d.db.prepare(`SELECT COALESCE(model_id, model) AS key, model_id, MIN(model) AS model, epoch, COUNT(*) calls, SUM(prompt_tokens) prompt_tokens, SUM(completion_tokens) completion_tokens
       FROM inferences WHERE status = 'charged' GROUP BY key, epoch ORDER BY key, epoch LIMIT ?`).all(clamp(limit)) as any[];
     const revenue = this.sumBy(`SELECT COALESCE(i.model_id, i.model) AS key, e.epoch, SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_entries e JOIN inferences i ON i.id = e.inference_id
-      WHERE e.role = 'payer' AND e.account LIKE 'payer:%' AND e.inference_id IS NOT NULL AND e.epoch IS NOT NULL GROUP BY key, e.epoch`, (r) => `${r.key}|${r.epoch}`);
+      WHERE e.role IN ('payer', 'hold') AND e.inference_id IS NOT NULL AND e.epoch IS NOT NULL GROUP BY key, e.epoch` /* charge (−F) and write-off (+unpaid) entries: −revenue */, (r) => `${r.key}|${r.epoch}`);
     return rows.map((r) => ({ model: r.model, model_id: r.model_id, epoch: r.epoch, calls: r.calls, prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens, revenue: (-(revenue.get(`${r.key}|${r.epoch}`) ?? 0n)).toString() }));
   }
 
