@@ -96,9 +96,10 @@ export class Charging {
     const price = this.deps.resolver.price(p);
     const hold = fee(price, p.promptBound, p.maxTokens);
     const parties = await this.deps.resolver.parties(p);
+    const asked = Date.now();
     let bal: CachedBalance = hold > 0n ? await this.chainBalance(p.caller) : { spendable: 0n, authorized: 0n, scope: ZERO32, block: 0n, at: 0 };
-    // A refusal on a cached balance is checked again on a fresh read (the caller may just have deposited).
-    if (hold > 0n && bal.at < Date.now() - 50 && hold > this.spendableNow(p.caller, bal).available) {
+    // A refusal on a balance read before this request is checked again on a fresh read (the caller may just have deposited).
+    if (hold > 0n && bal.at < asked && hold > this.spendableNow(p.caller, bal).available) {
       this.balances.delete(p.caller.toLowerCase());
       bal = await this.chainBalance(p.caller);
     }

@@ -159,6 +159,10 @@ describe('payable inference on the embedded chain', () => {
     const roles = new Set(inf.split.map((x: any) => x.role));
     assert.ok(roles.has('protocol') && roles.has('owner') && roles.has('validator'), JSON.stringify(inf.split));
     assert.equal(inf.split.find((x: any) => x.role === 'validator').address, val.address);
+    // the shares are RewardsDistributor.feeShares on chain (governed through the timelock)
+    const bps = await node.services.chain.publicClient.readContract({ address: node.services.chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'feeShares', args: [] } as never) as readonly number[];
+    assert.equal(inf.split.find((x: any) => x.role === 'owner').amount, (BigInt(inf.fee) * BigInt(bps[1]) / 10_000n).toString());
+    assert.equal(inf.split.find((x: any) => x.role === 'validator').amount, (BigInt(inf.fee) * BigInt(bps[2]) / 10_000n).toString());
     // a second call over model:<id>
     const r2 = await chat(u1, `model:${modelId}`);
     assert.equal(r2.statusCode, 200, r2.body);

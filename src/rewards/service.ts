@@ -9,7 +9,7 @@ import type { BlobStore } from '../da/index.ts';
 import type { ChainIndexRepo, Db } from '../store/index.ts';
 import { OpenLedgerError, notFound } from '../util/errors.ts';
 import { Charging, type AdmitParams, type PartyResolver } from './charging.ts';
-import type { RewardsConfig } from './config.ts';
+import { DEFAULT_SHARES, type RewardsConfig, type Shares } from './config.ts';
 import { Epochs, roleAccount, type EpochRow } from './epochs.ts';
 import { Ledger, joinWords } from './ledger.ts';
 import type { Price, SplitParties } from './split.ts';
@@ -100,7 +100,27 @@ export class RewardsService {
         if (stake > 0n) validators.push({ address: v, stake: stake.toString(), datanetId: id });
       }
     }
-    return { shares: this.d.config.shares, protocol: this.treasury(), owner: owner ? getAddress(owner) : null, validators, hasContributors: datanets.length > 0, modelId: p.modelId };
+    return { shares: await this.shares(), protocol: this.treasury(), owner: owner ? getAddress(owner) : null, validators, hasContributors: datanets.length > 0, modelId: p.modelId };
+  }
+
+  private sharesCache: { at: number; shares: Shares } | null = null;
+
+  /** The fee split: the node config's when set, else RewardsDistributor.feeShares (basis points → ppm), cached 30 s. */
+  async shares(): Promise<Shares> {
+    if (this.d.config.shares) return this.d.config.shares;
+    if (this.sharesCache && Date.now() - this.sharesCache.at < 30_000) return this.sharesCache.shares;
+    let shares = DEFAULT_SHARES;
+    try {
+      const r = await this.d.chain.publicClient.readContract({
+        address: this.d.chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'feeShares', args: [],
+      } as never) as readonly [number, number, number, number] | { protocolBps: number; modelOwnerBps: number; validatorsBps: number; contributorsBps: number };
+      const [p, o, v, c] = Array.isArray(r) ? r : [(r as any).protocolBps, (r as any).modelOwnerBps, (r as any).validatorsBps, (r as any).contributorsBps];
+      if (Number(p) + Number(o) + Number(v) + Number(c) === 10_000) shares = { protocol: Number(p) * 100, owner: Number(o) * 100, validators: Number(v) * 100, contributors: Number(c) * 100 };
+    } catch {
+      /* a distributor without feeShares (older deployment): the defaults */
+    }
+    this.sharesCache = { at: Date.now(), shares };
+    return shares;
   }
 
   /** A datanet's current validators, from the indexed ValidatorAdded / ValidatorRemoved events. */
