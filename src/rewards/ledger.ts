@@ -88,11 +88,12 @@ export class Ledger {
   }
 
   /**
-   * Writes one balanced transaction. Call inside `db.transaction` when it goes with other writes;
+   * Writes one balanced transaction (none when every amount is 0; returns its id, or 0). Call inside `db.transaction` when it goes with other writes;
    * on its own it is atomic anyway (one SQLite transaction).
    */
   post(t: Txn): number {
     checkBalanced(t);
+    if (t.entries.every((e) => e.amount === 0n)) return 0; // nothing moves (a free call's hold): no transaction
     return this.db.transaction(() => {
       const now = Date.now();
       const id = Number(this.insTxn.run(t.kind, t.inferenceId ?? null, t.epoch ?? null, t.chainBlock === undefined || t.chainBlock === null ? null : Number(t.chainBlock), now).lastInsertRowid);

@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { encodeFunctionData } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
 import { siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
@@ -131,6 +132,23 @@ describe('payable inference on the embedded chain', () => {
     assert.equal(relayed.statusCode, 200, relayed.body);
     const replay = await call('POST', '/v1/escrow/authorizations', u2, { ...jsonAuth(auth), signature: await actions.signSpendAuthorization(chain, u2, auth) });
     assert.equal(replay.statusCode, 409, replay.body); // a used nonce is refused on chain
+    // a wallet signs its own escrow transactions; the node simulates, then broadcasts them
+    const signed = async (functionName: string, args: unknown[]) => {
+      const w = chain.walletFor(u2);
+      const nonce = await chain.publicClient.getTransactionCount({ address: u2.address, blockTag: 'pending' });
+      return w.signTransaction({ account: u2, chain: w.chain, to: escrow, data: encodeFunctionData({ abi: artifacts.InferenceEscrow.abi, functionName, args } as never), gas: 300_000n, nonce, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n } as never);
+    };
+    const noAllowanceRaw = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('deposit', [5n]) });
+    assert.equal(noAllowanceRaw.statusCode, 400, noAllowanceRaw.body);
+    assert.match(noAllowanceRaw.json().error.message, /InferenceEscrow\.deposit reverted: ERC20InsufficientAllowance/);
+    const req = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('requestWithdrawal', [1n]) });
+    assert.equal(req.statusCode, 200, req.body);
+    assert.equal(req.json().from, u2.address);
+    const tooEarly = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('withdraw', []) });
+    assert.equal(tooEarly.statusCode, 400, tooEarly.body);
+    assert.match(tooEarly.json().error.message, /WithdrawalNotReady/);
+    assert.equal((await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('cancelWithdrawal', []) })).statusCode, 200);
+    assert.equal((await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: '0x1234' })).json().error.code, 'invalid_transaction');
     const b = (await call('GET', `/v1/escrow/${u2.address}`)).json();
     assert.equal(b.balance, '20000000000000');
     assert.equal(b.available, '20000000000000');
