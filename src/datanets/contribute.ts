@@ -36,7 +36,7 @@ export async function prepareUpload(s: DatanetContext, d: DatanetRecord, source:
   }
   const bytes = new TextEncoder().encode(JSON.stringify(source.rows));
   if (bytes.byteLength > s.limits.maxUploadBytes) throw tooLarge('rows', bytes.byteLength, s.limits.maxUploadBytes);
-  return { prepared: prepareRows(source.rows, d.format, s.limits), bytes, filename: 'rows.json', kind: 'rows' };
+  return { prepared: await s.parser.prepareRows(source.rows, d.format, s.limits), bytes, filename: 'rows.json', kind: 'rows' };
 }
 
 /**
