@@ -106,7 +106,7 @@ class Api {
     const res = await fetch(this.url + path, {
       method,
       headers: { ...(body !== undefined && !(body instanceof Uint8Array) ? { 'content-type': 'application/json' } : {}), ...(who ? { authorization: `Bearer ${await this.token(who)}` } : {}), ...headers },
-      body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
+      body: body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
     });
     const text = await res.text();
     if (process.env.OPENLEDGER_CRASH_DEBUG) console.log(method, path.slice(0, 60), res.status, text.slice(0, 300));

@@ -172,8 +172,8 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilProcess> {
   const pidPath = join(chainDir, 'anvil.pid');
   const rpcUrl = `http://127.0.0.1:${opts.port}`;
 
-  // An Anvil orphaned by a node that was SIGKILLed would keep dumping into our state file every
-  // 10 s: stop it (SIGTERM, so it dumps once more, which is the newest state) before starting ours.
+  // An Anvil orphaned by a node that was SIGKILLed still holds the newest state (wallets may have
+  // sent transactions to it): take its state, then stop it, before starting ours.
   await reclaimOrphan(pidPath, statePath);
 
   if (await portInUse(opts.port)) {

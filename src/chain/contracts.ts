@@ -20,8 +20,7 @@ import {
   stakingBytecode,
   type ContractName,
 } from '../contracts/index.ts';
-import type { IndexedContract } from './indexer.ts';
-import type { Chain } from './types.ts';
+import type { Chain, IndexedContract } from './types.ts';
 
 export const artifacts: Record<ContractName, { abi: Abi; bytecode: Hex }> = {
   OpenToken: { abi: openTokenAbi as Abi, bytecode: openTokenBytecode as Hex },

@@ -18,7 +18,7 @@ import { decodeEventLog, type Abi, type Address, type Hex, type Log } from 'viem
 import { OpenLedgerError } from '../util/errors.ts';
 import { jsonSafe, toChainError } from './errors.ts';
 import { nodeContracts } from './contracts.ts';
-import type { Chain } from './types.ts';
+import type { Chain, IndexedContract } from './types.ts';
 
 export interface IndexedEvent {
   blockNumber: bigint;
@@ -51,11 +51,7 @@ export interface IndexerSink {
   rewind(toBlockNumber: bigint): void;
 }
 
-export interface IndexedContract {
-  name: string;
-  address: Address;
-  abi: Abi;
-}
+export type { IndexedContract } from './types.ts';
 
 export interface IndexerOptions {
   /** Poll interval; default 250 ms embedded, 2 s external. */

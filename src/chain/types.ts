@@ -1,5 +1,5 @@
 /** The chain layer's public types: the config `startChain` takes and the handle it returns. */
-import type { Account, Address, Hex } from 'viem';
+import type { Abi, Account, Address, Hex } from 'viem';
 import type { AddressBook } from './address-book.ts';
 import type { NodePublicClient, NodeWalletClient } from './clients.ts';
 import type { NodeRoles } from './roles.ts';
@@ -71,4 +71,11 @@ export interface Chain {
    */
   persist(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A contract the indexer follows (here, not in indexer.ts, so contracts.ts and indexer.ts do not import each other). */
+export interface IndexedContract {
+  name: string;
+  address: Address;
+  abi: Abi;
 }

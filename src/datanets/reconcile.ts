@@ -19,7 +19,7 @@
  */
 import { getAddress, type Address } from 'viem';
 import { readContract, artifacts, type Chain } from '../chain/index.ts';
-import type { BlobStore, Hex } from '../da/index.ts';
+import { contentId, type BlobStore, type Hex } from '../da/index.ts';
 import type { ChainIndexRepo, Db } from '../store/index.ts';
 import { configError } from '../util/errors.ts';
 import { recordPurchase } from './credits.ts';
@@ -188,11 +188,13 @@ async function datanetFromChain(deps: ReconcileDeps, args: Record<string, unknow
   } catch {
     return null;
   }
-  const parsed = CreateDatanetInput.safeParse(meta);
+  // The blob holds `labels: null` for unlabelled formats; the input schema wants it absent.
+  const m2 = meta && typeof meta === 'object' ? { ...(meta as Record<string, unknown>) } : meta;
+  if (m2 && typeof m2 === 'object' && (m2 as { labels?: unknown }).labels === null) delete (m2 as { labels?: unknown }).labels;
+  const parsed = CreateDatanetInput.safeParse(m2);
   if (!parsed.success) return null;
   const x = parsed.data;
   const block = await deps.chain.publicClient.getBlock({ blockNumber }).catch(() => null);
-  const { contentId } = await import('../da/index.ts');
   const bytes = await deps.blobs.get(m[1] as Hex);
   return {
     id: Number(args.datanetId),

@@ -1,53 +1,44 @@
-import { getAddress, parseEventLogs, type Account, type Address } from 'viem';
-import { z } from 'zod';
-import { actions, artifacts, type Chain } from '../chain/index.ts';
+import type { Account, Address } from 'viem';
+import type { Chain } from '../chain/index.ts';
 import type { BlobStore, Hex } from '../da/index.ts';
 import type { ChainIndexRepo, Db } from '../store/index.ts';
-import { OpenLedgerError, forbidden, invalid, notFound } from '../util/errors.ts';
-import { type DataFormat, type RowData } from './formats.ts';
-import { CreateDatanetInput } from './create.ts';
+import { forbidden, notFound } from '../util/errors.ts';
+import type { DataFormat, RowData } from './formats.ts';
+import type { CreateDatanetInput } from './create.ts';
 import { DEFAULT_LIMITS, type UploadLimits } from './limits.ts';
 import { leaderboard, type LeaderboardEntry } from './leaderboard.ts';
-import { VersionTree, verifyRowProof, type VersionLeaf } from './merkle.ts';
-import { signatureFromBytes, signatureToBytes } from './minhash.ts';
-import { fileKindOf } from './parse/index.ts';
-import { tooLarge } from './parse/index.ts';
-import {
-  PoliciesSchema,
-  canContribute,
-  canRead,
-  chainPolicy,
-  checkQuota,
-  decideStatus,
-  initialStatus,
-  utcDayStart,
-  type AccessFacts,
-  type Policies,
-} from './policy.ts';
-import { DatanetRepo, type DatanetRecord, type RowRecord, type VersionRecord } from './repo.ts';
-import { contributionTypedDataJson, verifyContribution, type ContributionDomainInput } from './signature.ts';
-import { exportJsonl, snapshotJsonl, type VersionRow } from './snapshot.ts';
-import { recordPurchase } from './credits.ts';
+import type { VersionTree } from './merkle.ts';
+import { PoliciesSchema, canRead, type AccessFacts, type Policies } from './policy.ts';
+import { DatanetRepo, type DatanetRecord, type VersionRecord } from './repo.ts';
+import type { ContributionDomainInput } from './signature.ts';
+import { exportJsonl, type VersionRow } from './snapshot.ts';
 import { seal } from './sealed.ts';
-import { prepareRows, type PreparedUpload } from './upload.ts';
 import { ParsePool } from './parse/pool.ts';
-import { buildReport, emptyExisting, validateRecords, type ExistingRows, type UploadReport } from './validate.ts';
-import { getDatanet, getVersion, hasAccess, isValidator, purchaseAccess, stakeOf } from './chain-facts.ts';
+import type { DatanetContext } from './context.ts';
+import { rowView, versionView, type ContributeInput, type ContributionSource, type DatanetView, type ProofView, type RowView, type VersionView } from './views.ts';
+import * as createFlow from './create.ts';
+import * as contributeFlow from './contribute.ts';
+import * as reviewFlow from './review.ts';
+import * as publishFlow from './publish.ts';
+import * as accessFlow from './access.ts';
+import type { UploadReport } from './validate.ts';
+import type { ExistingRows } from './validate.ts';
+import { getDatanet, hasAccess, isValidator } from './chain-facts.ts';
 
 /**
- * The datanet service: the flows of issue 3 over the store, the chain and the DA layer.
+ * The datanet service: the node's one handle on datanets. It holds the store, chain and DA handles
+ * and the checks every flow shares (records, policies, owner / read access, per-datanet locks); the
+ * flows themselves live one per file, as src/chain/actions/ has one file per contract call:
  *
- *   create      metadata → DA blob; DatanetRegistry.createDatanetFor(caller) by the operator
- *   contribute  parse → signature (EIP-712, one per upload) → quota → validate + dedup → raw file
- *               to DA → one transaction (upload + rows); any failure stores nothing
- *   review      staked validators listed on chain vote; the policy decides accepted/rejected
- *   publish     accepted rows → Merkle root + JSONL snapshot in DA → DatanetRegistry.commitVersion
- *   proof       a row's proof from the stored tree, checked against the root on chain
- *   access      open / approval (grants on chain) / paid (purchaseAccess on chain; the price is
- *               credited to contributors by accepted rows in datanet_credits)
- *
- * Parsing and validation are async and yield every few hundred rows; uploads to one datanet are
- * serialised (dedup must see every earlier row), other datanets and other requests keep going.
+ *   create.ts      metadata → DA blob; DatanetRegistry.createDatanetFor(caller) by the operator
+ *   contribute.ts  parse → signature (EIP-712, one per upload) → quota → validate + dedup → raw file
+ *                  to DA → rows stored all or nothing (chunked, yielding)
+ *   review.ts      staked validators listed on chain vote; the policy decides accepted/rejected
+ *   publish.ts     accepted rows → Merkle root + JSONL snapshot in DA → DatanetRegistry.commitVersion;
+ *                  proofs checked against the root on chain
+ *   access.ts      validators and grants on chain; paid access (purchaseAccess on chain; the price
+ *                  credited to contributors by accepted rows in datanet_credits)
+ *   reconcile.ts   at start: what a crash left on chain but not in the store, rebuilt from events + DA
  */
 export { CreateDatanetInput } from './create.ts';
 
@@ -66,102 +57,23 @@ export interface DatanetServiceDeps {
   daKey?: Uint8Array | null;
 }
 
-export type ContributionSource = { kind: 'file'; bytes: Uint8Array; filename: string } | { kind: 'rows'; rows: unknown };
+export type { ContributionSource, ContributeInput, DatanetView, RowView, VersionView, ProofView } from './views.ts';
 
-export interface ContributeInput {
-  contributor: Address;
-  source: ContributionSource;
-  nonce: bigint;
-  deadline: bigint;
-  signature: Hex;
-}
-
-/** A stored datanet as the API shows it: typed policies, the metadata URI, version and row counts. */
-export interface DatanetView extends Omit<DatanetRecord, 'policies' | 'metadataBlob'> {
-  policies: Policies;
-  metadataURI: string;
-  latestVersion: number;
-  counts: { accepted: number; pending: number; rejected: number };
-}
-
-export interface RowView {
-  id: number;
-  uploadId: number;
-  item: number;
-  line: number | null;
-  contributor: Address;
-  hash: Hex;
-  data: RowData;
-  status: 'accepted' | 'pending' | 'rejected';
-  reason: string | null;
-  createdAt: number;
-}
-
-export interface VersionView {
-  datanetId: number;
-  version: number;
-  merkleRoot: Hex;
-  rowCount: number;
-  snapshotId: Hex;
-  daCommitment: Hex;
-  txHash: Hex;
-  blockNumber: number;
-  createdAt: number;
-}
-
-export interface ProofView {
-  datanetId: number;
-  version: number;
-  rowId: number;
-  leaf: VersionLeaf;
-  proof: Hex[];
-  /** Root in the node's store. */
-  root: Hex;
-  /** Root DatanetRegistry holds for this version. */
-  onChainRoot: Hex;
-  /** The proof verifies against the on-chain root. */
-  verified: boolean;
-}
-
-const rowView = (r: RowRecord): RowView => ({
-  id: r.id,
-  uploadId: r.uploadId,
-  item: r.item,
-  line: r.line,
-  contributor: r.contributor,
-  hash: r.hash,
-  data: r.data as RowData,
-  status: r.status,
-  reason: r.reason,
-  createdAt: r.createdAt,
-});
-const versionView = (v: VersionRecord): VersionView => ({
-  datanetId: v.datanetId,
-  version: v.version,
-  merkleRoot: v.merkleRoot,
-  rowCount: v.rowCount,
-  snapshotId: v.snapshotId,
-  daCommitment: v.daCommitment,
-  txHash: v.txHash,
-  blockNumber: v.blockNumber,
-  createdAt: v.createdAt,
-});
-
-export class DatanetService {
+export class DatanetService implements DatanetContext {
   readonly repo: DatanetRepo;
   readonly limits: UploadLimits;
-  private readonly chain: Chain;
-  private readonly chainIndex: ChainIndexRepo | null;
-  private readonly blobs: BlobStore;
-  private readonly minStake: bigint;
-  private readonly now: () => number;
-  private readonly daKey: Uint8Array | null;
-  private readonly dedup = new Map<number, ExistingRows>();
+  readonly chain: Chain;
+  readonly chainIndex: ChainIndexRepo | null;
+  readonly blobs: BlobStore;
+  readonly minStake: bigint;
+  readonly now: () => number;
+  readonly daKey: Uint8Array | null;
+  readonly dedup = new Map<number, ExistingRows>();
   /** Loaded version trees, by "datanet:version" (rebuilding one costs ~3 keccaks per row). */
-  private readonly trees = new Map<string, VersionTree>();
+  readonly trees = new Map<string, VersionTree>();
   /** Parses uploads on a worker thread (parse/pool.ts). */
-  private readonly parser = new ParsePool();
-  private readonly locks = new Map<number, Promise<unknown>>();
+  readonly parser = new ParsePool();
+  readonly locks = new Map<number, Promise<unknown>>();
 
   constructor(deps: DatanetServiceDeps) {
     this.repo = new DatanetRepo(deps.db);
@@ -175,7 +87,7 @@ export class DatanetService {
   }
 
   /** Approval and paid datanets' data goes to DA sealed (only the node reads it back); open data stays plain. */
-  private sealFor(p: Policies, bytes: Uint8Array): Uint8Array {
+  sealFor(p: Policies, bytes: Uint8Array): Uint8Array {
     if (p.access.kind === 'open' || !this.daKey) return bytes;
     return seal(bytes, this.daKey);
   }
@@ -191,7 +103,7 @@ export class DatanetService {
   }
 
   /** Runs `fn` after every earlier locked call for the same datanet has finished. */
-  private async locked<T>(datanetId: number, fn: () => Promise<T>): Promise<T> {
+  async locked<T>(datanetId: number, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(datanetId) ?? Promise.resolve();
     const run = prev.then(fn, fn);
     const tail = run.catch(() => {});
@@ -206,57 +118,20 @@ export class DatanetService {
   // ---- datanets ----
 
   async create(caller: Address, input: CreateDatanetInput): Promise<DatanetView> {
-    const parsed = CreateDatanetInput.safeParse(input);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      throw invalid(`invalid datanet: ${i.path.join('.') || '(body)'}: ${i.message}`, { param: i.path.join('.') || null, code: 'invalid_datanet', hint: 'see POST /v1/datanets in /docs' });
-    }
-    const d = parsed.data;
-    if (d.format === 'labelled' && !d.labels) {
-      throw invalid('a labelled datanet needs its labels', { param: 'labels', code: 'labels_required', hint: 'pass labels: ["positive", "negative", …] (at least two)' });
-    }
-    if (d.format !== 'labelled' && d.labels) {
-      throw invalid(`labels only apply to labelled datanets, not ${d.format}`, { param: 'labels', code: 'labels_not_applicable', hint: 'drop labels or use format "labelled"' });
-    }
-    const owner = getAddress(caller);
-    const createdAt = this.now();
-    // Everything the store record needs, so start-up reconciliation can rebuild it from the chain
-    // event alone (createdAt also makes two identical creates two distinct blobs).
-    const metadata = { name: d.name, summary: d.summary, description: d.description, tags: d.tags, license: d.license, format: d.format, labels: d.labels ?? null, policies: d.policies, createdAt };
-    const blob = await this.blobs.put(new TextEncoder().encode(jsonWei(metadata)));
-    const metadataURI = `da://${blob.commitment}`;
-    const cp = chainPolicy(d.policies);
-    const res = await actions.createDatanet(this.chain, { metadataURI, accessPolicy: cp.accessPolicy, accessPrice: cp.accessPrice, requiredApprovals: cp.requiredApprovals, owner });
-    const record: DatanetRecord = {
-      id: Number(res.datanetId),
-      name: d.name,
-      summary: d.summary,
-      description: d.description,
-      tags: d.tags,
-      license: d.license,
-      format: d.format,
-      labels: d.labels ?? null,
-      policies: d.policies,
-      owner,
-      metadataBlob: blob.id,
-      txHash: res.txHash,
-      createdAt,
-    };
-    this.repo.insertDatanet(record);
-    return this.view(record);
+    return createFlow.create(this, caller, input);
   }
 
-  private record(id: number): DatanetRecord {
+  record(id: number): DatanetRecord {
     const d = this.repo.datanet(id);
     if (!d) throw notFound(`datanet ${id} not found`, { param: 'id', code: 'datanet_not_found', hint: 'list datanets with GET /v1/datanets' });
     return d;
   }
 
-  private policies(d: DatanetRecord): Policies {
+  policies(d: DatanetRecord): Policies {
     return PoliciesSchema.parse(d.policies);
   }
 
-  private view(d: DatanetRecord): DatanetView {
+  view(d: DatanetRecord): DatanetView {
     const c = this.repo.contributorCounts(d.id).reduce((a, x) => ({ accepted: a.accepted + x.accepted, pending: a.pending + x.pending, rejected: a.rejected + x.rejected }), { accepted: 0, pending: 0, rejected: 0 });
     return {
       id: d.id,
@@ -293,7 +168,7 @@ export class DatanetService {
     return { owner: on.owner, isOwner: on.owner.toLowerCase() === account.toLowerCase(), isValidator: v, hasAccess: a };
   }
 
-  private async requireOwner(id: number, caller: Address): Promise<void> {
+  async requireOwner(id: number, caller: Address): Promise<void> {
     const f = await this.facts(id, caller);
     if (!f.isOwner) {
       throw forbidden(`only the owner of datanet ${id} (${f.owner}) can do this`, { code: 'not_datanet_owner', hint: 'sign in as the datanet owner' });
@@ -316,187 +191,33 @@ export class DatanetService {
   // ---- owner actions mirrored on chain ----
 
   async addValidator(id: number, caller: Address, validator: Address): Promise<{ txHash: Hex }> {
-    this.record(id);
-    await this.requireOwner(id, caller);
-    if (await isValidator(this.chain, BigInt(id), validator)) return { txHash: '0x' };
-    const r = await actions.addValidator(this.chain, { datanetId: BigInt(id), validator: getAddress(validator) });
-    return { txHash: r.txHash };
+    return accessFlow.addValidator(this, id, caller, validator);
   }
 
   async grantAccess(id: number, caller: Address, grantee: Address): Promise<{ txHash: Hex; changed: boolean }> {
-    const d = this.record(id);
-    await this.requireOwner(id, caller);
-    if (this.policies(d).access.kind === 'open') {
-      throw invalid(`datanet ${id} is open: everyone has access already`, { code: 'grant_not_needed', hint: 'grants apply to approval and paid datanets' });
-    }
-    const r = await actions.grantAccess(this.chain, { datanetId: BigInt(id), grantee: getAddress(grantee) });
-    return { txHash: r.txHash, changed: r.changed };
+    return accessFlow.grantAccess(this, id, caller, grantee);
   }
 
   async revokeAccess(id: number, caller: Address, grantee: Address): Promise<{ txHash: Hex; changed: boolean }> {
-    this.record(id);
-    await this.requireOwner(id, caller);
-    const r = await actions.revokeAccess(this.chain, { datanetId: BigInt(id), grantee: getAddress(grantee) });
-    return { txHash: r.txHash, changed: r.changed };
+    return accessFlow.revokeAccess(this, id, caller, grantee);
   }
 
   // ---- contributions ----
 
-  private async prepare(d: DatanetRecord, source: ContributionSource): Promise<{ prepared: PreparedUpload; bytes: Uint8Array; filename: string; kind: string }> {
-    if (source.kind === 'file') {
-      if (source.bytes.byteLength > this.limits.maxUploadBytes) throw tooLarge(source.filename, source.bytes.byteLength, this.limits.maxUploadBytes);
-      const kind = fileKindOf(source.filename);
-      return { prepared: await this.parser.prepareFile(source.bytes, source.filename, d.format, this.limits), bytes: source.bytes, filename: source.filename, kind };
-    }
-    const bytes = new TextEncoder().encode(JSON.stringify(source.rows));
-    if (bytes.byteLength > this.limits.maxUploadBytes) throw tooLarge('rows', bytes.byteLength, this.limits.maxUploadBytes);
-    return { prepared: prepareRows(source.rows, d.format, this.limits), bytes, filename: 'rows.json', kind: 'rows' };
-  }
 
   /**
    * Step one for wallets: parse the upload and return what to sign (EIP-712 typed data with the
    * rows root, a fresh nonce and a deadline). Stores nothing.
    */
   async prepareContribution(id: number, contributor: Address, source: ContributionSource, ttlSeconds = 3600) {
-    const d = this.record(id);
-    const { prepared, filename } = await this.prepare(d, source);
-    // The report the upload would get now (same checks as contribute, against the live rows), so a
-    // wallet user sees accepted and rejected rows before signing. Advisory: contribute re-checks.
-    const checked = await validateRecords(prepared.records, this.existing(id), { format: d.format, labels: d.labels ?? undefined, limits: this.limits });
-    const report = buildReport(filename, d.format, checked, initialStatus(this.policies(d).validation));
-    const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
-    const message = {
-      contributor: getAddress(contributor),
-      datanetId: BigInt(id),
-      rowsRoot: prepared.rowsRoot,
-      rowCount: BigInt(prepared.rowHashes.length),
-      nonce,
-      deadline: BigInt(this.now() + ttlSeconds),
-    };
-    return { rowsRoot: prepared.rowsRoot, rowCount: prepared.rowHashes.length, records: prepared.records.length, report, typedData: contributionTypedDataJson(this.domain, message) };
+    return contributeFlow.prepareContribution(this, id, contributor, source, ttlSeconds);
   }
 
   /** Validates and stores one signed upload, all or nothing; returns its report. */
   async contribute(id: number, input: ContributeInput): Promise<UploadReport & { uploadId: number; blobId: Hex; rowsRoot: Hex }> {
-    const d = this.record(id);
-    const policies = this.policies(d);
-    const contributor = getAddress(input.contributor);
-
-    const facts = await this.facts(id, contributor);
-    if (!canContribute(policies, facts)) {
-      throw forbidden(`${contributor} cannot contribute to datanet ${id}: it requires approval`, {
-        code: 'no_write_access',
-        hint: 'ask the datanet owner to grant you access (POST /v1/datanets/:id/access)',
-      });
-    }
-    if (input.deadline > BigInt(this.now() + 30 * 86400)) {
-      throw invalid('the signature deadline is more than 30 days away', { param: 'deadline', code: 'deadline_too_far', hint: 'sign with a deadline within 30 days (prepare suggests one hour)' });
-    }
-    const { prepared, bytes, filename, kind } = await this.prepare(d, input.source);
-    await verifyContribution(
-      this.domain,
-      { contributor, datanetId: BigInt(id), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce: input.nonce, deadline: input.deadline },
-      input.signature,
-      this.now(),
-    );
-
-    return this.locked(id, async () => {
-      if (this.repo.nonceUsed(id, contributor, input.nonce.toString())) throw replayed(input.nonce);
-      checkQuota(policies.quota, this.repo.usage(id, contributor, utcDayStart(this.now())), bytes.byteLength);
-
-      const existing = this.existing(id);
-      const checked = await validateRecords(prepared.records, existing, { format: d.format, labels: d.labels ?? undefined, limits: this.limits });
-      const passedAs = initialStatus(policies.validation);
-      const blob = await this.blobs.put(this.sealFor(policies, bytes));
-      const now = this.now();
-      const passed = checked.filter((r) => r.status === 'passed');
-      const rowIds = new Map<number, number>();
-      let report: UploadReport;
-      let uploadId = 0;
-      // All or nothing, without holding the event loop for the whole write (100 000 rows take
-      // seconds): the upload is recorded first as `writing`, rows follow in chunks of their own
-      // transactions with a yield between, and the report that marks it complete goes last. A
-      // failure deletes what was written; a crash leaves a `writing` upload that the next start
-      // deletes (DatanetRepo.deleteIncompleteUploads). Uploads to one datanet are serialised, so
-      // no publish or other upload can see a half-written one.
-      try {
-        const draft = buildReport(filename, d.format, checked, passedAs);
-        uploadId = this.repo.tx(() => this.repo.insertUpload({
-          datanetId: id,
-          contributor,
-          filename,
-          kind,
-          bytes: bytes.byteLength,
-          blobId: blob.id,
-          blobCommitment: blob.commitment,
-          rowsRoot: prepared.rowsRoot,
-          rowCount: prepared.rowHashes.length,
-          nonce: input.nonce.toString(),
-          deadline: Number(input.deadline),
-          signature: input.signature,
-          accepted: draft.accepted,
-          pending: draft.pending,
-          rejected: draft.rejected,
-          report: { writing: true },
-          createdAt: now,
-        }));
-        for (let from = 0; from < passed.length; from += ROW_CHUNK) {
-          if (from > 0) await new Promise((r) => setImmediate(r));
-          this.repo.tx(() => {
-            for (const r of passed.slice(from, from + ROW_CHUNK)) {
-              const rowId = this.repo.insertRow({
-                datanetId: id,
-                uploadId,
-                item: r.item,
-                line: r.line,
-                contributor,
-                hash: r.hash!,
-                dedupKey: r.dedupKey!,
-                minhash: signatureToBytes(r.signature!),
-                data: r.data,
-                status: passedAs,
-                createdAt: now,
-              });
-              rowIds.set(r.item, rowId);
-            }
-          });
-        }
-        report = buildReport(filename, d.format, checked, passedAs, rowIds);
-        const done = report;
-        this.repo.tx(() => this.repo.setUploadReport(uploadId, done));
-      } catch (err) {
-        if (uploadId) this.repo.tx(() => this.repo.deleteUpload(uploadId));
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          this.dedup.delete(id);
-          if (/nonce/.test((err as Error).message)) throw replayed(input.nonce);
-          throw new OpenLedgerError('another upload stored the same rows first', { type: 'conflict_error', code: 'upload_conflict', hint: 'upload again: the rows already stored will be reported as duplicates' });
-        }
-        throw err;
-      }
-      for (let n = 0; n < passed.length; n++) {
-        if (n > 0 && n % ROW_CHUNK === 0) await new Promise((r) => setImmediate(r));
-        const r = passed[n];
-        const rowId = rowIds.get(r.item)!;
-        existing.exact.set(r.dedupKey!, rowId);
-        existing.near.add(rowId, r.signature!);
-      }
-      return { ...report!, uploadId, blobId: blob.id, rowsRoot: prepared.rowsRoot };
-    });
+    return contributeFlow.contribute(this, id, input);
   }
 
-  /** The dedup index of a datanet's live rows, built once from the store and kept current. */
-  private existing(id: number): ExistingRows {
-    let e = this.dedup.get(id);
-    if (!e) {
-      e = emptyExisting();
-      for (const r of this.repo.liveSignatures(id)) {
-        if (!e.exact.has(r.dedupKey)) e.exact.set(r.dedupKey, r.id);
-        e.near.add(r.id, signatureFromBytes(r.minhash));
-      }
-      this.dedup.set(id, e);
-    }
-    return e;
-  }
 
   upload(id: number, uploadId: number) {
     this.record(id);
@@ -531,41 +252,7 @@ export class DatanetService {
 
   /** A staked validator of the datanet approves or rejects pending rows (one vote each, last wins). */
   async review(id: number, validator: Address, rowIds: number[], decision: 'approve' | 'reject', reason: string) {
-    const d = this.record(id);
-    const policies = this.policies(d);
-    const v = getAddress(validator);
-    if (!(await isValidator(this.chain, BigInt(id), v))) {
-      throw forbidden(`${v} is not a validator of datanet ${id}`, { code: 'not_validator', hint: 'the datanet owner adds validators (POST /v1/datanets/:id/validators)' });
-    }
-    const stake = await stakeOf(this.chain, v);
-    if (stake < this.minStake) {
-      throw forbidden(`validator ${v} has ${stake} wei OPEN staked; reviewing needs at least ${this.minStake}`, { code: 'validator_not_staked', hint: 'stake OPEN in the Staking contract first' });
-    }
-    if (policies.validation.kind === 'automatic') {
-      throw invalid(`datanet ${id} accepts rows automatically; there is nothing to review`, { code: 'review_not_needed', hint: 'reviews apply to datanets with validator approvals' });
-    }
-    if (decision === 'reject' && reason.trim().length === 0) throw invalid('a rejection needs a reason', { param: 'reason', code: 'reason_required', hint: 'say why the row is rejected' });
-    const now = this.now();
-    return this.locked(id, async () => {
-      const results = this.repo.tx(() =>
-        rowIds.map((rowId) => {
-          const r = this.repo.row(id, rowId);
-          if (!r) throw notFound(`row ${rowId} not found in datanet ${id}`, { param: 'rows', code: 'row_not_found', hint: 'review rows listed by GET /v1/datanets/:id/rows?status=pending' });
-          if (r.status !== 'pending') {
-            throw new OpenLedgerError(`row ${rowId} is already ${r.status}`, { type: 'conflict_error', param: 'rows', code: 'row_not_pending', hint: 'only pending rows can be reviewed' });
-          }
-          this.repo.upsertVote(rowId, v, decision, reason, now);
-          const votes = this.repo.votes(rowId);
-          const approvals = votes.filter((x) => x.decision === 'approve').length;
-          const rejections = votes.length - approvals;
-          const status = decideStatus(policies.validation, approvals, rejections);
-          if (status !== 'pending') this.repo.setRowStatus(rowId, status, status === 'rejected' ? reason : null, now);
-          return { rowId, status, approvals, rejections };
-        }),
-      );
-      if (results.some((r) => r.status === 'rejected')) this.dedup.delete(id); // rejected rows stop blocking duplicates
-      return results;
-    });
+    return reviewFlow.review(this, id, validator, rowIds, decision, reason);
   }
 
   leaderboard(id: number): LeaderboardEntry[] {
@@ -576,43 +263,10 @@ export class DatanetService {
   // ---- versions ----
 
   async publish(id: number, caller: Address): Promise<VersionView> {
-    const d = this.record(id);
-    await this.requireOwner(id, caller);
-    return this.locked(id, async () => {
-      const rows = this.repo.acceptedRows(id);
-      if (rows.length === 0) {
-        throw invalid(`datanet ${id} has no accepted rows to publish`, { code: 'nothing_to_publish', hint: 'contribute rows (and have validators approve them) before publishing a version' });
-      }
-      const latest = this.repo.latestVersion(id);
-      if (latest && latest.rowCount === rows.length) {
-        const prev = new Set(this.repo.versionRows(id, latest.version).map((r) => r.id));
-        if (rows.every((r) => prev.has(r.id))) {
-          throw new OpenLedgerError(`version ${latest.version} already holds every accepted row`, { type: 'conflict_error', code: 'version_unchanged', hint: 'accept new rows before publishing another version' });
-        }
-      }
-      const tree = await VersionTree.buildAsync(rows.map((r) => ({ rowHash: r.hash, contributor: r.contributor })));
-      const snapshot = snapshotJsonl(d.format, rows.map((r) => ({ id: r.id, hash: r.hash, contributor: r.contributor, data: r.data as RowData })));
-      const blob = await this.blobs.put(this.sealFor(this.policies(d), new TextEncoder().encode(snapshot)));
-      const res = await actions.commitVersion(this.chain, { datanetId: BigInt(id), merkleRoot: tree.root, rowCount: BigInt(rows.length), daCommitment: blob.commitment, contentHash: blob.id });
-      const record: VersionRecord = {
-        datanetId: id,
-        version: Number(res.version),
-        merkleRoot: tree.root,
-        rowCount: rows.length,
-        snapshotId: blob.id,
-        daCommitment: blob.commitment,
-        tree: tree.dump(),
-        txHash: res.txHash,
-        blockNumber: Number(res.blockNumber),
-        createdAt: this.now(),
-      };
-      this.repo.tx(() => this.repo.insertVersion(record, rows.map((r) => r.id)));
-      this.cacheTree(id, record.version, tree);
-      return versionView(record);
-    });
+    return publishFlow.publish(this, id, caller);
   }
 
-  private cacheTree(id: number, version: number, tree: VersionTree): VersionTree {
+  cacheTree(id: number, version: number, tree: VersionTree): VersionTree {
     const key = `${id}:${version}`;
     this.trees.delete(key);
     this.trees.set(key, tree);
@@ -638,16 +292,7 @@ export class DatanetService {
 
   /** A row's inclusion proof in a version, checked against the root DatanetRegistry holds. */
   async proof(id: number, version: number, rowId: number): Promise<ProofView> {
-    const v = this.version(id, version);
-    const r = this.repo.row(id, rowId);
-    if (!r || !this.repo.versionHasRow(id, version, rowId)) {
-      throw notFound(`row ${rowId} is not in version ${version} of datanet ${id}`, { param: 'rowId', code: 'row_not_in_version', hint: 'only accepted rows published in that version have proofs' });
-    }
-    const key = `${id}:${version}`;
-    const tree = this.trees.get(key) ?? this.cacheTree(id, version, await VersionTree.loadAsync(v.tree));
-    const p = tree.proof({ rowHash: r.hash, contributor: r.contributor });
-    const on = await getVersion(this.chain, BigInt(id), BigInt(version));
-    return { datanetId: id, version, rowId, leaf: p.leaf, proof: p.proof, root: p.root, onChainRoot: on.merkleRoot, verified: verifyRowProof(on.merkleRoot, p.leaf, p.proof) };
+    return publishFlow.proof(this, id, version, rowId);
   }
 
   /** Training export of a version: JSONL in the datanet's format with row ids. */
@@ -679,35 +324,7 @@ export class DatanetService {
    * the on-chain purchase; otherwise `txHash` must be the buyer's own `purchaseAccess` transaction.
    */
   async purchase(id: number, buyer: Address, opts: { account?: Account; txHash?: Hex }) {
-    const d = this.record(id);
-    const p = this.policies(d);
-    if (p.access.kind !== 'paid') throw invalid(`datanet ${id} is not for sale (${p.access.kind})`, { code: 'not_for_sale', hint: 'only paid datanets are bought' });
-    const b = getAddress(buyer);
-    const prior = this.repo.purchase(id, b);
-    if (prior) return { datanetId: id, buyer: b, priceWei: prior.priceWei, txHash: prior.txHash, credits: this.creditsOf(id, prior.txHash) };
-    const price = p.access.priceWei;
-    let txHash: Hex;
-    if (opts.account) {
-      if (opts.account.address.toLowerCase() !== b.toLowerCase()) throw forbidden('the purchasing key is not the buyer', { code: 'wrong_buyer', hint: 'buy as yourself' });
-      txHash = (await purchaseAccess(this.chain, BigInt(id), price, opts.account)).txHash;
-    } else if (opts.txHash) {
-      txHash = opts.txHash;
-      const receipt = await this.chain.publicClient.getTransactionReceipt({ hash: txHash }).catch(() => null);
-      const logs = receipt
-        ? (parseEventLogs({ abi: artifacts.DatanetRegistry.abi, logs: receipt.logs, eventName: 'AccessPurchased' } as never) as unknown as Array<{ address: string; args: { datanetId: bigint; account: Address; price: bigint } }>)
-        : [];
-      const ok = logs.some((l) => l.address.toLowerCase() === this.chain.addresses.contracts.DatanetRegistry.toLowerCase() && l.args.datanetId === BigInt(id) && l.args.account.toLowerCase() === b.toLowerCase());
-      if (!ok) throw invalid(`transaction ${txHash} is not a purchase of datanet ${id} by ${b}`, { param: 'txHash', code: 'purchase_not_found', hint: 'call DatanetRegistry.purchaseAccess(datanetId, maxPrice) from the buyer and pass its transaction hash' });
-      await this.chain.persist(); // the buyer's own transaction: durable before the store records it
-    } else {
-      throw invalid('a purchase needs the buyer\'s purchaseAccess transaction', { param: 'txHash', code: 'purchase_tx_required', hint: 'approve the price to DatanetRegistry, call purchaseAccess(datanetId, maxPrice), and pass its txHash' });
-    }
-    const credits = this.recordPurchase(d, b, price, txHash);
-    return { datanetId: id, buyer: b, priceWei: price.toString(), txHash, credits: credits.map((c) => ({ contributor: c.contributor, amountWei: c.amount.toString() })) };
-  }
-
-  private recordPurchase(d: DatanetRecord, buyer: Address, price: bigint, txHash: Hex) {
-    return recordPurchase(this.repo, d, buyer, price, txHash, this.now());
+    return accessFlow.purchase(this, id, buyer, opts);
   }
 
   /**
@@ -715,19 +332,10 @@ export class DatanetService {
    * and that the node has not recorded yet. Returns how many were added.
    */
   syncPurchases(id: number): number {
-    const d = this.record(id);
-    if (!this.chainIndex) return 0;
-    let added = 0;
-    for (const e of this.chainIndex.events({ contract: 'DatanetRegistry', event: 'AccessPurchased', args: { datanetId: String(id) } })) {
-      const buyer = getAddress(String(e.args.account));
-      if (this.repo.purchase(id, buyer)) continue;
-      this.recordPurchase(d, buyer, BigInt(String(e.args.price)), e.txHash);
-      added++;
-    }
-    return added;
+    return accessFlow.syncPurchases(this, id);
   }
 
-  private creditsOf(id: number, txHash: Hex) {
+  creditsOf(id: number, txHash: Hex) {
     return this.repo.credits(id).filter((c) => c.txHash === txHash).map((c) => ({ contributor: c.contributor, amountWei: c.amountWei.toString() }));
   }
 
@@ -738,19 +346,4 @@ export class DatanetService {
     for (const c of this.repo.credits(id)) sum.set(c.contributor, (sum.get(c.contributor) ?? 0n) + c.amountWei);
     return [...sum].map(([contributor, a]) => ({ contributor, amountWei: a.toString() }));
   }
-}
-
-/** Rows written per store transaction of an upload (between two yields to the event loop). */
-const ROW_CHUNK = 500;
-
-const replayed = (nonce: bigint) =>
-  new OpenLedgerError(`nonce ${nonce} was already used for an upload to this datanet`, {
-    type: 'conflict_error',
-    code: 'nonce_reused',
-    param: 'nonce',
-    hint: 'a signed upload is accepted once; sign again with a fresh nonce',
-  });
-
-function jsonWei(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
 }

@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { inspectModel, type ModelInfo } from '../engine/model/inspect.ts';
 import { configError, invalid, notFound } from '../util/errors.ts';
-import { STARTER_DIR, STARTER_NAME, starterShipped } from './starter.ts';
+import { STARTER_DIR, STARTER_NAME, starterShipped } from './starter-files.ts';
 
 const entrySchema = z.object({
   name: z.string(),

@@ -11,9 +11,8 @@ import { sha256Files } from '../engine/model/load.ts';
 import { modelError } from '../util/errors.ts';
 import type { ModelCatalog, ModelEntry } from './catalog.ts';
 
-export const STARTER_NAME = 'starter';
-/** models/starter/ in this checkout (or installed package). */
-export const STARTER_DIR = resolve(import.meta.dirname, '../../models/starter');
+import { STARTER_DIR, STARTER_NAME, starterShipped } from './starter-files.ts';
+export { STARTER_DIR, STARTER_NAME, starterShipped };
 
 /** What the model card (recipe.json) records about the shipped weights. */
 export interface StarterCard {
@@ -21,10 +20,6 @@ export interface StarterCard {
   steps: number;
   heldOut: { init: number; final: number };
   corpus: { sha256: string };
-}
-
-export function starterShipped(dir = STARTER_DIR): boolean {
-  return existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'recipe.json'));
 }
 
 export function readStarterCard(dir = STARTER_DIR): StarterCard {

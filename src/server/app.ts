@@ -28,7 +28,7 @@ export async function buildApp(services: NodeServices, opts: AppOptions = {}): P
     // 400 for bad percent-encoding) in the API's error shape, without echoing the URL back.
     frameworkErrors: (err, _request, reply) => {
       const status = (err as { statusCode?: number }).statusCode ?? 400;
-      reply.status(status).send({
+      (reply as unknown as { status(s: number): { send(b: unknown): void } }).status(status).send({
         error: status === 414
           ? { message: 'a path segment is longer than 100 characters', type: 'invalid_request_error', param: null, code: 'uri_too_long', hint: 'ids and names in URLs are short: check the URL' }
           : { message: 'the URL is not valid (bad percent-encoding?)', type: 'invalid_request_error', param: null, code: 'bad_url', hint: 'percent-encode path segments (encodeURIComponent)' },

@@ -91,6 +91,9 @@ describe('item 8: smaller holes', () => {
     }
     const tag = await call('POST', '/v1/datanets', owner, { name: 'ok', format: 'text', tags: ['x\u202Ey'] });
     assert.equal(tag.statusCode, 400, tag.body);
+    const key = await call('POST', '/v1/api-keys', owner, { name: 'ci\u202Eyek' });
+    assert.equal(key.statusCode, 400, key.body);
+    assert.equal(errOf(key).param, 'name');
   });
 
   test('a price of 2^256 is a 400 saying the chain stores uint256, not a 502 with the chain client\'s text', async () => {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { OpenLedgerError, type ErrorType } from '../../util/errors.ts';
 import type { DataFormat } from '../formats.ts';
 import type { UploadLimits } from '../limits.ts';
-import { prepareFile, type PreparedUpload } from '../upload.ts';
+import { prepareFile, prepareRows, type PreparedUpload } from '../upload.ts';
 
 /**
  * Parsing off the event loop. A 10 MiB CSV or a long PDF takes hundreds of milliseconds of CPU to
@@ -12,6 +12,8 @@ import { prepareFile, type PreparedUpload } from '../upload.ts';
  */
 export interface ParseJob {
   id: number;
+  /** Rows sent as JSON (`prepareRows`) instead of a file: hashing 100 000 of them is seconds of CPU too. */
+  rows?: unknown;
   bytes: Uint8Array;
   filename: string;
   format: DataFormat;
@@ -79,6 +81,19 @@ export class ParsePool {
       this.waiting.set(id, { resolve, reject });
       w.ref(); // keep the process alive while a job is out
       const job: ParseJob = { id, bytes, filename, format, limits };
+      w.postMessage(job);
+    });
+  }
+
+  /** Same contract as `prepareRows`, run on the worker thread. */
+  prepareRows(rows: unknown, format: DataFormat, limits: UploadLimits): Promise<PreparedUpload> {
+    const w = this.start();
+    if (!w) return Promise.resolve().then(() => prepareRows(rows, format, limits));
+    const id = ++this.seq;
+    return new Promise<PreparedUpload>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.ref();
+      const job: ParseJob = { id, rows, bytes: new Uint8Array(0), filename: 'rows', format, limits };
       w.postMessage(job);
     });
   }

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Hex } from '../../store/index.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 import { SlidingWindow, rateLimited } from '../limits.ts';
+import { invalid } from '../../util/errors.ts';
+import { UNSAFE_NAME_MESSAGE, unsafeCharIn } from '../../util/text.ts';
 
 const tags = ['auth'];
 const err = { $ref: 'Error#' };
@@ -93,7 +95,12 @@ export async function authRoutes(app: FastifyInstance, s: NodeServices) {
         response: { 200: { type: 'object', properties: { key: { type: 'string' }, apiKey } }, 401: err },
       },
     },
-    async (request) => s.auth.issueApiKey(requireCaller(request), request.body?.name ?? 'default'),
+    async (request) => {
+      const name = request.body?.name ?? 'default';
+      const bad = unsafeCharIn(name);
+      if (bad) throw invalid(`name ${UNSAFE_NAME_MESSAGE} (found ${bad})`, { param: 'name', code: 'invalid_name', hint: 'use printable text without control or bidi characters' });
+      return s.auth.issueApiKey(requireCaller(request), name);
+    },
   );
 
   app.get(
