@@ -2,7 +2,7 @@
  * Does the node keep answering while it serves? (issue 9: `/health` and datanet reads < 50 ms
  * p99 while 32 streams decode). Not a test; run by hand, ≈1 min on 2 cores:
  *
- *   npm run bench:serving-latency [-- --json] [-- --streams 32] [-- --tokens 128]
+ *   npm run bench:serving-latency [-- --json] [-- --streams 32] [-- --tokens 128] [-- --nice 10]
  *
  * A real node (embedded Anvil, store, HTTP on a free port) with a random llama-shaped model
  * (d=512, 4 layers, f32) in its catalog and one open datanet. Probes GET /health and
@@ -17,16 +17,22 @@ import { siweToken, startTestNode } from '../test/helpers.ts';
 import { buildTinyModel } from '../src/engine/testing/index.ts';
 import { ModelCatalog } from '../src/models/index.ts';
 import { BatchGenerator, createEngine, loadModel } from '../src/engine/index.ts';
+import { FactoryRepo } from '../src/factory/index.ts';
+import { ModelServer } from '../src/serving/index.ts';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const json = process.argv.includes('--json');
-const STREAMS = arg('streams', 32), TOKENS = arg('tokens', 128);
+const STREAMS = arg('streams', 32), TOKENS = arg('tokens', 128), NICE = arg('nice', 0);
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; };
 const summary = (xs: number[]) => ({ n: xs.length, p50: +pct(xs, 50).toFixed(1), p99: +pct(xs, 99).toFixed(1), max: +Math.max(...xs).toFixed(1) });
 
 async function main() {
-  const node = await startTestNode({ listen: true });
+  const node = await startTestNode({
+    listen: true,
+    // the node's own model server, with the engine threads' niceness under test
+    extend: (s) => { s.modules.serving = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: { engineNice: NICE } }); },
+  });
   try {
     const tiny = buildTinyModel('llama', join(node.dataDir, 'm'), { format: 'gguf', seed: 1, dims: { dModel: 512, nLayers: 4, nHeads: 8, nKvHeads: 2, headDim: 64, ffnDim: 1536, contextLength: 1024 } });
     await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'bench');
@@ -77,14 +83,14 @@ async function main() {
     engine.close();
 
     const out = {
-      model: 'llama d=512 L=4 f32 (random)', streams: STREAMS, tokensPerStream: TOKENS, loadAvg1m: +loadavg()[0].toFixed(2),
+      model: 'llama d=512 L=4 f32 (random)', engineNice: NICE, streams: STREAMS, tokensPerStream: TOKENS, loadAvg1m: +loadavg()[0].toFixed(2),
       idle,
       engineThread: { ...serving, decodeSeconds: +threadSeconds.toFixed(2), tokPerS: +((STREAMS * TOKENS) / threadSeconds).toFixed(1) },
       mainThread: { ...mainThread, decodeSeconds: +mainSeconds.toFixed(2), tokPerS: +((STREAMS * TOKENS) / mainSeconds).toFixed(1) },
     };
     if (json) console.log(JSON.stringify(out, null, 2));
     else {
-      console.log(`${out.model}: ${STREAMS} streams × ${TOKENS} tokens, load ${out.loadAvg1m}`);
+      console.log(`${out.model}: ${STREAMS} streams × ${TOKENS} tokens, engine nice ${NICE}, load ${out.loadAvg1m}`);
       console.log('phase                      | /health p50 / p99 / max ms | GET /v1/datanets/:id p50 / p99 / max ms | decode');
       const row = (name: string, r: typeof idle & { tokPerS?: number }) =>
         console.log(`${name.padEnd(26)} | ${[r.health.p50, r.health.p99, r.health.max].join(' / ').padEnd(26)} | ${[r.datanetRead.p50, r.datanetRead.p99, r.datanetRead.max].join(' / ').padEnd(39)} | ${r.tokPerS ? `${r.tokPerS} tok/s` : ''}`);

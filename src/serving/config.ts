@@ -23,11 +23,12 @@ export const servingConfigSchema = z.object({
   /** Most choices (OpenAI's n) one request may ask for. */
   maxChoices: z.number().int().min(1).max(128).default(16),
   /**
-   * Niceness of each engine thread and its kernel threads (0–19; Linux nice is per thread): the
-   * decode loop yields the CPU to the HTTP thread whenever that one has work, and takes all of it
-   * otherwise. 0 = the process's own priority.
+   * Niceness of each engine thread and its kernel threads (0–19; Linux nice is per thread).
+   * Above 0 the decode loop yields the CPU to the HTTP thread — and to every other process on the
+   * machine, so on a busy shared machine decoding slows down a lot (see README, Measured).
+   * 0 (default) = the process's own priority.
    */
-  engineNice: z.number().int().min(0).max(19).default(10),
+  engineNice: z.number().int().min(0).max(19).default(0),
 });
 
 export type ServingConfig = z.infer<typeof servingConfigSchema>;

@@ -1,7 +1,15 @@
 /** The messages between a base model's scheduler (main thread) and its engine thread (engine-worker.ts). */
 import type { ChatMessage, GenerateResult, SampledToken, SamplingParams } from '../engine/index.ts';
 import type { AdapterCacheStats } from './adapter-cache.ts';
-import type { SerializedError } from '../factory/training.ts';
+import { OpenLedgerError } from '../util/errors.ts';
+
+/** An error crossing the thread boundary: its fields, rebuilt on the other side. */
+export interface SerializedError { message: string; type: string; code: string | null; param: string | null; hint?: string; details?: Record<string, unknown> }
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof OpenLedgerError) return { message: e.message, type: e.type, code: e.code, param: e.param, hint: e.hint, details: e.details };
+  return { message: (e as Error)?.message ?? String(e), type: 'internal_error', code: 'internal_error', param: null };
+}
 
 export interface EngineThreadInit {
   name: string;

@@ -6,8 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { GenerateResult, SampledToken } from '../engine/index.ts';
 import { OpenLedgerError } from '../util/errors.ts';
-import type { SerializedError } from '../factory/training.ts';
-import type { EngineThreadInit, PrepareRequest, ToMain, ToWorker, WorkerStats } from './engine-protocol.ts';
+import type { EngineThreadInit, PrepareRequest, SerializedError, ToMain, ToWorker, WorkerStats } from './engine-protocol.ts';
 
 const WORKER = new URL('./engine-worker.mjs', import.meta.url);
 

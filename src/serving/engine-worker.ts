@@ -16,10 +16,9 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type StepEntry } from '../engine/index.ts';
 import { OpenLedgerError, invalid, modelError } from '../util/errors.ts';
-import { serializeError } from '../factory/training.ts';
 import { AdapterCache, type AdapterLease } from './adapter-cache.ts';
 import { ANY_OBJECT, JsonConstraint, VocabTrie, compileSchema, tokenTexts } from './json-grammar.ts';
-import type { EngineThreadInit, PrepareRequest, ToMain, ToWorker, WorkerStats } from './engine-protocol.ts';
+import { serializeError, type EngineThreadInit, type PrepareRequest, type ToMain, type ToWorker, type WorkerStats } from './engine-protocol.ts';
 
 const port = parentPort!;
 const init = workerData as EngineThreadInit;

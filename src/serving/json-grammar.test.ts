@@ -20,6 +20,10 @@ function matches(v: unknown, n: Node | null): boolean {
   const t = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
   if (n.types && !(n.types.has(t as never) || (t === 'integer' && n.types.has('number')))) return false;
   if (t === 'string') return (v as string).length >= n.minLength && (v as string).length <= n.maxLength;
+  if ((t === 'number' || t === 'integer') && n.bounds) {
+    const b = n.bounds, x = v as number;
+    return (b.exclusiveMin ? x > b.min : x >= b.min) && (b.exclusiveMax ? x < b.max : x <= b.max);
+  }
   if (t === 'array') {
     const a = v as unknown[];
     return a.length >= n.minItems && a.length <= n.maxItems && a.every((x) => matches(x, n.items));
@@ -39,6 +43,7 @@ const SCHEMAS: unknown[] = [
   { type: 'object', properties: { items: { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 4 }, note: { type: ['string', 'null'], maxLength: 8 } }, required: ['items'] },
   { type: 'object', properties: { inner: { type: 'object', properties: { x: { const: 'fixed' }, y: { type: 'array', maxItems: 2, items: { type: 'object', properties: { z: { type: 'boolean' } }, required: ['z'] } } }, required: ['x', 'y'] } }, required: ['inner'] },
   { type: 'object', properties: {}, additionalProperties: false },
+  { type: 'object', properties: { pct: { type: 'number', minimum: 0, maximum: 100 }, n: { type: 'integer', minimum: 50, maximum: 60 }, t: { type: 'number', exclusiveMinimum: -2.5, exclusiveMaximum: -1 }, k: { type: 'integer', minimum: -9007199254740991, maximum: 9007199254740991 } }, required: ['pct', 'n', 't', 'k'] },
 ];
 
 /** Single characters (printable ASCII + whitespace) and pieces a BPE vocabulary would have. */
@@ -111,6 +116,31 @@ describe('JSON state machine', () => {
     const e = compileSchema(SCHEMAS[1]);
     assert.ok(isComplete(feed(start(e), '{"ok": false, "tag": 7}')!));
     assert.equal(feed(start(e), '{"ok": false, "tag": "yellow"'), null);
+  });
+
+  test('numeric bounds: every prefix can still end inside them, and only in-bounds numbers end', () => {
+    const root = compileSchema({ type: 'object', properties: { n: { type: 'integer', minimum: 50, maximum: 60 }, x: { type: 'number', exclusiveMinimum: -2.5, exclusiveMaximum: -1 } }, required: ['n'] });
+    const at = (t: string) => feed(start(root), t);
+    assert.ok(at('{"n": 5'), '5 can become 50…59');
+    assert.equal(at('{"n": 7'), null, '7 can only become 7, 70…: outside');
+    assert.equal(at('{"n": 61'), null);
+    assert.equal(at('{"n": 5}'), null, '5 itself is below the minimum');
+    assert.ok(isComplete(at('{"n": 55}')!));
+    assert.equal(at('{"n": -'), null);
+    assert.equal(at('{"n": 5e'), null, 'no exponents with bounds');
+    assert.ok(at('{"n": 50, "x": -2.4'));
+    assert.equal(at('{"n": 50, "x": -2.5,'), null, 'exclusive minimum');
+    assert.equal(at('{"n": 50, "x": -3'), null);
+    assert.equal(at('{"n": 50, "x": -1}'), null, 'exclusive maximum');
+    assert.ok(isComplete(at('{"n": 50, "x": -1.0001}')!));
+  });
+
+  test('the schema zodResponseFormat writes (openai/helpers/zod) compiles', async () => {
+    const { z } = await import('zod');
+    const { zodResponseFormat } = await import('openai/helpers/zod');
+    const f = zodResponseFormat(z.object({ name: z.string(), age: z.number().int(), tags: z.array(z.string()), nick: z.string().nullable(), kind: z.enum(['a', 'b']), inner: z.object({ ok: z.boolean() }) }), 'person');
+    const root = compileSchema(f.json_schema.schema);
+    assert.ok(isComplete(feed(start(root), '{"name":"x","age":3,"tags":[],"nick":null,"kind":"b","inner":{"ok":true}}')!));
   });
 
   test('unsupported schemas are 400s naming the keyword', () => {

@@ -33,11 +33,13 @@ export interface Node {
   literals: readonly string[] | null;
   minLength: number;
   maxLength: number;
+  /** Numeric bounds (minimum / maximum, exclusive ones as flags); null when none. */
+  bounds: { min: number; max: number; exclusiveMin: boolean; exclusiveMax: boolean } | null;
 }
 
 const TYPES: readonly JsonType[] = ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'];
 const IGNORED = new Set(['title', 'description', 'default', 'examples', '$schema', '$id', 'format', '$comment']);
-const KNOWN = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'enum', 'const', 'minLength', 'maxLength']);
+const KNOWN = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'enum', 'const', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']);
 const MAX_DEPTH = 32;
 const MAX_WS = 16;
 const MAX_NUMBER = 32;
@@ -84,10 +86,23 @@ export function compileSchema(schema: unknown, param = 'response_format.json_sch
   const required = s.required === undefined ? [] : s.required;
   if (!Array.isArray(required) || required.some((r) => typeof r !== 'string' || !props?.has(r))) throw fail('must list names declared in properties', `${param}.required`);
   const items = s.items === undefined ? null : compileSchema(s.items, `${param}.items`, depth + 1);
+  const num = (k: string) => {
+    const v = s[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail('must be a finite number', `${param}.${k}`);
+    return v;
+  };
+  const [minimum, maximum, exMin, exMax] = [num('minimum'), num('maximum'), num('exclusiveMinimum'), num('exclusiveMaximum')];
+  let bounds: Node['bounds'] = null;
+  if ([minimum, maximum, exMin, exMax].some((v) => v !== undefined)) {
+    const lo = Math.max(minimum ?? -Infinity, exMin ?? -Infinity), hi = Math.min(maximum ?? Infinity, exMax ?? Infinity);
+    bounds = { min: lo, max: hi, exclusiveMin: exMin !== undefined && exMin >= (minimum ?? -Infinity), exclusiveMax: exMax !== undefined && exMax <= (maximum ?? Infinity) };
+    if (lo > hi || (lo === hi && (bounds.exclusiveMin || bounds.exclusiveMax))) throw fail('admits no number (minimum above maximum)', `${param}.minimum`);
+  }
   const node: Node = {
     types, props, required: required as string[], items,
     minItems: int('minItems', 0), maxItems: int('maxItems', Number.MAX_SAFE_INTEGER),
-    literals, minLength: int('minLength', 0), maxLength: int('maxLength', DEFAULT_MAX_STRING),
+    literals, minLength: int('minLength', 0), maxLength: int('maxLength', DEFAULT_MAX_STRING), bounds,
   };
   if (node.minItems > node.maxItems) throw fail('minItems exceeds maxItems', `${param}.minItems`);
   if (node.minLength > node.maxLength) throw fail('minLength exceeds maxLength', `${param}.minLength`);
@@ -96,7 +111,7 @@ export function compileSchema(schema: unknown, param = 'response_format.json_sch
 }
 
 /** Any object (json_object mode). */
-export const ANY_OBJECT: Node = { types: new Set(['object']), props: null, required: [], items: null, minItems: 0, maxItems: Number.MAX_SAFE_INTEGER, literals: null, minLength: 0, maxLength: DEFAULT_MAX_STRING };
+export const ANY_OBJECT: Node = { types: new Set(['object']), props: null, required: [], items: null, minItems: 0, maxItems: Number.MAX_SAFE_INTEGER, literals: null, minLength: 0, maxLength: DEFAULT_MAX_STRING, bounds: null };
 
 // ---- the automaton ----
 
@@ -108,7 +123,8 @@ type Frame =
   | { k: 'arr'; node: Node | null; st: 'start' | 'item' | 'next'; count: number; ws: number }
   /** A string; keys of schema objects keep their text (`buf`) to match the declared names. */
   | { k: 'str'; node: Node | null; key: readonly string[] | null; buf: string; len: number; esc: number }
-  | { k: 'num'; int: boolean; st: NumState; len: number }
+  /** A number; with bounds, its text so far (`text`) keeps every prefix feasible and the end exact. */
+  | { k: 'num'; int: boolean; st: NumState; len: number; bounds: Node['bounds']; text: string }
   /** true / false / null / enum and const values, as JSON texts. */
   | { k: 'lit'; options: readonly string[]; pos: number };
 
@@ -209,9 +225,15 @@ export function step(s: JsonState, c: string): JsonState | null {
       return put({ ...top, len: top.len + 1 });
     }
     case 'num': {
-      const next = numStep(top.st, c, top.int);
-      if (next) return top.len < MAX_NUMBER ? put({ ...top, st: next, len: top.len + 1 }) : null;
+      const next = numStep(top.st, c, top.int, top.bounds !== null);
+      if (next) {
+        if (top.len >= MAX_NUMBER) return null;
+        const text = top.bounds ? top.text + c : '';
+        if (top.bounds && !feasible(text, next, top.bounds, top.int)) return null;
+        return put({ ...top, st: next, len: top.len + 1, text });
+      }
       if (!NUM_DONE.has(top.st)) return null;
+      if (top.bounds && !within(Number(top.text), top.bounds)) return null;
       const after = close(rest);
       return after ? step(after, c) : null;
     }
@@ -238,24 +260,60 @@ function openValue(rest: readonly Frame[], node: Node | null, c: string): JsonSt
   const num = allows(node, 'number'), int = allows(node, 'integer');
   if ((num || int) && (c === '-' || isDigit(c))) {
     const st = c === '-' ? 'sign' : c === '0' ? 'zero' : 'int';
-    return { stack: [...rest, { k: 'num', int: !num, st, len: 1 }] };
+    const bounds = node?.bounds ?? null;
+    if (bounds && !feasible(c, st, bounds, !num)) return null;
+    return { stack: [...rest, { k: 'num', int: !num, st, len: 1, bounds, text: bounds ? c : '' }] };
   }
   const lits = [...(allows(node, 'boolean') ? ['true', 'false'] : []), ...(allows(node, 'null') ? ['null'] : [])].filter((o) => o[0] === c);
   return lits.length ? { stack: [...rest, { k: 'lit', options: lits, pos: 1 }] } : null;
 }
 
-function numStep(st: NumState, c: string, int: boolean): NumState | null {
+/** The number grammar; with bounds, no exponent (so every prefix's value range is known). */
+function numStep(st: NumState, c: string, int: boolean, bounded = false): NumState | null {
   const d = isDigit(c);
+  const e = !bounded && (c === 'e' || c === 'E');
   switch (st) {
     case 'sign': return c === '0' ? 'zero' : d ? 'int' : null;
-    case 'zero': return int ? null : c === '.' ? 'dot' : c === 'e' || c === 'E' ? 'e' : null;
-    case 'int': return d ? 'int' : int ? null : c === '.' ? 'dot' : c === 'e' || c === 'E' ? 'e' : null;
+    case 'zero': return int ? null : c === '.' ? 'dot' : e ? 'e' : null;
+    case 'int': return d ? 'int' : int ? null : c === '.' ? 'dot' : e ? 'e' : null;
     case 'dot': return d ? 'frac' : null;
-    case 'frac': return d ? 'frac' : c === 'e' || c === 'E' ? 'e' : null;
+    case 'frac': return d ? 'frac' : e ? 'e' : null;
     case 'e': return c === '+' || c === '-' ? 'esign' : d ? 'exp' : null;
     case 'esign': return d ? 'exp' : null;
     case 'exp': return d ? 'exp' : null;
   }
+}
+
+const within = (v: number, b: NonNullable<Node['bounds']>) =>
+  (b.exclusiveMin ? v > b.min : v >= b.min) && (b.exclusiveMax ? v < b.max : v <= b.max);
+
+/**
+ * Can the number whose text so far is `text` (no exponent: bounded numbers have none) still end
+ * inside the bounds? The values it can still become form intervals: with k more integer digits,
+ * [m·10^k, (m+1)·10^k) for magnitude m (integers: up to (m+1)·10^k − 1); with a fraction so far,
+ * [v, v + 10^−digits). Negative numbers mirror them. Feasible when one interval meets the bounds.
+ */
+function feasible(text: string, st: NumState, b: NonNullable<Node['bounds']>, int: boolean): boolean {
+  if (st === 'sign') return b.min < 0 || (b.min === 0 && !b.exclusiveMin); // "-0" is 0
+  const neg = text.startsWith('-');
+  const [ip, fp] = text.slice(neg ? 1 : 0).split('.');
+  const meets = (lo: number, hi: number, hiOpen: boolean) => {
+    // the interval [lo, hi] (hi excluded when hiOpen), mirrored for negatives, against the bounds
+    const [a, c, aOpen, cOpen] = neg ? [-hi, -lo, hiOpen, false] : [lo, hi, false, hiOpen];
+    const belowMax = a < b.max || (a === b.max && !aOpen && !b.exclusiveMax);
+    const aboveMin = c > b.min || (c === b.min && !cOpen && !b.exclusiveMin);
+    return belowMax && aboveMin;
+  };
+  if (fp !== undefined) {
+    const v = Number(`${ip}.${fp || '0'}`);
+    return meets(v, v + 10 ** -fp.length, true);
+  }
+  const m = Number(ip);
+  if (st === 'zero') return meets(0, int ? 0 : 1, !int);
+  for (let k = 0, scale = 1; k + text.length <= MAX_NUMBER && m * scale <= Number.MAX_VALUE; k++, scale *= 10) {
+    if (int ? meets(m * scale, (m + 1) * scale - 1, false) : meets(m * scale, (m + 1) * scale, true)) return true;
+  }
+  return false;
 }
 
 /** A value closed: its frame is gone (obj/arr parents already moved to 'next' when it opened). */

@@ -194,6 +194,12 @@ describe('the official openai client against a node', () => {
       assert.ok(v && !Array.isArray(v));
     }
     assert.ok(objects >= 1, 'some json_object completions end');
+    // the client's own structured-output helper: a zod schema in, a parsed object out
+    const { z } = await import('zod');
+    const { zodResponseFormat } = await import('openai/helpers/zod');
+    const parsed = await c.chat.completions.parse({ model: 'tiny-llama', messages: MESSAGES, max_tokens: 200, temperature: 0.5, seed: 3, response_format: zodResponseFormat(z.object({ kind: z.enum(['code', 'word']), ok: z.boolean(), level: z.number().int().min(1).max(5) }), 'r') });
+    const obj = parsed.choices[0].message.parsed!;
+    assert.ok(['code', 'word'].includes(obj.kind) && typeof obj.ok === 'boolean' && obj.level >= 1 && obj.level <= 5, JSON.stringify(obj));
     const bad = await apiError(c.chat.completions.create({ model: 'tiny-llama', messages: MESSAGES, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string', pattern: 'x' } } } } } }));
     assert.equal(bad.status, 400);
     assert.equal(paramOf(bad), 'response_format.json_schema.schema.properties.a.pattern');

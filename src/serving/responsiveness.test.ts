@@ -1,8 +1,8 @@
 // The node keeps answering while it decodes: 32 SSE streams on a model big enough that one
 // batched step takes tens of milliseconds (d=512, 4 layers, f32), while /health and a datanet read
 // are probed every 10 ms. With the engine on the main thread every probe waited behind a step
-// (median ≈ 60 ms, p99 ≈ 650 ms on the shared 2-core machine); on the engine thread the median
-// stays at a few ms. Bounds are loose for a loaded machine; `npm run bench:serving-latency`
+// (median 40–100 ms, p99 ≈ 300–750 ms on the shared, loaded 2-core machine); on the engine thread
+// the median stays at its idle level (≈ 1.5 ms). Bounds are loose for a loaded machine; `npm run bench:serving-latency`
 // prints the full numbers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
