@@ -225,10 +225,12 @@ function profiled(k: Kernels & { close?: () => void }) {
   return { kernels: out as unknown as Kernels, acc };
 }
 
-function printProfile(title: string, acc: Map<string, { ms: number; calls: number }>, wallMs: number, tokens: number) {
+function printProfile(title: string, acc: Map<string, { ms: number; calls: number }>, wallMs: number, cpuMs: number, tokens: number) {
   const rowsP = [...acc.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rowsP.reduce((s, [, e]) => s + e.ms, 0);
-  console.log(`\n${title}: ${wallMs.toFixed(1)} ms wall, ${(tokens / (wallMs / 1000)).toFixed(1)} tok/s; kernels ${total.toFixed(1)} ms (${(100 * total / wallMs).toFixed(0)}% of wall)`);
+  // CPU time (all threads of this process) is the load-independent figure on a shared machine
+  console.log(`\n${title}: ${wallMs.toFixed(1)} ms wall, ${(tokens / (wallMs / 1000)).toFixed(1)} tok/s; ` +
+    `${cpuMs.toFixed(1)} ms CPU, ${(tokens / (cpuMs / 1000)).toFixed(1)} tok per CPU-second; kernels ${total.toFixed(1)} ms (${(100 * total / wallMs).toFixed(0)}% of wall)`);
   console.log(`${'op'.padEnd(34)} ${'calls'.padStart(6)} ${'ms'.padStart(9)} ${'%'.padStart(5)} ${'µs/call'.padStart(9)}`);
   for (const [key, e] of rowsP) {
     if (e.ms < total * 0.002) continue;
@@ -245,9 +247,11 @@ async function profileOurs(dtype: DType, path: string): Promise<void> {
   try {
     const run = (title: string, tokensPerRun: number, fn: () => void) => {
       p.acc.clear();
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       fn();
-      printProfile(`${dtype} ${title} (${base.kernelPath}, ${THREADS} threads, Node ${process.version})`, p.acc, performance.now() - t0, tokensPerRun);
+      const c = process.cpuUsage(c0);
+      printProfile(`${dtype} ${title} (${base.kernelPath}, ${THREADS} threads, Node ${process.version})`, p.acc, performance.now() - t0, (c.user + c.system) / 1000, tokensPerRun);
     };
     const w = engine.createSequence();
     engine.step([{ seq: w, tokens: tokens(8, 9), logits: 'last' }]);
