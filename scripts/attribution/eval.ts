@@ -272,7 +272,8 @@ const result = {
   baselines: { canary, lds, sybil, poison },
   goals: {
     canary_top1_repeat2plus_ge_0_90: canary.combined.top1_repeat2plus >= 0.9,
-    sybil_payout_gain_le_1: Math.max(sybil.combined.split, sybil.combined.duplicate) <= 1 + 1e-9,
+    // ≤ 1 up to the integer-ppm rounding: each extra address can take at most 1 ppm more per inference.
+    sybil_payout_gain_le_1: Math.max(sybil.combined.split, sybil.combined.duplicate) <= 1 + data.queries.length / payout(full.rows, scores.get('combined')!, [attacker]),
     lds_ge_half_ceiling: lds.combined >= 0.5 * ceiling,
   },
   setup: {
