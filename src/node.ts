@@ -10,7 +10,9 @@ import { nodeOrigins, type NodeConfig } from './config/index.ts';
 import { startChain, startIndexer, type Chain } from './chain/index.ts';
 import { Auth, loadOrCreateKeyring, type Keyring } from './identity/index.ts';
 import { buildApp, type NodeServices } from './server/index.ts';
-import { configureServerErrorLog } from './server/errors.ts';
+import { configureRedaction, configureServerErrorLog } from './server/errors.ts';
+import { homedir, tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { openStore, type Store } from './store/index.ts';
 import { configError } from './util/errors.ts';
 import { openBlobStore, type BlobStore } from './da/index.ts';
@@ -158,6 +160,7 @@ export async function startNode(config: NodeConfig, opts: StartOptions = {}): Pr
 
     // 5xx causes reach stderr at every log level but silent (src/server/errors.ts).
     configureServerErrorLog(config.logLevel === 'silent' ? () => {} : (line) => process.stderr.write(line + '\n'));
+    configureRedaction({ 'data-dir': config.dataDir, checkout: fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''), home: homedir(), tmp: tmpdir() });
     const app = await buildApp(services, { logger: opts.logger ?? false });
     undo.push(() => app.close());
     let url: string | null = null;

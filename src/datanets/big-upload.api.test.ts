@@ -65,8 +65,9 @@ test(`a ${ROWS}-row contribution keeps /health answering`, { timeout: 600_000 },
   const p99 = latencies[Math.floor(latencies.length * 0.99)], max = latencies[latencies.length - 1];
   const loopMax = loop.max / 1e6, loopP99 = loop.percentile(99) / 1e6;
   console.log(`upload of ${ROWS} rows: ${(took / 1000).toFixed(1)} s; /health ${latencies.length} polls, p50 ${latencies[latencies.length >> 1].toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; event-loop delay p99 ${loopP99.toFixed(0)} ms, max ${loopMax.toFixed(0)} ms`);
-  // The node used to stall 10 s here; what is left is GC and 500-row store transactions (shared CI
-  // machines double these numbers, hence the margin).
-  assert.ok(max < 2_000, `/health stalled for ${max.toFixed(0)} ms`);
-  assert.ok(loopMax < 2_000, `the event loop stalled for ${loopMax.toFixed(0)} ms`);
+  // The node used to stall 10 s here. What is left is GC, the worker's reply (100 000 records
+  // cloned in) and 500-row store transactions: measured max 0.7–1.6 s on a 2-core machine at load
+  // average 15–18, so the bound leaves room for a busy CI machine and still fails the old stall.
+  assert.ok(max < 3_000, `/health stalled for ${max.toFixed(0)} ms`);
+  assert.ok(loopMax < 3_000, `the event loop stalled for ${loopMax.toFixed(0)} ms`);
 });

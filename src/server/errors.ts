@@ -9,11 +9,28 @@ export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null; hint?: string };
 }
 
+/**
+ * Absolute paths on the node never reach a caller: the data dir, the checkout, the home and temp
+ * dirs are replaced by placeholders in every error message and hint (a message built from a file
+ * error would otherwise show where the node keeps its keys).
+ */
+const redactions: Array<[string, string]> = [];
+export function configureRedaction(paths: Record<string, string>): void {
+  redactions.length = 0;
+  for (const [name, path] of Object.entries(paths)) if (path && path.length > 1) redactions.push([path, `<${name}>`]);
+  redactions.sort((a, b) => b[0].length - a[0].length); // longest first: the data dir before the home dir
+}
+export function redactPaths(text: string): string {
+  let out = text;
+  for (const [path, name] of redactions) out = out.split(path).join(name);
+  return out;
+}
+
 export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof OpenLedgerError) {
     return {
       status: err.status,
-      body: { error: { message: err.message, type: err.type, param: err.param, code: err.code, ...(err.hint ? { hint: err.hint } : {}) } },
+      body: { error: { message: redactPaths(err.message), type: err.type, param: err.param, code: err.code, ...(err.hint ? { hint: redactPaths(err.hint) } : {}) } },
     };
   }
   const fe = err as FastifyError & { validation?: Array<{ instancePath?: string; params?: Record<string, unknown> }> };
@@ -29,7 +46,7 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   }
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const type = fe.statusCode === 413 ? 'payload_too_large' : fe.statusCode === 404 ? 'not_found_error' : fe.statusCode === 429 ? 'rate_limit_error' : 'invalid_request_error';
-    return { status: fe.statusCode, body: { error: { message: fe.message, type, param: null, code: fe.code ?? null } } };
+    return { status: fe.statusCode, body: { error: { message: redactPaths(fe.message), type, param: null, code: fe.code ?? null } } };
   }
   return { status: 500, body: { error: { message: 'internal error', type: 'internal_error', param: null, code: null } } };
 }

@@ -158,6 +158,14 @@ describe('item 8: smaller holes', () => {
     assert.ok(r.body.length < 400);
   });
 
+  test('error messages never show absolute paths of the node', async () => {
+    const { OpenLedgerError } = await import('../util/errors.ts');
+    const { toErrorBody } = await import('./errors.ts');
+    const b = toErrorBody(new OpenLedgerError(`cannot read ${join(dataDir, 'keyring', 'mnemonic')}`, { type: 'invalid_request_error', hint: `look in ${dataDir}` }));
+    assert.equal(b.body.error.message, 'cannot read <data-dir>/keyring/mnemonic');
+    assert.equal(b.body.error.hint, 'look in <data-dir>');
+  });
+
   test('a 500 is logged with its stack whatever the log level', () => {
     const lines: string[] = [];
     configureServerErrorLog((l) => lines.push(l));
