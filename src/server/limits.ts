@@ -59,4 +59,7 @@ export const RELAYED_ROUTES = new Set([
   'DELETE /v1/datanets/:id/access/:address',
   'POST /v1/fine_tuning/models/import',
   'POST /v1/fine_tuning/jobs',
+  'POST /v1/escrow/authorizations',
+  'POST /v1/rewards/:address/claim',
+  'POST /v1/governance/delegate',
 ]);
