@@ -61,5 +61,4 @@ export const RELAYED_ROUTES = new Set([
   'POST /v1/fine_tuning/jobs',
   'POST /v1/escrow/authorizations',
   'POST /v1/rewards/:address/claim',
-  'POST /v1/governance/delegate',
 ]);
