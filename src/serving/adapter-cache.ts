@@ -13,6 +13,7 @@
  */
 import type { Engine, LoraAdapter } from '../engine/index.ts';
 import { OpenLedgerError } from '../util/errors.ts';
+import { BOUNDS, histogram, observe, type Histogram } from './metrics.ts';
 
 interface Entry {
   path: string;
@@ -33,9 +34,14 @@ export interface AdapterCacheStats {
   loaded: number;
   capacity: number;
   hits: number;
+  /** Misses: loads started (failed ones included). */
   loads: number;
+  /** Loads that failed (bad file, shapes that do not fit the base). */
+  failures: number;
   evictions: number;
   bytes: number;
+  /** Seconds per successful load (read + check + upload into the engine). */
+  loadSeconds: Histogram;
 }
 
 export class AdapterCache {
@@ -44,6 +50,8 @@ export class AdapterCache {
   private hits = 0;
   private loads = 0;
   private evictions = 0;
+  private failures = 0;
+  private readonly loadSeconds = histogram(BOUNDS.load);
 
   constructor(private readonly engine: Engine, readonly capacity: number) {}
 
@@ -56,9 +64,10 @@ export class AdapterCache {
       e = { path, state: 'loading', loaded: null as unknown as Promise<LoraAdapter>, adapter: null, leases: 0, lastUsed: 0 };
       const entry = e;
       this.loads++;
-      entry.loaded = this.engine.loadAdapter(path).then(
-        (a) => { entry.adapter = a; entry.state = 'ready'; return a; },
-        (err) => { this.entries.delete(path); throw err; },
+      const t0 = performance.now();
+      entry.loaded = Promise.resolve().then(() => this.engine.loadAdapter(path)).then(
+        (a) => { entry.adapter = a; entry.state = 'ready'; observe(this.loadSeconds, (performance.now() - t0) / 1000); return a; },
+        (err) => { this.entries.delete(path); this.failures++; throw err; },
       );
       this.entries.set(path, entry);
     }
@@ -87,7 +96,7 @@ export class AdapterCache {
   stats(): AdapterCacheStats {
     let bytes = 0;
     for (const e of this.entries.values()) bytes += e.adapter?.bytes ?? 0;
-    return { loaded: this.entries.size, capacity: this.capacity, hits: this.hits, loads: this.loads, evictions: this.evictions, bytes };
+    return { loaded: this.entries.size, capacity: this.capacity, hits: this.hits, loads: this.loads, failures: this.failures, evictions: this.evictions, bytes, loadSeconds: this.loadSeconds };
   }
 
   /** Paths of the adapters held now (least recently used first). */

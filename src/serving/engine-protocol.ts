@@ -2,6 +2,7 @@
 import type { ChatMessage, GenerateResult, SampledToken, SamplingParams } from '../engine/index.ts';
 import type { AdapterCacheStats } from './adapter-cache.ts';
 import type { SerializedError } from '../factory/training.ts';
+import type { Histogram } from './metrics.ts';
 
 export interface EngineThreadInit {
   name: string;
@@ -42,8 +43,13 @@ export interface WorkerStats {
   maxSequencesInStep: number;
   maxAdaptersInStep: number;
   mixedAdapterSteps: number;
+  /** Sequences per engine step, distinct adapters per engine step. */
+  batchSize: Histogram;
+  adaptersPerStep: Histogram;
   adapters: AdapterCacheStats | null;
   kv: { blocks: number; free: number; blockSize: number } | null;
+  /** Bytes per tier on this engine: its whole heap (weights, KV, scratch, adapters), the KV cache, the loaded adapters. */
+  memory: { engineHeapBytes: number; kvBytes: number; adapterBytes: number } | null;
 }
 
 export type ToWorker =

@@ -20,6 +20,7 @@ import { serializeError } from '../factory/training.ts';
 import { AdapterCache, type AdapterLease } from './adapter-cache.ts';
 import { ANY_OBJECT, JsonConstraint, VocabTrie, compileSchema, tokenTexts } from './json-grammar.ts';
 import type { EngineThreadInit, PrepareRequest, ToMain, ToWorker, WorkerStats } from './engine-protocol.ts';
+import { BOUNDS, histogram, observe } from './metrics.ts';
 
 const port = parentPort!;
 const init = workerData as EngineThreadInit;
@@ -51,6 +52,8 @@ let loading: Promise<Loaded> | null = null;
 let loaded: Loaded | null = null;
 const prepared = new Map<number, Prepared>();
 const counters = { steps: 0, tokens: 0, generatedTokens: 0, maxSequencesInStep: 0, maxAdaptersInStep: 0, mixedAdapterSteps: 0 };
+/** Per step: sequences in the batch, distinct adapters among them (GET /metrics). */
+const perStep = { batchSize: histogram(BOUNDS.batch), adaptersPerStep: histogram(BOUNDS.adapters) };
 
 function load(): Promise<Loaded> {
   loading ??= (async () => {
@@ -81,6 +84,8 @@ function onStep(batch: readonly StepEntry[]): void {
   c.maxSequencesInStep = Math.max(c.maxSequencesInStep, batch.length);
   c.maxAdaptersInStep = Math.max(c.maxAdaptersInStep, adapters.size);
   if (adapters.size >= 2) c.mixedAdapterSteps++;
+  observe(perStep.batchSize, batch.length);
+  observe(perStep.adaptersPerStep, adapters.size);
   postStats();
 }
 
@@ -89,8 +94,9 @@ function stats(): WorkerStats {
   const es = l?.engine.stats();
   return {
     state: l ? 'ready' : loading ? 'loading' : 'idle', maxRunning: l?.maxRunning ?? null,
-    running: l?.gen.runningCount ?? 0, waiting: l?.gen.waitingCount ?? 0, ...counters,
+    running: l?.gen.runningCount ?? 0, waiting: l?.gen.waitingCount ?? 0, ...counters, ...perStep,
     adapters: l?.adapters.stats() ?? null, kv: es ? { blocks: es.kvBlocks, free: es.kvBlocksFree, blockSize: es.kvBlockSize } : null,
+    memory: es ? { engineHeapBytes: es.heapBytes, kvBytes: es.kvBlocks * es.kvBlockSize * es.kvBytesPerToken, adapterBytes: es.adapterBytes } : null,
   };
 }
 const postStats = () => send({ t: 'stats', stats: stats() });

@@ -18,3 +18,4 @@ export {
   parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, base64Vector, completionResponse, streamChunk, usageChunk, completionId,
   type ParsedRequest, type ParsedEmbedding, type ParseLimits, type Endpoint, type OpenAiFinish, type ResponseContext,
 } from './openai.ts';
+export { renderServingMetrics, Exposition, histogram, observe, type Histogram } from './metrics.ts';
