@@ -27,6 +27,8 @@ export interface PrepareRequest {
   };
   defaultMaxTokens: number;
   adapterPath: string | null;
+  /** A dynamic merge: these adapters' deltas summed with these weights (adapterPath is then null). */
+  adapters?: Array<{ path: string; weight: number }> | null;
   modelName: string;
   /** JSON mode: schema null = any object (json_object); otherwise the (already checked) JSON schema. */
   json: { schema: unknown } | null;

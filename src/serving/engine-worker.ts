@@ -143,9 +143,35 @@ async function prepare(id: number, req: PrepareRequest): Promise<void> {
     // compiled on the main thread already (400s there); here it only needs the vocabulary's trie
     l.trie ??= new VocabTrie(tokenTexts(tk, V));
   }
-  const lease = req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
+  const lease = req.adapters?.length ? await mergeLease(l, req)
+    : req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
   prepared.set(id, { promptIds: ids, req, maxTokens, lease, ac: new AbortController(), started: false });
   send({ t: 'prepared', id, promptTokens: ids.length, maxRunning: l.maxRunning });
+}
+
+/**
+ * A dynamic merge: a lease on each adapter (so none is evicted under it), then a merged adapter over
+ * them (no factors copied: Engine.mixAdapters). Releasing frees the merge, then the leases.
+ */
+async function mergeLease(l: Loaded, req: PrepareRequest): Promise<AdapterLease> {
+  const leases: AdapterLease[] = [];
+  try {
+    for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
+    const mix = l.engine.mixAdapters(leases.map((x, i) => ({ adapter: x.adapter, weight: req.adapters![i].weight })), req.modelName);
+    let released = false;
+    return {
+      adapter: mix,
+      release: () => {
+        if (released) return;
+        released = true;
+        l.engine.unloadAdapter(mix);
+        for (const x of leases) x.release();
+      },
+    };
+  } catch (e) {
+    for (const x of leases) x.release();
+    throw e;
+  }
 }
 
 function start(id: number): void {
