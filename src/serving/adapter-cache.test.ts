@@ -69,3 +69,49 @@ test('a failed load is not cached: the error reaches the caller and the next req
   assert.equal(cache.stats().loaded, 0);
   assert.equal(engine.loadedAdapters.length, 0);
 });
+
+test('byte budget: idle adapters are evicted (LRU) to fit it; leased ones are not (429); one larger than the budget is a 422; the lifecycle shows in stats', async () => {
+  for (const a of engine.loadedAdapters) engine.unloadAdapter(a);
+  const probe = new AdapterCache(engine, 8);
+  const one = await probe.acquire(paths[0], 'p0');
+  const size = one.adapter.bytes; // the three tiny adapters have the same shapes
+  one.release();
+  for (const a of engine.loadedAdapters) engine.unloadAdapter(a);
+
+  // room for two adapters by bytes, eight by count
+  const cache = new AdapterCache(engine, 8, Math.floor(size * 2.5));
+  const a = await cache.acquire(paths[0], 'model:1');
+  const b = await cache.acquire(paths[1], 'private:b');
+  a.release(); b.release();
+  const c = await cache.acquire(paths[2], 'model:3'); // over the budget: evicts paths[0], the least recently used
+  let s = cache.stats();
+  assert.equal(s.evictions, 1);
+  assert.ok(s.bytes <= s.budgetBytes!, `${s.bytes} ≤ ${s.budgetBytes}`);
+  assert.deepEqual(cache.paths(), [paths[1], paths[2]]);
+  assert.ok(!engine.loadedAdapters.includes(a.adapter));
+  assert.deepEqual(s.states, { loading: 0, ready: 2, failed: 0, evicted: 1 });
+  assert.deepEqual(s.adapters.map((x) => [x.model, x.state]), [['model:3', 'ready'], ['private:b', 'ready'], ['model:1', 'evicted']]);
+  assert.ok(s.adapters.every((x) => !JSON.stringify(x).includes(dir)), 'no server paths in stats');
+
+  // b and c leased: no idle adapter to evict → a 429 and nothing stays loaded for it
+  const b2 = await cache.acquire(paths[1], 'private:b');
+  const c2 = await cache.acquire(paths[2], 'model:3');
+  await assert.rejects(cache.acquire(paths[0], 'model:1'), (e: any) => e.code === 'adapter_memory_full' && e.status === 429 && /adapterMemoryMb/.test(e.hint));
+  assert.equal(engine.loadedAdapters.length, 2);
+  s = cache.stats();
+  assert.equal(s.failures, 1);
+  assert.equal(s.adapters.find((x) => x.model === 'model:1')!.state, 'failed');
+  // once b is idle again, it is the one evicted
+  b2.release();
+  const a2 = await cache.acquire(paths[0], 'model:1');
+  assert.deepEqual(cache.paths().sort(), [paths[0], paths[2]].sort());
+  assert.equal(cache.stats().adapters.find((x) => x.model === 'private:b')!.state, 'evicted');
+  a2.release(); c.release(); c2.release();
+
+  // an adapter larger than the whole budget: 422, and the engine holds nothing for it
+  for (const x of engine.loadedAdapters) engine.unloadAdapter(x);
+  const tiny = new AdapterCache(engine, 8, Math.floor(size / 2));
+  await assert.rejects(tiny.acquire(paths[0], 'model:1'), (e: any) => e.code === 'adapter_too_large' && e.status === 422);
+  assert.equal(engine.loadedAdapters.length, 0);
+  assert.equal(tiny.stats().loaded, 0);
+});

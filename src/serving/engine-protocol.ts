@@ -11,6 +11,8 @@ export interface EngineThreadInit {
   maxBatchTokens?: number;
   maxRunning?: number;
   maxAdapters: number;
+  /** Byte budget of the loaded adapters (null: count bound only). */
+  adapterBudgetBytes?: number | null;
   /** Niceness of the thread (and the kernel threads it starts). */
   nice: number;
 }
@@ -27,8 +29,10 @@ export interface PrepareRequest {
   };
   defaultMaxTokens: number;
   adapterPath: string | null;
+  /** How the adapter shows in the public stats (never its path; see server.ts statsLabel). */
+  adapterLabel?: string;
   /** A dynamic merge: these adapters' deltas summed with these weights (adapterPath is then null). */
-  adapters?: Array<{ path: string; weight: number }> | null;
+  adapters?: Array<{ path: string; weight: number; model: string }> | null;
   modelName: string;
   /** JSON mode: schema null = any object (json_object); otherwise the (already checked) JSON schema. */
   json: { schema: unknown } | null;
@@ -58,7 +62,7 @@ export type ToWorker =
   | { t: 'prepare'; id: number; req: PrepareRequest }
   | { t: 'start'; id: number }
   | { t: 'cancel'; id: number }
-  | { t: 'embed'; id: number; inputs: Array<string | number[]>; adapterPath: string | null; modelName: string }
+  | { t: 'embed'; id: number; inputs: Array<string | number[]>; adapterPath: string | null; modelName: string; adapterLabel?: string }
   | { t: 'close' };
 
 export type ToMain =

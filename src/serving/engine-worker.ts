@@ -64,7 +64,7 @@ function load(): Promise<Loaded> {
     });
     const maxRunning = Math.min(init.maxRunning ?? 64, engine.maxBatchTokens);
     const gen = new BatchGenerator(engine, { maxRunning, onStep: onStep });
-    loaded = { engine, gen, adapters: new AdapterCache(engine, init.maxAdapters), maxRunning, trie: null };
+    loaded = { engine, gen, adapters: new AdapterCache(engine, init.maxAdapters, init.adapterBudgetBytes ?? null), maxRunning, trie: null };
     return loaded;
   })().catch((e) => {
     loading = null; // a failed load (bad file) is retried by the next request
@@ -144,7 +144,7 @@ async function prepare(id: number, req: PrepareRequest): Promise<void> {
     l.trie ??= new VocabTrie(tokenTexts(tk, V));
   }
   const lease = req.adapters?.length ? await mergeLease(l, req)
-    : req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
+    : req.adapterPath ? await l.adapters.acquire(req.adapterPath, req.adapterLabel).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
   prepared.set(id, { promptIds: ids, req, maxTokens, lease, ac: new AbortController(), started: false });
   send({ t: 'prepared', id, promptTokens: ids.length, maxRunning: l.maxRunning });
 }
@@ -156,7 +156,7 @@ async function prepare(id: number, req: PrepareRequest): Promise<void> {
 async function mergeLease(l: Loaded, req: PrepareRequest): Promise<AdapterLease> {
   const leases: AdapterLease[] = [];
   try {
-    for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
+    for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path, a.model).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
     const mix = l.engine.mixAdapters(leases.map((x, i) => ({ adapter: x.adapter, weight: req.adapters![i].weight })), req.modelName);
     let released = false;
     return {
@@ -240,7 +240,7 @@ async function embedRequest(id: number, m: Extract<ToWorker, { t: 'embed' }>): P
   const l = await load();
   let lease: AdapterLease | null = null;
   try {
-    lease = m.adapterPath ? await l.adapters.acquire(m.adapterPath).catch((e) => { throw unloadable(`the adapter of ${m.modelName}`, e); }) : null;
+    lease = m.adapterPath ? await l.adapters.acquire(m.adapterPath, m.adapterLabel).catch((e) => { throw unloadable(`the adapter of ${m.modelName}`, e); }) : null;
     const tk = l.engine.tokenizer;
     const ids = m.inputs.map((x) => (typeof x === 'string' ? tk.encode(x, { addSpecial: true }) : x));
     const V = l.engine.config.vocabSize;
@@ -259,7 +259,7 @@ async function embedRequest(id: number, m: Extract<ToWorker, { t: 'embed' }>): P
 
 /** A model or adapter file the node cannot load: the operator's problem (422, no server paths in the message). */
 function unloadable(what: string, e: unknown): OpenLedgerError {
-  if (e instanceof OpenLedgerError && e.code === 'adapter_cache_full') return e;
+  if (e instanceof OpenLedgerError && ['adapter_cache_full', 'adapter_memory_full', 'adapter_too_large'].includes(e.code ?? '')) return e;
   const cause = e instanceof OpenLedgerError ? e : null;
   return modelError(`${what} cannot be loaded on this node${cause?.code ? ` (${cause.code})` : ''}`, {
     param: 'model', code: 'model_load_failed', cause: e,

@@ -108,6 +108,7 @@ export class BaseScheduler {
       }
       this.thread = new EngineThread({
         name: this.name, path: this.path, maxAdapters: this.cfg.maxAdapters, nice: this.cfg.engineNice,
+        adapterBudgetBytes: this.cfg.adapterMemoryMb ? Math.floor(this.cfg.adapterMemoryMb * 1048576) : null,
         ...(this.cfg.kvTokens ? { kvTokens: this.cfg.kvTokens } : {}),
         ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
         ...(this.cfg.maxRunning ? { maxRunning: this.cfg.maxRunning } : {}),
@@ -264,9 +265,9 @@ export class BaseScheduler {
     }
   }
 
-  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string) {
+  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string, adapterLabel?: string) {
     if (this.closed) throw stopping();
-    return this.engine().embed(inputs, adapterPath, modelName);
+    return this.engine().embed(inputs, adapterPath, modelName, adapterLabel);
   }
 
   stats(): BaseStats {

@@ -20,6 +20,14 @@ import type { FactoryRepo } from '../factory/index.ts';
 import { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 import { ModelDirectory, usageAdapters, type ModelView, type ServedModel } from './models.ts';
 import { invalid } from '../util/errors.ts';
+import { createHash } from 'node:crypto';
+
+/**
+ * How an adapter appears in the public stats (its lifecycle): `model:<id>` when registered on
+ * chain (public anyway), else `private:<hash>` — an unregistered model's name is its owner's to see.
+ */
+const statsLabel = (s: ServedModel) =>
+  s.modelId ? `model:${s.modelId}` : `private:${createHash('sha256').update(s.fineTunedName ?? s.id).digest('hex').slice(0, 12)}`;
 import { BaseScheduler, stopping, type BaseStats, type TokenTexts } from './scheduler.ts';
 import type { ParsedRequest } from './openai.ts';
 
@@ -119,7 +127,7 @@ export class ModelServer {
       });
     }
     const sched = this.scheduler(served);
-    const adapters = served.merge?.map((x) => ({ path: x.served.adapterPath!, weight: x.weight })) ?? null;
+    const adapters = served.merge?.map((x) => ({ path: x.served.adapterPath!, weight: x.weight, model: statsLabel(x.served) })) ?? null;
     const streams: GenerationStream[] = [];
     let tokens: TokenTexts | null = null;
     try {
@@ -127,7 +135,7 @@ export class ModelServer {
         // n choices from one seed would be n copies: each choice gets its own seed (seed + i).
         const seed = p.generate.sampling?.seed;
         const sampling = seed !== undefined && i > 0 ? { ...p.generate.sampling, seed: seed + i } : p.generate.sampling;
-        const s = await sched.submit({ generate: { ...p.generate, sampling }, adapterPath: served.adapterPath, adapters, modelName: p.model, json: p.json, caller: opts.caller, signal: opts.signal });
+        const s = await sched.submit({ generate: { ...p.generate, sampling }, adapterPath: served.adapterPath, adapterLabel: statsLabel(served), adapters, modelName: p.model, json: p.json, caller: opts.caller, signal: opts.signal });
         streams.push(s.stream);
         tokens = s.tokens;
       }
@@ -151,7 +159,7 @@ export class ModelServer {
     if (this.closed) throw stopping();
     const served = await this.resolveFor(model, caller);
     if (served.merge) throw invalid('embeddings of a merge of adapters are not supported', { param: 'model', code: 'merge_not_supported', hint: 'embed with one model' });
-    const r = await this.scheduler(served).embed(inputs, served.adapterPath, model);
+    const r = await this.scheduler(served).embed(inputs, served.adapterPath, model, statsLabel(served));
     return { served, ...r };
   }
 
