@@ -67,7 +67,7 @@ const value = (s: Sample[], name: string, labels: Record<string, string> = {}) =
 before(async () => {
   node = await startTestNode({
     extend: (s) => {
-      s.modules.serving = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: { maxRunning: 8, maxQueued: 8, kvTokens: 8192, maxAdapters: 1 } });
+      s.modules.serving = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: { maxRunning: 8, maxQueued: 8, kvTokens: 8192, maxAdapters: 1, adapterMemoryMb: 64 } });
     },
   });
   owner = node.services.keyring!.accounts[1];
@@ -136,6 +136,16 @@ describe('GET /metrics', () => {
     assert.equal(value(samples, 'openledger_serving_adapter_cache_evictions_total', base), 2);
     assert.equal(value(samples, 'openledger_serving_adapter_load_seconds_count', base), 3);
     assert.equal(value(samples, 'openledger_serving_adapters_loaded', base), 1);
+    assert.equal(value(samples, 'openledger_serving_adapters', { ...base, state: 'ready' }), 1);
+    assert.equal(value(samples, 'openledger_serving_adapters', { ...base, state: 'evicted' }), 1);
+    assert.equal(value(samples, 'openledger_serving_adapter_memory_budget_bytes', base), 64 * 1048576);
+    // the lifecycle in /v1/serving/stats: unregistered models by a private label, never a path or their name
+    const st = (await node.app.inject({ method: 'GET', url: '/v1/serving/stats' })).json();
+    const cache = st.bases.find((x: { base: string }) => x.base === 'tiny-llama').adapters;
+    assert.deepEqual(cache.adapters.map((x: { state: string }) => x.state), ['ready', 'evicted']);
+    assert.ok(cache.adapters.every((x: { model: string }) => /^private:[0-9a-f]{12}$/.test(x.model)), JSON.stringify(cache.adapters));
+    const raw = JSON.stringify(st);
+    assert.ok(!raw.includes(node.dataDir) && !raw.includes(nameA) && !raw.includes(nameB), 'no paths or private names in public stats');
     const adapterBytes = value(samples, 'openledger_serving_memory_bytes', { ...base, tier: 'adapters' });
     const kvBytes = value(samples, 'openledger_serving_memory_bytes', { ...base, tier: 'kv' });
     const heap = value(samples, 'openledger_serving_memory_bytes', { ...base, tier: 'engine_heap' });

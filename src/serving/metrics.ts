@@ -128,6 +128,9 @@ export function renderServingMetrics(stats: ServingStats, mem: NodeJS.MemoryUsag
   x.counter('openledger_serving_adapter_cache_evictions_total', 'Idle adapters unloaded to make room', per((b) => b.adapters?.evictions));
   x.counter('openledger_serving_adapter_load_failures_total', 'Adapter loads that failed (bad file, shapes that do not fit the base)', per((b) => b.adapters?.failures));
   x.gauge('openledger_serving_adapters_loaded', 'Adapters loaded now', per((b) => b.adapters?.loaded));
+  x.gauge('openledger_serving_adapters', 'Adapters by lifecycle state (failed and evicted: the most recent remembered)',
+    stats.bases.flatMap((b) => (b.adapters ? Object.entries(b.adapters.states).map(([state, n]) => [{ base: b.base, state }, n] as [Labels, number]) : [])));
+  x.gauge('openledger_serving_adapter_memory_budget_bytes', 'Byte budget of the loaded adapters (serving.adapterMemoryMb)', per((b) => b.adapters?.budgetBytes));
   x.histogram('openledger_serving_adapter_load_seconds', 'Adapter load time (read, check, upload into the engine)', per((b) => b.adapters?.loadSeconds));
   x.gauge('openledger_serving_memory_bytes', 'Bytes per tier: adapters (host, loaded), kv (KV cache), engine_heap (the engine heap in all: weights, KV, scratch, adapters)',
     stats.bases.flatMap((b) => b.memory ? [
