@@ -6,6 +6,8 @@
 // `openai` client streams from a merged pair; bad weights and mixed bases are 400s naming them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { LocalAccount } from 'viem/accounts';
@@ -24,7 +26,8 @@ let token = '';
 let client: OpenAI;
 let engine: Engine;
 let loraA: LoraAdapter, loraB: LoraAdapter;
-let nameA = '', nameB = '', nameOther = '', idB = '';
+let nameA = '', nameB = '', nameOther = '', nameD = '', idB = '';
+const dir = mkdtempSync(join(tmpdir(), 'ol-merge-'));
 const usage: UsageRecord[] = [];
 const MESSAGES = [{ role: 'user' as const, content: 'What is the code of alpha?' }];
 
@@ -33,10 +36,26 @@ const direct = (req: GenerateRequest) => generateText(engine, { ignoreEos: true,
 const chat = (model: string, extra: Record<string, unknown> = {}) => post('/v1/chat/completions', { model, messages: MESSAGES, max_tokens: 12, temperature: 0, ignore_eos: true, ...extra });
 
 before(async () => {
+  // Models and adapters first (in a folder of their own), so the node's adapter budget can be set
+  // from their sizes: room for A and B together, not for the rank-48 adapter D.
+  const tiny = buildTinyModel('llama', join(dir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 2048 } });
+  const other = buildTinyModel('llama', join(dir, 'other'), { format: 'gguf', seed: 12, dims: { contextLength: 2048 } });
+  const a = buildTinyLora(tiny, join(dir, 'lora-a'), { rank: 2, seed: 1 });
+  const b = buildTinyLora(tiny, join(dir, 'lora-b'), { rank: 4, seed: 2 });
+  const c = buildTinyLora(other, join(dir, 'lora-c'), { rank: 2, seed: 3 });
+  const d = buildTinyLora(tiny, join(dir, 'lora-d'), { rank: 48, seed: 4 });
+  engine = await createEngine(await loadModel(tiny.ggufPath!));
+  loraA = await engine.loadAdapter(a.ggufPath!);
+  loraB = await engine.loadAdapter(b.ggufPath!);
+  const loraD = await engine.loadAdapter(d.ggufPath!);
+  const budget = loraA.bytes + loraB.bytes + 4096;
+  assert.ok(loraD.bytes > budget);
+  engine.unloadAdapter(loraD);
+
   node = await startTestNode({
     listen: true,
     extend: (s) => {
-      server = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: { maxRunning: 8, maxQueued: 8, kvTokens: 8192, maxAdapters: 4 } });
+      server = new ModelServer({ catalog: new ModelCatalog(s.config.dataDir), repo: new FactoryRepo(s.store.db), config: { maxRunning: 8, maxQueued: 8, kvTokens: 8192, maxAdapters: 4, adapterMemoryMb: budget / 1048576 } });
       s.modules.serving = server;
     },
   });
@@ -44,27 +63,20 @@ before(async () => {
   owner = node.services.keyring!.accounts[1];
   token = await siweToken(node, owner);
   client = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: token, maxRetries: 0 });
-  const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 2048 } });
-  const other = buildTinyModel('llama', join(node.dataDir, 'other'), { format: 'gguf', seed: 12, dims: { contextLength: 2048 } });
   await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'tiny-llama');
   await new ModelCatalog(node.dataDir).add(other.ggufPath!, 'other-llama');
-  const a = buildTinyLora(tiny, join(node.dataDir, 'lora-a'), { rank: 2, seed: 1 });
-  const b = buildTinyLora(tiny, join(node.dataDir, 'lora-b'), { rank: 4, seed: 2 });
-  const c = buildTinyLora(other, join(node.dataDir, 'lora-c'), { rank: 2, seed: 3 });
   const ia = await importAdapterFile(node, token, a.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:a:0001', register: false });
   const ib = await importAdapterFile(node, token, b.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:b:0002' });
   const ic = await importAdapterFile(node, token, c.ggufPath!, { model: 'other-llama', name: 'ft:other-llama:c:0003', register: false });
-  for (const r of [ia, ib, ic]) assert.equal(r.statusCode, 201, r.body);
-  nameA = ia.json().name; nameB = ib.json().name; nameOther = ic.json().name; idB = ib.json().model_id;
+  const id = await importAdapterFile(node, token, d.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:d:0004', register: false });
+  for (const r of [ia, ib, ic, id]) assert.equal(r.statusCode, 201, r.body);
+  nameA = ia.json().name; nameB = ib.json().name; nameOther = ic.json().name; nameD = id.json().name; idB = ib.json().model_id;
   assert.ok(idB);
-
-  engine = await createEngine(await loadModel(tiny.ggufPath!));
-  loraA = await engine.loadAdapter(a.ggufPath!);
-  loraB = await engine.loadAdapter(b.ggufPath!);
 });
 after(async () => {
   engine?.close();
   await node?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('dynamic merge', () => {
@@ -163,7 +175,17 @@ describe('dynamic merge', () => {
     const emb = await post('/v1/embeddings', { model: `${nameA}+${nameB}`, input: 'hi' });
     assert.equal(emb.statusCode, 400, emb.body);
     assert.equal(emb.json().error.code, 'merge_not_supported');
-    assert.equal(usage.length, usageBefore);
-    assert.equal(server.stats().bases.find((b) => b.base === 'tiny-llama')!.adapters!.loads, loadsBefore);
+    // an adapter larger than the node's adapter memory budget: 422 naming the budget, and the merge still serves
+    const big = await chat(nameD);
+    assert.equal(big.statusCode, 422, big.body);
+    assert.equal(big.json().error.code, 'adapter_too_large');
+    assert.match(big.json().error.hint, /adapterMemoryMb/);
+    const ok = await chat(`${nameA}+${nameB}`);
+    assert.equal(ok.statusCode, 200, ok.body);
+    const cache = server.stats().bases.find((x) => x.base === 'tiny-llama')!.adapters!;
+    assert.ok(cache.bytes <= cache.budgetBytes!);
+    assert.equal(cache.adapters.find((x) => x.state === 'failed')?.model.startsWith('private:'), true);
+    assert.equal(usage.length, usageBefore + 1);
+    assert.equal(server.stats().bases.find((b) => b.base === 'tiny-llama')!.adapters!.loads, loadsBefore + 1); // only D's failed try
   });
 });
