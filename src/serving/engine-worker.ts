@@ -14,7 +14,7 @@
  */
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type StepEntry } from '../engine/index.ts';
+import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type LoraAdapter, type StepEntry } from '../engine/index.ts';
 import { OpenLedgerError, invalid, modelError } from '../util/errors.ts';
 import { serializeError } from '../factory/training.ts';
 import { AdapterCache, type AdapterLease } from './adapter-cache.ts';
@@ -151,27 +151,52 @@ async function prepare(id: number, req: PrepareRequest): Promise<void> {
 
 /**
  * A dynamic merge: a lease on each adapter (so none is evicted under it), then a merged adapter over
- * them (no factors copied: Engine.mixAdapters). Releasing frees the merge, then the leases.
+ * them (no factors copied: Engine.mixAdapters). Requests for the same merge (same adapters, same
+ * weights) share one merged handle, so their rows form one LoRA segment per step rather than one
+ * each. The last release frees the merge, then its leases.
  */
+const mixes = new Map<string, { ready: Promise<{ mix: LoraAdapter; leases: AdapterLease[] }>; refs: number }>();
+
 async function mergeLease(l: Loaded, req: PrepareRequest): Promise<AdapterLease> {
-  const leases: AdapterLease[] = [];
-  try {
-    for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path, a.model).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
-    const mix = l.engine.mixAdapters(leases.map((x, i) => ({ adapter: x.adapter, weight: req.adapters![i].weight })), req.modelName);
-    let released = false;
-    return {
-      adapter: mix,
-      release: () => {
-        if (released) return;
-        released = true;
-        l.engine.unloadAdapter(mix);
+  const key = req.adapters!.map((a) => `${a.path}\u0000${a.weight}`).join('\u0001');
+  let m = mixes.get(key);
+  if (!m) {
+    const ready = (async () => {
+      const leases: AdapterLease[] = [];
+      try {
+        for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path, a.model).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
+        return { mix: l.engine.mixAdapters(leases.map((x, i) => ({ adapter: x.adapter, weight: req.adapters![i].weight })), req.modelName), leases };
+      } catch (e) {
         for (const x of leases) x.release();
-      },
-    };
+        throw e;
+      }
+    })();
+    m = { ready, refs: 0 };
+    const entry = m;
+    mixes.set(key, entry);
+    ready.catch(() => { if (mixes.get(key) === entry) mixes.delete(key); });
+  }
+  const entry = m;
+  entry.refs++;
+  let held: { mix: LoraAdapter; leases: AdapterLease[] };
+  try {
+    held = await entry.ready;
   } catch (e) {
-    for (const x of leases) x.release();
+    entry.refs--;
     throw e;
   }
+  let released = false;
+  return {
+    adapter: held.mix,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--entry.refs > 0) return;
+      if (mixes.get(key) === entry) mixes.delete(key);
+      l.engine.unloadAdapter(held.mix);
+      for (const x of held.leases) x.release();
+    },
+  };
 }
 
 function start(id: number): void {

@@ -127,6 +127,21 @@ describe('dynamic merge', () => {
     assert.equal(cache.loaded, 2);
   });
 
+  test('requests for the same merge share one merged handle: their rows are one adapter segment per step', async () => {
+    const h = () => { const b = server.stats().bases.find((x) => x.base === 'tiny-llama')!; return { a: b.adaptersPerStep, r: b.batchSize }; };
+    assert.equal((await chat(nameA)).statusCode, 200); // the base's engine is up
+    const before = h();
+    const spelled = `${nameA}*0.6+${nameB}*0.4`;
+    const rs = await Promise.all([chat(spelled), chat(spelled), chat(spelled)]);
+    for (const r of rs) assert.equal(r.statusCode, 200, r.body);
+    assert.equal(new Set(rs.map((r) => r.json().choices[0].message.content)).size, 1);
+    const after = h();
+    const multiRow = (after.r.count - after.r.counts[0]) - (before.r.count - before.r.counts[0]);
+    assert.ok(multiRow > 0, 'the three requests shared steps');
+    const over1 = (x: typeof before.a) => x.count - x.counts[0] - x.counts[1]; // bounds [0, 1, …]: steps with ≥ 2 distinct adapters
+    assert.equal(over1(after.a) - over1(before.a), 0, 'no step carried two different merged handles');
+  });
+
   test('the official openai client streams from a merged pair (model spelling and the adapters field)', async () => {
     const want = await direct({ messages: MESSAGES, maxTokens: 12, adapter: engine.mixAdapters([{ adapter: loraA, weight: 0.7 }, { adapter: loraB, weight: 0.3 }]) });
     const stream = await client.chat.completions.create({ model: `${nameA}*0.7+${nameB}*0.3`, messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true, ignore_eos: true } as never) as unknown as AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>;
