@@ -295,7 +295,8 @@ function unloadable(what: string, e: unknown): OpenLedgerError {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'prepare':
-      prepare(m.id, m.req).catch((e) => send({ t: 'error', id: m.id, error: serializeError(e) })).finally(postStats);
+      // counters first, so whoever sees the reply sees the counters with it (a failed load included)
+      prepare(m.id, m.req).catch((e) => { postStats(); send({ t: 'error', id: m.id, error: serializeError(e) }); }).finally(postStats);
       break;
     case 'start': start(m.id); break;
     case 'cancel': cancel(m.id); break;

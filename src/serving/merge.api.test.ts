@@ -15,9 +15,11 @@ import { importAdapterFile, siweToken, startTestNode } from '../../test/helpers.
 import type { RunningNode } from '../node.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { FactoryRepo } from '../factory/index.ts';
-import { buildTinyLora, buildTinyModel } from '../engine/testing/index.ts';
+import { buildTinyLora, buildTinyModel, type TinyModel } from '../engine/testing/index.ts';
 import { createEngine, generateText, loadModel, type Engine, type GenerateRequest, type LoraAdapter } from '../engine/index.ts';
 import { ModelServer, type UsageRecord } from './index.ts';
+import { actions } from '../chain/index.ts';
+import { depositToEscrow } from '../rewards/index.ts';
 
 let node: RunningNode & { dataDir: string };
 let server: ModelServer;
@@ -28,6 +30,7 @@ let engine: Engine;
 let loraA: LoraAdapter, loraB: LoraAdapter;
 let nameA = '', nameB = '', nameOther = '', nameD = '', idB = '';
 const dir = mkdtempSync(join(tmpdir(), 'ol-merge-'));
+let tinyModel: TinyModel;
 const usage: UsageRecord[] = [];
 const MESSAGES = [{ role: 'user' as const, content: 'What is the code of alpha?' }];
 
@@ -39,6 +42,7 @@ before(async () => {
   // Models and adapters first (in a folder of their own), so the node's adapter budget can be set
   // from their sizes: room for A and B together, not for the rank-48 adapter D.
   const tiny = buildTinyModel('llama', join(dir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 2048 } });
+  tinyModel = tiny;
   const other = buildTinyModel('llama', join(dir, 'other'), { format: 'gguf', seed: 12, dims: { contextLength: 2048 } });
   const a = buildTinyLora(tiny, join(dir, 'lora-a'), { rank: 2, seed: 1 });
   const b = buildTinyLora(tiny, join(dir, 'lora-b'), { rank: 4, seed: 2 });
@@ -158,6 +162,28 @@ describe('dynamic merge', () => {
     assert.equal(viaField.choices[0].message.content, want.text);
   });
 
+  test('payable: a merge pays the sum of its adapters\' prices; priced adapters of two owners do not merge (their fees cannot split yet)', async () => {
+    await depositToEscrow(node.services.chain, { account: owner, amount: 10n ** 18n });
+    await actions.approveSpend(node.services.chain, { account: owner, cap: 10n ** 18n, expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400) });
+    const other = node.services.keyring!.accounts[2];
+    const otherToken = await siweToken(node, other);
+    const lf = buildTinyLora(tinyModel, join(dir, 'lora-f'), { rank: 2, seed: 6 });
+    const le = buildTinyLora(tinyModel, join(dir, 'lora-e'), { rank: 2, seed: 7 });
+    const f = await importAdapterFile(node, token, lf.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:f:0006', price_per_1k_input: '5' });
+    const e = await importAdapterFile(node, otherToken, le.ggufPath!, { model: 'tiny-llama', name: 'ft:tiny-llama:e:0007', price_per_1k_input: '7' });
+    assert.equal(f.statusCode, 201, f.body);
+    assert.equal(e.statusCode, 201, e.body);
+    const r = await chat(`${f.json().name}*0.2+${nameB}*0.8`);
+    assert.equal(r.statusCode, 200, r.body);
+    const rec = node.services.store.db.prepare('SELECT adapters, price_in FROM inferences WHERE id = ?').get(r.json().id) as { adapters: string; price_in: string };
+    assert.equal(rec.price_in, '5');
+    assert.deepEqual(JSON.parse(rec.adapters), [{ model: f.json().name, weight: 0.2 }, { model: nameB, weight: 0.8 }]);
+    const mixed = await chat(`${f.json().name}+${e.json().name}`);
+    assert.equal(mixed.statusCode, 400, mixed.body);
+    assert.equal(mixed.json().error.code, 'merge_mixed_owners');
+    assert.ok(mixed.json().error.message.includes(e.json().name));
+  });
+
   test('bad merges are 400s naming the adapter or field; unknown parts 404; no usage and no adapter load for them', async () => {
     const usageBefore = usage.length;
     const loadsBefore = server.stats().bases.find((b) => b.base === 'tiny-llama')!.adapters!.loads;
@@ -195,12 +221,12 @@ describe('dynamic merge', () => {
     assert.equal(big.statusCode, 422, big.body);
     assert.equal(big.json().error.code, 'adapter_too_large');
     assert.match(big.json().error.hint, /adapterMemoryMb/);
+    assert.equal(server.stats().bases.find((b) => b.base === 'tiny-llama')!.adapters!.loads, loadsBefore + 1); // only D's failed try
     const ok = await chat(`${nameA}+${nameB}`);
     assert.equal(ok.statusCode, 200, ok.body);
     const cache = server.stats().bases.find((x) => x.base === 'tiny-llama')!.adapters!;
     assert.ok(cache.bytes <= cache.budgetBytes!);
     assert.equal(cache.adapters.find((x) => x.state === 'failed')?.model.startsWith('private:'), true);
     assert.equal(usage.length, usageBefore + 1);
-    assert.equal(server.stats().bases.find((b) => b.base === 'tiny-llama')!.adapters!.loads, loadsBefore + 1); // only D's failed try
   });
 });
