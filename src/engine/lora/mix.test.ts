@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, loadModel } from '../index.ts';
+import { BatchGenerator, createEngine, loadModel } from '../index.ts';
 import { buildTinyLora, buildTinyModel, mergeTinyLora } from '../testing/index.ts';
 
 const close = (a: Float32Array, b: Float32Array, what: string) => {
@@ -67,6 +67,30 @@ test('merged pair (0.7, 0.3) = the base with both deltas folded in; batched besi
       assert.throws(() => engine.step([{ seq: engine.createSequence(), tokens: ids, adapter: mix, logits: 'last' }]), (e: Error & { code?: string }) => e.code === 'adapter_not_loaded');
     } finally {
       engine.close(); ref.close(); onlyA.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a part unloaded under a running merge fails that request only; the batch goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-mix-'));
+  try {
+    const base = buildTinyModel('llama', join(dir, 'base'), { format: 'gguf', seed: 5 });
+    const engine = await createEngine(await loadModel(base.ggufPath!), { kvTokens: 1024 });
+    try {
+      const la = await engine.loadAdapter(buildTinyLora(base, join(dir, 'a'), { rank: 2, seed: 1 }).peftDir);
+      const lb = await engine.loadAdapter(buildTinyLora(base, join(dir, 'b'), { rank: 2, seed: 2 }).peftDir);
+      const mix = engine.mixAdapters([{ adapter: la, weight: 0.5 }, { adapter: lb, weight: 0.5 }]);
+      const gen = new BatchGenerator(engine, { maxRunning: 4 });
+      const merged = gen.submit({ prompt: [1, 2, 3], maxTokens: 40, ignoreEos: true, adapter: mix, sampling: { temperature: 0 } });
+      const plain = gen.submit({ prompt: [1, 2, 3], maxTokens: 40, ignoreEos: true, adapter: la, sampling: { temperature: 0 } });
+      let n = 0;
+      for await (const _ of plain) if (++n === 3) engine.unloadAdapter(lb);
+      assert.equal((await plain.result).completionTokens, 40);
+      await assert.rejects(merged.result, (e: Error & { code?: string }) => e.code === 'adapter_not_loaded');
+    } finally {
+      engine.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
