@@ -1,6 +1,6 @@
 /** The serving side of the attribution hook: a finished completion → enqueueAttribution's input. */
 import type { ParsedRequest } from '../serving/index.ts';
-import type { ServedModel } from '../serving/models.ts';
+import { usageAdapters, type ServedModel } from '../serving/models.ts';
 import type { EnqueueInput } from './queue.ts';
 
 export function completionInput(p: ParsedRequest, id: string, served: ServedModel, caller: string | null, r: { text: string }, tokens: { text(id: number): string }): EnqueueInput {
@@ -11,6 +11,6 @@ export function completionInput(p: ParsedRequest, id: string, served: ServedMode
   else if (g.prompt) prompt = g.prompt.map((t) => tokens.text(t)).join('');
   return {
     inferenceId: id, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName,
-    adapters: served.fineTunedName ? [{ model: served.fineTunedName, weight: 1 }] : [], caller, prompt, completion: r.text,
+    adapters: usageAdapters(served), caller, prompt, completion: r.text,
   };
 }

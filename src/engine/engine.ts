@@ -15,7 +15,7 @@ import type { Kernels } from './kernels/types.ts';
 import type { LoadedModel } from './model/load.ts';
 import type { ModelConfig } from './model/config.ts';
 import type { Tokenizer } from './tokenizer/types.ts';
-import type { LoraAdapter } from './lora/adapter.ts';
+import type { LoraAdapter, LoraPart } from './lora/adapter.ts';
 import type { LoraSegment } from './model/blocks/linear.ts';
 import { KvCache, type SeqKv } from './kv-cache.ts';
 import { ModelRunner, type SeqSegment } from './model/forward.ts';
@@ -157,6 +157,24 @@ export class Engine {
     return adapter;
   }
 
+  /**
+   * A merged adapter: the weighted sum of the deltas of `parts` (each loaded in this engine, none
+   * itself merged), applied at request time (model/blocks/linear.ts) — no factors are copied, so
+   * it costs no heap; its parts must stay loaded while it is used. Free it with unloadAdapter.
+   */
+  mixAdapters(parts: readonly LoraPart[], name = parts.map((p) => `${p.adapter.name}*${p.weight}`).join('+')): LoraAdapter {
+    if (!parts.length) throw invalid('a merged adapter needs at least one part', { code: 'invalid_merge' });
+    for (const p of parts) {
+      if (!this.adapters.has(p.adapter)) throw invalid(`adapter ${p.adapter.name} is not loaded in this engine`, { code: 'adapter_not_loaded' });
+      if (p.adapter.parts) throw invalid(`adapter ${p.adapter.name} is itself merged; merge its parts instead`, { code: 'invalid_merge' });
+      if (!Number.isFinite(p.weight) || p.weight < 0) throw invalid(`merge weight ${p.weight} of ${p.adapter.name} must be a finite number ≥ 0`, { code: 'invalid_merge_weight' });
+    }
+    return this.addAdapter({
+      name, source: { format: 'memory', path: null }, rank: Math.max(...parts.map((p) => p.adapter.rank)), alpha: 0,
+      modules: new Map(), bytes: 0, heapViews: [], parts: parts.map((p) => ({ adapter: p.adapter, weight: p.weight })),
+    });
+  }
+
   /** Free an adapter's heap memory; it must not be used afterwards. */
   unloadAdapter(a: LoraAdapter): void {
     if (!this.adapters.delete(a)) return;
@@ -197,6 +215,9 @@ export class Engine {
         });
       }
       if (e.adapter && !this.adapters.has(e.adapter)) throw invalid(`adapter ${e.adapter.name} is not loaded in this engine`, { code: 'adapter_not_loaded' });
+      for (const p of e.adapter?.parts ?? []) {
+        if (!this.adapters.has(p.adapter)) throw invalid(`adapter ${p.adapter.name} (part of ${e.adapter!.name}) is not loaded in this engine`, { code: 'adapter_not_loaded' });
+      }
       if (e.out && e.logits !== 'none' && e.out.length < (e.logits === 'all' ? e.tokens.length : 1) * V) throw invalid('step entry `out` is shorter than its logits', { param: 'out' });
       need += this.kv.blocksNeeded(s.kv, len);
     }

@@ -299,7 +299,7 @@ export class BatchGenerator {
     // An adapter unloaded under a running request fails that request only.
     const loaded = new Set(this.engine.loadedAdapters);
     for (const r of [...this.active]) {
-      if (r.adapter && !loaded.has(r.adapter)) {
+      if (r.adapter && (!loaded.has(r.adapter) || r.adapter.parts?.some((p) => !loaded.has(p.adapter)))) {
         this.fail(r, invalid(`adapter ${r.adapter.name} was unloaded while the request was running`, { code: 'adapter_not_loaded', param: 'model' }));
       }
     }

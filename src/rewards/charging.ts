@@ -31,6 +31,8 @@ export interface AdmitParams {
   model: string;
   base: string;
   fineTunedName: string | null;
+  /** Every adapter applied and its weight (a dynamic merge names several); default: fineTunedName with weight 1. */
+  adapters?: Array<{ model: string; weight: number }>;
   modelId: string | null;
   /** Registration price (OPEN wei per 1k tokens) of a fine-tuned model; null for a base model. */
   recordedPrice: { per1kInput: string; per1kOutput: string } | null;
@@ -110,7 +112,7 @@ export class Charging {
         if (!inScope(bal.scope, p)) throw outOfScope(p, bal.scope);
       }
       this.insInference.run({
-        id: p.id, model: p.model, base: p.base, adapters: JSON.stringify(p.fineTunedName ? [{ model: p.fineTunedName, weight: 1 }] : []),
+        id: p.id, model: p.model, base: p.base, adapters: JSON.stringify(p.adapters ?? (p.fineTunedName ? [{ model: p.fineTunedName, weight: 1 }] : [])),
         model_id: p.modelId, caller: p.caller, api_key_id: p.apiKeyId, price_in: price.per1kInput.toString(), price_out: price.per1kOutput.toString(),
         max_tokens: p.maxTokens, prompt_bound: p.promptBound, hold_wei: hold.toString(), split: JSON.stringify(parties), created_at: Date.now(),
       });

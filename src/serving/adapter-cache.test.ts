@@ -95,6 +95,7 @@ test('byte budget: idle adapters are evicted (LRU) to fit it; leased ones are no
 
   // b and c leased: no idle adapter to evict → a 429 and nothing stays loaded for it
   const b2 = await cache.acquire(paths[1], 'private:b');
+  const c2 = await cache.acquire(paths[2], 'model:3');
   await assert.rejects(cache.acquire(paths[0], 'model:1'), (e: any) => e.code === 'adapter_memory_full' && e.status === 429 && /adapterMemoryMb/.test(e.hint));
   assert.equal(engine.loadedAdapters.length, 2);
   s = cache.stats();
@@ -105,7 +106,7 @@ test('byte budget: idle adapters are evicted (LRU) to fit it; leased ones are no
   const a2 = await cache.acquire(paths[0], 'model:1');
   assert.deepEqual(cache.paths().sort(), [paths[0], paths[2]].sort());
   assert.equal(cache.stats().adapters.find((x) => x.model === 'private:b')!.state, 'evicted');
-  a2.release(); c.release();
+  a2.release(); c.release(); c2.release();
 
   // an adapter larger than the whole budget: 422, and the engine holds nothing for it
   for (const x of engine.loadedAdapters) engine.unloadAdapter(x);

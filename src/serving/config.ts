@@ -16,6 +16,12 @@ export const servingConfigSchema = z.object({
   maxQueued: z.number().int().min(0).default(64),
   /** Adapters kept loaded per base (LRU); adapters of running requests are never evicted. */
   maxAdapters: z.number().int().min(1).default(16),
+  /**
+   * Host-memory budget of the loaded adapters per base, in MiB (unset: only the maxAdapters count
+   * bound). Idle adapters are evicted least recently used first to fit; an adapter larger than
+   * the budget is refused (422).
+   */
+  adapterMemoryMb: z.number().positive().max(1 << 20).optional(),
   /** Default max_tokens when a request gives none (OpenAI's chat default is "the rest of the context"; a bound is kinder to a shared node). */
   defaultMaxTokens: z.number().int().min(1).default(256),
   /** Bytes of prompt text a request may carry; checked before anything tokenizes it (413). */

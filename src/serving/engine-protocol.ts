@@ -10,6 +10,7 @@ export function serializeError(e: unknown): SerializedError {
   if (e instanceof OpenLedgerError) return { message: e.message, type: e.type, code: e.code, param: e.param, hint: e.hint, details: e.details };
   return { message: (e as Error)?.message ?? String(e), type: 'internal_error', code: 'internal_error', param: null };
 }
+import type { Histogram } from './metrics.ts';
 
 export interface EngineThreadInit {
   name: string;
@@ -18,6 +19,8 @@ export interface EngineThreadInit {
   maxBatchTokens?: number;
   maxRunning?: number;
   maxAdapters: number;
+  /** Byte budget of the loaded adapters (null: count bound only). */
+  adapterBudgetBytes?: number | null;
   /** Niceness of the thread (and the kernel threads it starts). */
   nice: number;
 }
@@ -34,6 +37,10 @@ export interface PrepareRequest {
   };
   defaultMaxTokens: number;
   adapterPath: string | null;
+  /** How the adapter shows in the public stats (never its path; see server.ts statsLabel). */
+  adapterLabel?: string;
+  /** A dynamic merge: these adapters' deltas summed with these weights (adapterPath is then null). */
+  adapters?: Array<{ path: string; weight: number; model: string }> | null;
   modelName: string;
   /** JSON mode: schema null = any object (json_object); otherwise the (already checked) JSON schema. */
   json: { schema: unknown } | null;
@@ -50,15 +57,20 @@ export interface WorkerStats {
   maxSequencesInStep: number;
   maxAdaptersInStep: number;
   mixedAdapterSteps: number;
+  /** Sequences per engine step, distinct adapters per engine step. */
+  batchSize: Histogram;
+  adaptersPerStep: Histogram;
   adapters: AdapterCacheStats | null;
   kv: { blocks: number; free: number; blockSize: number } | null;
+  /** Bytes per tier on this engine: its whole heap (weights, KV, scratch, adapters), the KV cache, the loaded adapters. */
+  memory: { engineHeapBytes: number; kvBytes: number; adapterBytes: number } | null;
 }
 
 export type ToWorker =
   | { t: 'prepare'; id: number; req: PrepareRequest }
   | { t: 'start'; id: number }
   | { t: 'cancel'; id: number }
-  | { t: 'embed'; id: number; inputs: Array<string | number[]>; adapterPath: string | null; modelName: string }
+  | { t: 'embed'; id: number; inputs: Array<string | number[]>; adapterPath: string | null; modelName: string; adapterLabel?: string }
   | { t: 'close' };
 
 export type ToMain =

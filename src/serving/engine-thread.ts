@@ -67,9 +67,9 @@ export class EngineThread {
     if (!this.dead) this.post({ t: 'cancel', id });
   }
 
-  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string): Promise<{ vectors: Float32Array[]; promptTokens: number }> {
+  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string, adapterLabel?: string): Promise<{ vectors: Float32Array[]; promptTokens: number }> {
     const id = this.nextId++;
-    const m = await this.call({ t: 'embed', id, inputs, adapterPath, modelName });
+    const m = await this.call({ t: 'embed', id, inputs, adapterPath, modelName, ...(adapterLabel ? { adapterLabel } : {}) });
     if (m.t !== 'embedded') throw new Error('unexpected reply');
     return { vectors: m.vectors, promptTokens: m.promptTokens };
   }

@@ -14,11 +14,12 @@
  */
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type StepEntry } from '../engine/index.ts';
+import { BatchGenerator, createEngine, embed, loadModel, type Engine, type GenerateResult, type LoraAdapter, type StepEntry } from '../engine/index.ts';
 import { OpenLedgerError, invalid, modelError } from '../util/errors.ts';
 import { AdapterCache, type AdapterLease } from './adapter-cache.ts';
 import { ANY_OBJECT, JsonConstraint, VocabTrie, compileSchema, tokenTexts } from './json-grammar.ts';
 import { serializeError, type EngineThreadInit, type PrepareRequest, type ToMain, type ToWorker, type WorkerStats } from './engine-protocol.ts';
+import { BOUNDS, histogram, observe } from './metrics.ts';
 
 const port = parentPort!;
 const init = workerData as EngineThreadInit;
@@ -50,6 +51,8 @@ let loading: Promise<Loaded> | null = null;
 let loaded: Loaded | null = null;
 const prepared = new Map<number, Prepared>();
 const counters = { steps: 0, tokens: 0, generatedTokens: 0, maxSequencesInStep: 0, maxAdaptersInStep: 0, mixedAdapterSteps: 0 };
+/** Per step: sequences in the batch, distinct adapters among them (GET /metrics). */
+const perStep = { batchSize: histogram(BOUNDS.batch), adaptersPerStep: histogram(BOUNDS.adapters) };
 
 function load(): Promise<Loaded> {
   loading ??= (async () => {
@@ -60,7 +63,7 @@ function load(): Promise<Loaded> {
     });
     const maxRunning = Math.min(init.maxRunning ?? 64, engine.maxBatchTokens);
     const gen = new BatchGenerator(engine, { maxRunning, onStep: onStep });
-    loaded = { engine, gen, adapters: new AdapterCache(engine, init.maxAdapters), maxRunning, trie: null };
+    loaded = { engine, gen, adapters: new AdapterCache(engine, init.maxAdapters, init.adapterBudgetBytes ?? null), maxRunning, trie: null };
     return loaded;
   })().catch((e) => {
     loading = null; // a failed load (bad file) is retried by the next request
@@ -80,6 +83,8 @@ function onStep(batch: readonly StepEntry[]): void {
   c.maxSequencesInStep = Math.max(c.maxSequencesInStep, batch.length);
   c.maxAdaptersInStep = Math.max(c.maxAdaptersInStep, adapters.size);
   if (adapters.size >= 2) c.mixedAdapterSteps++;
+  observe(perStep.batchSize, batch.length);
+  observe(perStep.adaptersPerStep, adapters.size);
   postStats();
 }
 
@@ -88,8 +93,9 @@ function stats(): WorkerStats {
   const es = l?.engine.stats();
   return {
     state: l ? 'ready' : loading ? 'loading' : 'idle', maxRunning: l?.maxRunning ?? null,
-    running: l?.gen.runningCount ?? 0, waiting: l?.gen.waitingCount ?? 0, ...counters,
+    running: l?.gen.runningCount ?? 0, waiting: l?.gen.waitingCount ?? 0, ...counters, ...perStep,
     adapters: l?.adapters.stats() ?? null, kv: es ? { blocks: es.kvBlocks, free: es.kvBlocksFree, blockSize: es.kvBlockSize } : null,
+    memory: es ? { engineHeapBytes: es.heapBytes, kvBytes: es.kvBlocks * es.kvBlockSize * es.kvBytesPerToken, adapterBytes: es.adapterBytes } : null,
   };
 }
 const postStats = () => send({ t: 'stats', stats: stats() });
@@ -136,9 +142,60 @@ async function prepare(id: number, req: PrepareRequest): Promise<void> {
     // compiled on the main thread already (400s there); here it only needs the vocabulary's trie
     l.trie ??= new VocabTrie(tokenTexts(tk, V));
   }
-  const lease = req.adapterPath ? await l.adapters.acquire(req.adapterPath).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
+  const lease = req.adapters?.length ? await mergeLease(l, req)
+    : req.adapterPath ? await l.adapters.acquire(req.adapterPath, req.adapterLabel).catch((e) => { throw unloadable(`the adapter of ${req.modelName}`, e); }) : null;
   prepared.set(id, { promptIds: ids, req, maxTokens, lease, ac: new AbortController(), started: false });
   send({ t: 'prepared', id, promptTokens: ids.length, maxRunning: l.maxRunning });
+}
+
+/**
+ * A dynamic merge: a lease on each adapter (so none is evicted under it), then a merged adapter over
+ * them (no factors copied: Engine.mixAdapters). Requests for the same merge (same adapters, same
+ * weights) share one merged handle, so their rows form one LoRA segment per step rather than one
+ * each. The last release frees the merge, then its leases.
+ */
+const mixes = new Map<string, { ready: Promise<{ mix: LoraAdapter; leases: AdapterLease[] }>; refs: number }>();
+
+async function mergeLease(l: Loaded, req: PrepareRequest): Promise<AdapterLease> {
+  const key = req.adapters!.map((a) => `${a.path}\u0000${a.weight}`).join('\u0001');
+  let m = mixes.get(key);
+  if (!m) {
+    const ready = (async () => {
+      const leases: AdapterLease[] = [];
+      try {
+        for (const a of req.adapters!) leases.push(await l.adapters.acquire(a.path, a.model).catch((e) => { throw unloadable(`an adapter of ${req.modelName}`, e); }));
+        return { mix: l.engine.mixAdapters(leases.map((x, i) => ({ adapter: x.adapter, weight: req.adapters![i].weight })), req.modelName), leases };
+      } catch (e) {
+        for (const x of leases) x.release();
+        throw e;
+      }
+    })();
+    m = { ready, refs: 0 };
+    const entry = m;
+    mixes.set(key, entry);
+    ready.catch(() => { if (mixes.get(key) === entry) mixes.delete(key); });
+  }
+  const entry = m;
+  entry.refs++;
+  let held: { mix: LoraAdapter; leases: AdapterLease[] };
+  try {
+    held = await entry.ready;
+  } catch (e) {
+    entry.refs--;
+    throw e;
+  }
+  let released = false;
+  return {
+    adapter: held.mix,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--entry.refs > 0) return;
+      if (mixes.get(key) === entry) mixes.delete(key);
+      l.engine.unloadAdapter(held.mix);
+      for (const x of held.leases) x.release();
+    },
+  };
 }
 
 function start(id: number): void {
@@ -207,7 +264,7 @@ async function embedRequest(id: number, m: Extract<ToWorker, { t: 'embed' }>): P
   const l = await load();
   let lease: AdapterLease | null = null;
   try {
-    lease = m.adapterPath ? await l.adapters.acquire(m.adapterPath).catch((e) => { throw unloadable(`the adapter of ${m.modelName}`, e); }) : null;
+    lease = m.adapterPath ? await l.adapters.acquire(m.adapterPath, m.adapterLabel).catch((e) => { throw unloadable(`the adapter of ${m.modelName}`, e); }) : null;
     const tk = l.engine.tokenizer;
     const ids = m.inputs.map((x) => (typeof x === 'string' ? tk.encode(x, { addSpecial: true }) : x));
     const V = l.engine.config.vocabSize;
@@ -226,7 +283,7 @@ async function embedRequest(id: number, m: Extract<ToWorker, { t: 'embed' }>): P
 
 /** A model or adapter file the node cannot load: the operator's problem (422, no server paths in the message). */
 function unloadable(what: string, e: unknown): OpenLedgerError {
-  if (e instanceof OpenLedgerError && e.code === 'adapter_cache_full') return e;
+  if (e instanceof OpenLedgerError && ['adapter_cache_full', 'adapter_memory_full', 'adapter_too_large'].includes(e.code ?? '')) return e;
   const cause = e instanceof OpenLedgerError ? e : null;
   return modelError(`${what} cannot be loaded on this node${cause?.code ? ` (${cause.code})` : ''}`, {
     param: 'model', code: 'model_load_failed', cause: e,
@@ -237,7 +294,8 @@ function unloadable(what: string, e: unknown): OpenLedgerError {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'prepare':
-      prepare(m.id, m.req).catch((e) => send({ t: 'error', id: m.id, error: serializeError(e) })).finally(postStats);
+      // counters first, so whoever sees the reply sees the counters with it (a failed load included)
+      prepare(m.id, m.req).catch((e) => { postStats(); send({ t: 'error', id: m.id, error: serializeError(e) }); }).finally(postStats);
       break;
     case 'start': start(m.id); break;
     case 'cancel': cancel(m.id); break;

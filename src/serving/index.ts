@@ -10,7 +10,7 @@
 export { ModelServer, type ModelServerDeps, type UsageRecord, type ServingStats, type Started } from './server.ts';
 export { type TokenTexts } from './scheduler.ts';
 export { compileSchema, JsonConstraint, VocabTrie } from './json-grammar.ts';
-export { ModelDirectory, type ServedModel, type ModelView } from './models.ts';
+export { ModelDirectory, usageAdapters, mergeSpelling, MAX_MERGE, type ServedModel, type ModelView, type MergePart } from './models.ts';
 export { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
 export { AdapterCache, type AdapterLease, type AdapterCacheStats } from './adapter-cache.ts';
 export { stopping, type BaseStats } from './scheduler.ts';
@@ -18,3 +18,4 @@ export {
   parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, base64Vector, completionResponse, streamChunk, usageChunk, completionId,
   type ParsedRequest, type ParsedEmbedding, type ParseLimits, type Endpoint, type OpenAiFinish, type ResponseContext,
 } from './openai.ts';
+export { renderServingMetrics, Exposition, histogram, observe, type Histogram } from './metrics.ts';

@@ -19,12 +19,16 @@ import type { ChatMessage, GenerateRequest, GenerateResult, SampledToken, Sampli
 import type { TokenTexts } from './scheduler.ts';
 import { OpenLedgerError, invalid } from '../util/errors.ts';
 import { compileSchema } from './json-grammar.ts';
+import { MAX_MERGE, checkWeight, mergeSpelling } from './models.ts';
 
 export type Endpoint = 'chat' | 'text';
 
 export interface ParsedRequest {
   endpoint: Endpoint;
+  /** As named; with the `adapters` field, the canonical merge spelling of those adapters (`ft:a*0.7+ft:b*0.3`). */
   model: string;
+  /** With the `adapters` extension field: the `model` the request sent (must name the adapters' base, or be that spelling); else null. */
+  mergeOf?: string | null;
   /** maxTokens undefined = the node's default (within the context). */
   generate: Omit<GenerateRequest, 'adapter' | 'signal' | 'prompt' | 'messages' | 'stop' | 'constraint'> & { prompt?: string | number[]; messages?: ChatMessage[]; stop?: string[] };
   /** Completions to generate for the prompt (OpenAI's n). */
@@ -139,7 +143,26 @@ function common(b: Body, endpoint: Endpoint, lim: ParseLimits) {
   if (inc !== undefined && typeof inc !== 'boolean') throw bad('stream_options.include_usage', 'must be true or false', inc);
   const maxTokens = integer(b, 'max_tokens', 1) ?? (endpoint === 'chat' ? integer(b, 'max_completion_tokens', 1) : undefined);
   const ignoreEos = boolean(b, 'ignore_eos') ?? false;
-  return { model: b.model, n, stream, includeUsage: inc === true, maxTokens, ignoreEos, stop: stops(b), sampling: sampling(b) };
+  const merged = adapters(b);
+  return { model: merged ?? b.model, mergeOf: merged ? b.model : null, n, stream, includeUsage: inc === true, maxTokens, ignoreEos, stop: stops(b), sampling: sampling(b) };
+}
+
+/**
+ * The openledger extension field `adapters: [{model, weight}]` (weight default 1): a dynamic merge
+ * of those adapters, the same as naming them `model: "ft:a*0.7+ft:b*0.3"`. Its canonical spelling, or null.
+ */
+function adapters(b: Body): string | null {
+  const v = b.adapters;
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || !v.length || v.length > MAX_MERGE) throw bad('adapters', `must be a list of 1–${MAX_MERGE} objects {model, weight}`, v, 'a dynamic merge: adapters: [{model: "ft:…", weight: 0.7}, {model: "ft:…", weight: 0.3}] with model = their base');
+  const parts = v.map((x: unknown, i) => {
+    if (!x || typeof x !== 'object' || Array.isArray(x)) throw bad(`adapters[${i}]`, 'must be an object {model, weight}', x, 'a dynamic merge: adapters: [{model: "ft:…", weight: 0.7}, {model: "ft:…", weight: 0.3}] with model = their base');
+    const { model, weight = 1 } = x as Body;
+    if (typeof model !== 'string' || !model || model.length > 200 || /[+*]/.test(model)) throw bad(`adapters[${i}].model`, 'must name one fine-tuned model (ft:… or model:<n>)', model, 'a dynamic merge: adapters: [{model: "ft:…", weight: 0.7}, {model: "ft:…", weight: 0.3}] with model = their base');
+    checkWeight(model, weight as number, `adapters[${i}].weight`);
+    return { model, weight: weight as number };
+  });
+  return mergeSpelling(parts);
 }
 
 /** response_format: text (default), json_object (any object), json_schema {name, schema, strict}. */
@@ -178,7 +201,7 @@ export function parseChatRequest(body: unknown, limits: number | Partial<ParseLi
   const top = integer(b, 'top_logprobs', 0, 20);
   if (top !== undefined && !logprobs) throw invalid('top_logprobs needs logprobs: true', { param: 'top_logprobs', code: 'invalid_parameter' });
   return {
-    endpoint: 'chat', model: c.model, n: c.n, json, stream: c.stream, includeUsage: c.includeUsage, logprobs: logprobs ? top ?? 0 : null,
+    endpoint: 'chat', model: c.model, mergeOf: c.mergeOf, n: c.n, json, stream: c.stream, includeUsage: c.includeUsage, logprobs: logprobs ? top ?? 0 : null,
     generate: { messages: msgs, maxTokens: c.maxTokens, stop: c.stop, ignoreEos: c.ignoreEos, sampling: { ...c.sampling, ...(logprobs ? { logprobs: top ?? 0 } : {}) } },
   };
 }
@@ -194,7 +217,7 @@ export function parseCompletionRequest(body: unknown, limits: number | Partial<P
   const lp = integer(b, 'logprobs', 0, 20);
   const pr = prompt(b.prompt, lim.maxPromptBytes);
   return {
-    endpoint: 'text', model: c.model, n: c.n, json: null, stream: c.stream, includeUsage: c.includeUsage, logprobs: lp ?? null,
+    endpoint: 'text', model: c.model, mergeOf: c.mergeOf, n: c.n, json: null, stream: c.stream, includeUsage: c.includeUsage, logprobs: lp ?? null,
     generate: { prompt: pr, maxTokens: c.maxTokens, stop: c.stop, ignoreEos: c.ignoreEos, sampling: { ...c.sampling, ...(lp !== undefined ? { logprobs: lp } : {}) } },
   };
 }

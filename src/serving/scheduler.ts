@@ -18,8 +18,9 @@ import type { GenerateChunk, GenerateResult, GenerationStream } from '../engine/
 import { OpenLedgerError } from '../util/errors.ts';
 import type { AdapterCacheStats } from './adapter-cache.ts';
 import type { ServingConfig } from './config.ts';
-import type { PrepareRequest } from './engine-protocol.ts';
+import type { PrepareRequest, WorkerStats } from './engine-protocol.ts';
 import { EngineThread } from './engine-thread.ts';
+import { BOUNDS, histogram, mergeHistograms, observe, type Histogram } from './metrics.ts';
 
 export interface ScheduleRequest extends Omit<PrepareRequest, 'defaultMaxTokens'> {
   /** Who asked: the fair queue's key (null = anonymous, one shared queue). */
@@ -58,6 +59,13 @@ export interface BaseStats {
   queuedCallers: number;
   adapters: AdapterCacheStats | null;
   kv: { blocks: number; free: number; blockSize: number } | null;
+  /** Bytes per tier on the engine thread (null before the engine loaded). */
+  memory: WorkerStats['memory'];
+  /** Histograms for GET /metrics: sequences and distinct adapters per step (engine thread), TTFT and TPOT in seconds as this thread sees them. */
+  batchSize: Histogram;
+  adaptersPerStep: Histogram;
+  ttft: Histogram;
+  tpot: Histogram;
 }
 
 interface Queued {
@@ -79,7 +87,10 @@ export class BaseScheduler {
   private order: string[] = [];
   private readonly live = new Set<{ cancel(): void; result: Promise<GenerateResult> }>();
   private readonly requests = { total: 0, stop: 0, length: 0, abort: 0, failed: 0, rejected: 0 };
-  private base = { steps: 0, tokens: 0, generatedTokens: 0, mixedAdapterSteps: 0 };
+  private base = { steps: 0, tokens: 0, generatedTokens: 0, mixedAdapterSteps: 0, batchSize: histogram(BOUNDS.batch), adaptersPerStep: histogram(BOUNDS.adapters) };
+  /** From submit to the first generated token; per output token after the first. */
+  private readonly ttft = histogram(BOUNDS.ttft);
+  private readonly tpot = histogram(BOUNDS.tpot);
 
   constructor(readonly name: string, readonly path: string, private readonly cfg: ServingConfig) {
     this.maxRunning = cfg.maxRunning ?? 64;
@@ -90,10 +101,14 @@ export class BaseScheduler {
       // Counters survive a replaced thread.
       if (this.thread?.latest) {
         const l = this.thread.latest;
-        this.base = { steps: this.base.steps + l.steps, tokens: this.base.tokens + l.tokens, generatedTokens: this.base.generatedTokens + l.generatedTokens, mixedAdapterSteps: this.base.mixedAdapterSteps + l.mixedAdapterSteps };
+        this.base = {
+          steps: this.base.steps + l.steps, tokens: this.base.tokens + l.tokens, generatedTokens: this.base.generatedTokens + l.generatedTokens, mixedAdapterSteps: this.base.mixedAdapterSteps + l.mixedAdapterSteps,
+          batchSize: mergeHistograms(this.base.batchSize, l.batchSize), adaptersPerStep: mergeHistograms(this.base.adaptersPerStep, l.adaptersPerStep),
+        };
       }
       this.thread = new EngineThread({
         name: this.name, path: this.path, maxAdapters: this.cfg.maxAdapters, nice: this.cfg.engineNice,
+        adapterBudgetBytes: this.cfg.adapterMemoryMb ? Math.floor(this.cfg.adapterMemoryMb * 1048576) : null,
         ...(this.cfg.kvTokens ? { kvTokens: this.cfg.kvTokens } : {}),
         ...(this.cfg.maxBatchTokens ? { maxBatchTokens: this.cfg.maxBatchTokens } : {}),
         ...(this.cfg.maxRunning ? { maxRunning: this.cfg.maxRunning } : {}),
@@ -121,6 +136,7 @@ export class BaseScheduler {
       });
     }
     if (req.signal.aborted) throw stopping();
+    const tSubmit = performance.now();
     const thread = this.engine();
     this.preparing++;
     let id: number, promptTokens: number;
@@ -135,20 +151,21 @@ export class BaseScheduler {
       throw stopping();
     }
     this.requests.total++;
-    return { stream: this.stream(thread, id, promptTokens, req), tokens: this.texts };
+    return { stream: this.stream(thread, id, promptTokens, req, tSubmit), tokens: this.texts };
   }
 
   /** Token texts seen in logprobs so far (bounded: cleared when it grows past 65k entries). */
   private readonly textMap = new Map<number, string>();
   private readonly texts: TokenTexts = { text: (id) => this.textMap.get(id) ?? '' };
 
-  private stream(thread: EngineThread, id: number, promptTokens: number, req: ScheduleRequest): GenerationStream {
+  private stream(thread: EngineThread, id: number, promptTokens: number, req: ScheduleRequest, tSubmit: number): GenerationStream {
     const chan = new Channel<GenerateChunk>();
     let resolve!: (r: GenerateResult) => void, reject!: (e: unknown) => void;
     const result = new Promise<GenerateResult>((res, rej) => { resolve = res; reject = rej; });
     result.catch(() => {});
     let state: 'queued' | 'running' | 'ended' = 'queued';
     const t0 = performance.now();
+    let tFirst: number | null = null;
     const abortResult = (): GenerateResult => ({
       text: '', tokens: [], finishReason: 'abort', stopSequence: null, promptTokens, completionTokens: 0,
       timings: { admittedMs: 0, firstTokenMs: null, totalMs: performance.now() - t0 },
@@ -180,12 +197,17 @@ export class BaseScheduler {
               if (this.textMap.size > 65536) this.textMap.clear();
               for (const [t, s] of c.texts) this.textMap.set(t, s);
             }
+            if (tFirst === null && c.tokens.length) {
+              tFirst = performance.now();
+              observe(this.ttft, (tFirst - tSubmit) / 1000);
+            }
             chan.push({ text: c.text, tokens: c.tokens, ...(c.logprobs ? { logprobs: c.logprobs } : {}) });
           },
           done: (r) => {
             state = 'ended';
             this.inflight--;
             this.requests[r.finishReason]++;
+            if (tFirst !== null && r.completionTokens > 1) observe(this.tpot, (performance.now() - tFirst) / 1000 / (r.completionTokens - 1));
             chan.close();
             end();
             resolve(r);
@@ -243,9 +265,9 @@ export class BaseScheduler {
     }
   }
 
-  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string) {
+  async embed(inputs: Array<string | number[]>, adapterPath: string | null, modelName: string, adapterLabel?: string) {
     if (this.closed) throw stopping();
-    return this.engine().embed(inputs, adapterPath, modelName);
+    return this.engine().embed(inputs, adapterPath, modelName, adapterLabel);
   }
 
   stats(): BaseStats {
@@ -259,7 +281,10 @@ export class BaseScheduler {
       maxSequencesInStep: w?.maxSequencesInStep ?? 0, maxAdaptersInStep: w?.maxAdaptersInStep ?? 0,
       mixedAdapterSteps: this.base.mixedAdapterSteps + (w?.mixedAdapterSteps ?? 0),
       requests: { ...this.requests }, queuedCallers: this.order.length,
-      adapters: w?.adapters ?? null, kv: w?.kv ?? null,
+      adapters: w?.adapters ?? null, kv: w?.kv ?? null, memory: w?.memory ?? null,
+      batchSize: w ? mergeHistograms(this.base.batchSize, w.batchSize) : this.base.batchSize,
+      adaptersPerStep: w ? mergeHistograms(this.base.adaptersPerStep, w.adaptersPerStep) : this.base.adaptersPerStep,
+      ttft: this.ttft, tpot: this.tpot,
     };
   }
 

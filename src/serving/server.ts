@@ -18,7 +18,16 @@ import type { GenerationStream } from '../engine/index.ts';
 import type { ModelCatalog } from '../models/index.ts';
 import type { FactoryRepo } from '../factory/index.ts';
 import { parseServingConfig, type ServingConfig, type ServingConfigInput } from './config.ts';
-import { ModelDirectory, type ModelView, type ServedModel } from './models.ts';
+import { ModelDirectory, usageAdapters, type ModelView, type ServedModel } from './models.ts';
+import { invalid } from '../util/errors.ts';
+import { createHash } from 'node:crypto';
+
+/**
+ * How an adapter appears in the public stats (its lifecycle): `model:<id>` when registered on
+ * chain (public anyway), else `private:<hash>` — an unregistered model's name is its owner's to see.
+ */
+const statsLabel = (s: ServedModel) =>
+  s.modelId ? `model:${s.modelId}` : `private:${createHash('sha256').update(s.fineTunedName ?? s.id).digest('hex').slice(0, 12)}`;
 import { BaseScheduler, stopping, type BaseStats, type TokenTexts } from './scheduler.ts';
 import type { ParsedRequest } from './openai.ts';
 
@@ -43,6 +52,8 @@ export interface UsageRecord {
   model: string;
   base: string;
   fineTunedModel: string | null;
+  /** Every adapter applied and its weight ([] for a base; several for a dynamic merge): fees and attribution split across them. */
+  adapters: Array<{ model: string; weight: number }>;
   modelId: string | null;
   price: ServedModel['price'];
   promptTokens: number;
@@ -93,6 +104,11 @@ export class ModelServer {
   /** Resolve `model` for `caller` (404 for another owner's unregistered model, 403 without datanet access). */
   async resolveFor(model: unknown, caller: string | null): Promise<ServedModel> {
     const served = this.directory.resolve(model, caller);
+    if (served.merge) {
+      // each adapter of a merge is checked as if it were named alone
+      for (const p of served.merge) await this.resolveFor(p.served.fineTunedName, caller);
+      return served;
+    }
     const own = !!caller && !!served.owner && served.owner.toLowerCase() === caller.toLowerCase();
     if (served.kind === 'fine-tuned' && !own) {
       if (!caller) throw this.directory.hidden(String(model));
@@ -105,7 +121,13 @@ export class ModelServer {
   async start(p: ParsedRequest, opts: { caller: string | null; signal: AbortSignal; id?: string }): Promise<Started> {
     if (this.closed) throw stopping();
     const served = await this.resolveFor(p.model, opts.caller);
+    if (p.mergeOf && p.mergeOf !== served.base.name && p.mergeOf !== served.id) {
+      throw invalid(`model "${p.mergeOf}" is not the base (${served.base.name}) of the adapters named in \`adapters\``, {
+        param: 'model', code: 'merge_base_mismatch', hint: `with \`adapters\`, set model to their base model, ${served.base.name}`,
+      });
+    }
     const sched = this.scheduler(served);
+    const adapters = served.merge?.map((x) => ({ path: x.served.adapterPath!, weight: x.weight, model: statsLabel(x.served) })) ?? null;
     const streams: GenerationStream[] = [];
     let tokens: TokenTexts | null = null;
     try {
@@ -113,7 +135,7 @@ export class ModelServer {
         // n choices from one seed would be n copies: each choice gets its own seed (seed + i).
         const seed = p.generate.sampling?.seed;
         const sampling = seed !== undefined && i > 0 ? { ...p.generate.sampling, seed: seed + i } : p.generate.sampling;
-        const s = await sched.submit({ generate: { ...p.generate, sampling }, adapterPath: served.adapterPath, modelName: p.model, json: p.json, caller: opts.caller, signal: opts.signal });
+        const s = await sched.submit({ generate: { ...p.generate, sampling }, adapterPath: served.adapterPath, adapterLabel: statsLabel(served), adapters, modelName: p.model, json: p.json, caller: opts.caller, signal: opts.signal });
         streams.push(s.stream);
         tokens = s.tokens;
       }
@@ -123,7 +145,7 @@ export class ModelServer {
     }
     void Promise.all(streams.map((s) => s.result)).then((rs) => {
       const u: UsageRecord = {
-        inferenceId: opts.id ?? null, caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, modelId: served.modelId, price: served.price,
+        inferenceId: opts.id ?? null, caller: opts.caller, model: p.model, base: served.base.name, fineTunedModel: served.fineTunedName, adapters: usageAdapters(served), modelId: served.modelId, price: served.price,
         promptTokens: rs[0].promptTokens, completionTokens: rs.reduce((s, r) => s + r.completionTokens, 0),
         finishReason: rs.some((r) => r.finishReason === 'abort') ? 'abort' : rs[0].finishReason,
       };
@@ -136,7 +158,8 @@ export class ModelServer {
   async embed(model: string, inputs: Array<string | number[]>, caller: string | null): Promise<{ served: ServedModel; vectors: Float32Array[]; promptTokens: number }> {
     if (this.closed) throw stopping();
     const served = await this.resolveFor(model, caller);
-    const r = await this.scheduler(served).embed(inputs, served.adapterPath, model);
+    if (served.merge) throw invalid('embeddings of a merge of adapters are not supported', { param: 'model', code: 'merge_not_supported', hint: 'embed with one model' });
+    const r = await this.scheduler(served).embed(inputs, served.adapterPath, model, statsLabel(served));
     return { served, ...r };
   }
 

@@ -32,4 +32,15 @@ export interface LoraAdapter {
   readonly bytes: number;
   /** Heap views to free on unload. */
   readonly heapViews: ArrayBufferView[];
+  /**
+   * A merged adapter (Engine.mixAdapters): no factors of its own (`modules` empty, `bytes` 0); the
+   * forward pass applies each part's delta times its weight, y = W·x + Σ_i w_i·s_i·B_i·(A_i·x).
+   */
+  readonly parts?: readonly LoraPart[];
+}
+
+/** One adapter of a merged set and its weight (finite, ≥ 0). */
+export interface LoraPart {
+  adapter: LoraAdapter;
+  weight: number;
 }

@@ -1,5 +1,5 @@
 /** LoRA adapters: types, loaders (PEFT folders, GGUF LoRA files, in-memory factors) and merging. */
-export type { LoraAdapter, LoraPair } from './adapter.ts';
+export type { LoraAdapter, LoraPair, LoraPart } from './adapter.ts';
 export { loadAdapterFile } from './load.ts';
 export { loadPeftAdapter, type AdapterLoadOptions } from './peft.ts';
 export { loadGgufAdapter } from './gguf.ts';

@@ -14,6 +14,7 @@ import { governanceRoutes } from './governance.ts';
 import { attributionRoutes } from './attribution.ts';
 import { studioRoutes } from './studio.ts';
 import { adapterFileRoutes } from './adapter-files.ts';
+import { metricsRoutes } from './metrics.ts';
 
 export async function registerRoutes(app: FastifyInstance, s: NodeServices): Promise<void> {
   await coreRoutes(app, s);
@@ -22,6 +23,7 @@ export async function registerRoutes(app: FastifyInstance, s: NodeServices): Pro
   await datanetRoutes(app, s);
   await fineTuningRoutes(app, s);
   await inferenceRoutes(app, s);
+  await metricsRoutes(app, s); // after inference: the same ModelServer
   await rewardsRoutes(app, s);
   await governanceRoutes(app, s);
   await attributionRoutes(app, s); // after rewards: hands it the WeightSource

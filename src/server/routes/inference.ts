@@ -82,8 +82,8 @@ export function datanetAccess(s: NodeServices, repo: FactoryRepo) {
 
 // Bodies are checked by serving/openai.ts (each bad field is a 400 naming it), not by a JSON
 // schema: the app's ajv coerces types, which would turn "0.5" into a temperature.
-const CHAT_FIELDS = 'model, messages, max_tokens | max_completion_tokens, temperature, top_p, top_k, min_p, seed, stop, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, logprobs, top_logprobs, n (1–16), stream, stream_options.include_usage, ignore_eos, response_format (text | json_object | json_schema)';
-const TEXT_FIELDS = 'model, prompt (string or token ids), max_tokens, temperature, top_p, top_k, min_p, seed, stop, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, logprobs (0–20), n (1–16), stream, stream_options.include_usage, ignore_eos, response_format (text | json_object | json_schema)';
+const CHAT_FIELDS = 'model, messages, max_tokens | max_completion_tokens, temperature, top_p, top_k, min_p, seed, stop, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, logprobs, top_logprobs, n (1–16), stream, stream_options.include_usage, ignore_eos, response_format (text | json_object | json_schema), adapters [{model, weight}] (openledger: a dynamic merge; or model "ft:a*0.7+ft:b*0.3")';
+const TEXT_FIELDS = 'model, prompt (string or token ids), max_tokens, temperature, top_p, top_k, min_p, seed, stop, frequency_penalty, presence_penalty, repetition_penalty, logit_bias, logprobs (0–20), n (1–16), stream, stream_options.include_usage, ignore_eos, response_format (text | json_object | json_schema), adapters [{model, weight}] (openledger: a dynamic merge)';
 
 export async function inferenceRoutes(app: FastifyInstance, s: NodeServices) {
   const server = servingModule(s);

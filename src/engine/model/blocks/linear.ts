@@ -4,6 +4,9 @@
  *   y (M, N) = x (M, K) · Wᵀ + bias,   then for each segment of rows sharing an adapter:
  *   y[seg] += scale · (x[seg] · Aᵀ) · Bᵀ          (A (R, K), B (N, R))
  *
+ * A merged adapter (dynamic merge, Engine.mixAdapters) is a weighted sum of deltas, applied at
+ * request time without touching any factors:  y[seg] += Σ_i w_i · scale_i · (x[seg] · A_iᵀ) · B_iᵀ
+ *
  * The base matmul runs once over all M rows of the batch; the LoRA terms run per segment
  * (SGMV: "shrink" v = x·Aᵀ into scratch, scale, "expand" y += v·Bᵀ). Base weights are never
  * mutated. Rows are grouped by adapter by the caller (engine.step sorts them).
@@ -26,13 +29,23 @@ export function linear(
   if (bias) K.addBias(out, bias, M, w.rows);
   const Kd = w.cols, N = w.rows;
   for (const seg of lora) {
-    const p = seg.adapter.modules.get(name);
-    if (!p) continue;
-    const R = p.a.rows;
     const xs = x.subarray(seg.rowStart * Kd, (seg.rowStart + seg.rows) * Kd);
-    const v = scratch.subarray(0, seg.rows * R); // (rows, R)
-    K.matmul(v, xs, p.a, seg.rows);
-    K.scale(v, p.scale, seg.rows * R);
-    K.matmul(out.subarray(seg.rowStart * N, (seg.rowStart + seg.rows) * N), v, p.b, seg.rows, true);
+    const ys = out.subarray(seg.rowStart * N, (seg.rowStart + seg.rows) * N);
+    if (!seg.adapter.parts) {
+      delta(K, ys, xs, seg.rows, seg.adapter, 1, name, scratch);
+      continue;
+    }
+    for (const part of seg.adapter.parts) delta(K, ys, xs, seg.rows, part.adapter, part.weight, name, scratch);
   }
+}
+
+/** ys (rows, N) += weight · scale · (xs · Aᵀ) · Bᵀ for one adapter's factors of weight `name`. */
+function delta(K: Kernels, ys: Float32Array, xs: Float32Array, rows: number, adapter: LoraAdapter, weight: number, name: string, scratch: Float32Array): void {
+  const p = adapter.modules.get(name);
+  if (!p || weight === 0) return;
+  const R = p.a.rows;
+  const v = scratch.subarray(0, rows * R); // (rows, R)
+  K.matmul(v, xs, p.a, rows);
+  K.scale(v, weight * p.scale, rows * R);
+  K.matmul(ys, v, p.b, rows, true);
 }
