@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { getAddress, type Address } from 'viem';
 import { parseNodeConfig } from '../../config/index.ts';
 import { startNode } from '../../node.ts';
-import { siweToken } from '../../../test/helpers.ts';
+import { importAdapterFile, siweToken } from '../../../test/helpers.ts';
 import { ModelCatalog } from '../../models/index.ts';
 import { buildTinyLora, buildTinyModel } from '../../engine/testing/index.ts';
 import { actions, artifacts } from '../../chain/index.ts';
@@ -36,8 +36,8 @@ if (phase === 'setup') {
   await new ModelCatalog(dataDir).add(tiny.ggufPath!, 'tiny-llama');
   const lora = buildTinyLora(tiny, join(dataDir, 'lora'), { rank: 2, seed: 1 });
   const ownerToken = await siweToken(node, owner);
-  const imp = await node.app.inject({ method: 'POST', url: '/v1/fine_tuning/models/import', headers: { authorization: `Bearer ${ownerToken}` },
-    payload: { model: 'tiny-llama', path: lora.peftDir, name: 'ft:tiny-llama:crash:0001', price_per_1k_input: '3000000000000', price_per_1k_output: '7000000000000' } });
+  const imp = await importAdapterFile(node, ownerToken, lora.ggufPath,
+    { model: 'tiny-llama', name: 'ft:tiny-llama:crash:0001', price_per_1k_input: '3000000000000', price_per_1k_output: '7000000000000' });
   if (imp.statusCode !== 201) throw new Error(imp.body);
   const fees: Record<string, string> = {};
   for (const [u, calls] of [[u1, 2], [u2, 1]] as const) {
