@@ -59,6 +59,22 @@ describe('scheduler', () => {
     assert.equal((await running.stream.result).finishReason, 'abort');
   });
 
+  test('a caller that leaves before or while its request is being prepared (tokenized on the engine thread) never gets it run', async () => {
+    const gone = new AbortController();
+    const early = server.start(req(300), { caller: '0xcccc', signal: gone.signal });
+    gone.abort();
+    await assert.rejects(early, (e: any) => e.code === 'request_cancelled');
+    const ac = new AbortController();
+    const pending = server.start(req(300), { caller: '0xcccc', signal: ac.signal });
+    while (server.stats().bases[0].waiting === 0) await new Promise((r) => setImmediate(r)); // preparing now
+    ac.abort();
+    const s = await pending;
+    const r = await s.stream.result;
+    assert.equal(r.finishReason, 'abort');
+    assert.equal(r.completionTokens, 0);
+    assert.equal(server.stats().waiting, 0);
+  });
+
   test('an engine thread that dies fails what it held (500 engine_thread_failed); the next request gets a new thread', async () => {
     const s = await server.start(req(400), { caller: '0xaaaa', signal: new AbortController().signal });
     const it = s.stream[Symbol.asyncIterator]();
