@@ -11,7 +11,8 @@
  *
  * Supported: type (one or a list), properties + required (any order, no duplicates, no other keys),
  * additionalProperties false (the default here, as OpenAI's strict mode), items, minItems, maxItems,
- * enum, const, minLength, maxLength; annotations (title, description, default, examples, $schema,
+ * enum, const, minLength, maxLength, minimum / maximum / exclusive ones, anyOf whose branches
+ * differ in their first character; annotations (title, description, default, examples, $schema,
  * $id, format) are ignored. The root is an object, as OpenAI requires. json_object mode accepts
  * any object (nesting ≤ 32). Whitespace between tokens is capped (16 characters a run), strings at
  * maxLength (default 4096), numbers at 32 characters, so no token can stretch a value without bound.
