@@ -64,9 +64,12 @@ describe('scheduler', () => {
     const early = server.start(req(300), { caller: '0xcccc', signal: gone.signal });
     gone.abort();
     await assert.rejects(early, (e: any) => e.code === 'request_cancelled');
+    // The scheduler itself: submit runs synchronously up to its wait for the engine thread's
+    // prepare reply, so an abort right after the call lands while the request is being prepared.
+    const sched = [...(server as unknown as { bases: Map<string, { submit: (r: unknown) => Promise<{ stream: { result: Promise<any> } }> }> }).bases.values()][0];
     const ac = new AbortController();
-    const pending = server.start(req(300), { caller: '0xcccc', signal: ac.signal });
-    while (server.stats().bases[0].waiting === 0) await new Promise((r) => setImmediate(r)); // preparing now
+    const p = req(300);
+    const pending = sched.submit({ generate: p.generate, adapterPath: null, modelName: 'tiny-llama', json: null, caller: '0xcccc', signal: ac.signal });
     ac.abort();
     const s = await pending;
     const r = await s.stream.result;
