@@ -16,6 +16,7 @@ import { ANY_OBJECT, JsonConstraint, VocabTrie, compileSchema, feed, isComplete,
 /** Does `v` satisfy the compiled schema `n`? (an independent check of what the automaton enforces) */
 function matches(v: unknown, n: Node | null): boolean {
   if (!n) return true;
+  if (n.anyOf) return n.anyOf.some((b) => matches(v, b));
   if (n.literals) return n.literals.includes(JSON.stringify(v));
   const t = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
   if (n.types && !(n.types.has(t as never) || (t === 'integer' && n.types.has('number')))) return false;
@@ -43,6 +44,7 @@ const SCHEMAS: unknown[] = [
   { type: 'object', properties: { items: { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 4 }, note: { type: ['string', 'null'], maxLength: 8 } }, required: ['items'] },
   { type: 'object', properties: { inner: { type: 'object', properties: { x: { const: 'fixed' }, y: { type: 'array', maxItems: 2, items: { type: 'object', properties: { z: { type: 'boolean' } }, required: ['z'] } } }, required: ['x', 'y'] } }, required: ['inner'] },
   { type: 'object', properties: {}, additionalProperties: false },
+  { type: 'object', properties: { who: { anyOf: [{ type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['id'] }, { type: 'null' }, { type: 'string', maxLength: 5 }] }, list: { anyOf: [{ type: 'array', maxItems: 2, items: { type: 'boolean' } }, { enum: [1, 2] }] } }, required: ['who', 'list'] },
   { type: 'object', properties: { pct: { type: 'number', minimum: 0, maximum: 100 }, n: { type: 'integer', minimum: 50, maximum: 60 }, t: { type: 'number', exclusiveMinimum: -2.5, exclusiveMaximum: -1 }, k: { type: 'integer', minimum: -9007199254740991, maximum: 9007199254740991 } }, required: ['pct', 'n', 't', 'k'] },
 ];
 
@@ -138,9 +140,13 @@ describe('JSON state machine', () => {
   test('the schema zodResponseFormat writes (openai/helpers/zod) compiles', async () => {
     const { z } = await import('zod');
     const { zodResponseFormat } = await import('openai/helpers/zod');
-    const f = zodResponseFormat(z.object({ name: z.string(), age: z.number().int(), tags: z.array(z.string()), nick: z.string().nullable(), kind: z.enum(['a', 'b']), inner: z.object({ ok: z.boolean() }) }), 'person');
+    const f = zodResponseFormat(z.object({ name: z.string(), age: z.number().int(), tags: z.array(z.string()), nick: z.string().nullable(), kind: z.enum(['a', 'b']), inner: z.object({ ok: z.boolean() }), boss: z.object({ name: z.string() }).nullable(), v: z.union([z.string(), z.number()]) }), 'person');
     const root = compileSchema(f.json_schema.schema);
-    assert.ok(isComplete(feed(start(root), '{"name":"x","age":3,"tags":[],"nick":null,"kind":"b","inner":{"ok":true}}')!));
+    assert.ok(isComplete(feed(start(root), '{"name":"x","age":3,"tags":[],"nick":null,"kind":"b","inner":{"ok":true},"boss":null,"v":2}')!));
+    assert.ok(isComplete(feed(start(root), '{"name":"x","age":3,"tags":[],"nick":null,"kind":"b","inner":{"ok":true},"boss":{"name":"y"},"v":"s"}')!));
+    assert.equal(feed(start(root), '{"name":"x","age":3,"tags":[],"nick":null,"kind":"b","inner":{"ok":true},"boss":true'), null);
+    // branches that cannot be told apart by their first character are refused
+    assert.throws(() => compileSchema({ type: 'object', properties: { a: { anyOf: [{ type: 'object', properties: { x: { type: 'string' } } }, { type: 'object', properties: { y: { type: 'string' } } }] } } }), (e: any) => e.code === 'unsupported_schema' && /branches 0 and 1/.test(e.message));
   });
 
   test('unsupported schemas are 400s naming the keyword', () => {

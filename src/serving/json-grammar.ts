@@ -11,7 +11,8 @@
  *
  * Supported: type (one or a list), properties + required (any order, no duplicates, no other keys),
  * additionalProperties false (the default here, as OpenAI's strict mode), items, minItems, maxItems,
- * enum, const, minLength, maxLength; annotations (title, description, default, examples, $schema,
+ * enum, const, minLength, maxLength, minimum / maximum / exclusive ones, anyOf whose branches
+ * differ in their first character; annotations (title, description, default, examples, $schema,
  * $id, format) are ignored. The root is an object, as OpenAI requires. json_object mode accepts
  * any object (nesting ≤ 32). Whitespace between tokens is capped (16 characters a run), strings at
  * maxLength (default 4096), numbers at 32 characters, so no token can stretch a value without bound.
@@ -35,11 +36,13 @@ export interface Node {
   maxLength: number;
   /** Numeric bounds (minimum / maximum, exclusive ones as flags); null when none. */
   bounds: { min: number; max: number; exclusiveMin: boolean; exclusiveMax: boolean } | null;
+  /** anyOf: branches told apart by their first character (an object or null, a string or a number, …). */
+  anyOf: readonly Node[] | null;
 }
 
 const TYPES: readonly JsonType[] = ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'];
 const IGNORED = new Set(['title', 'description', 'default', 'examples', '$schema', '$id', 'format', '$comment']);
-const KNOWN = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'enum', 'const', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']);
+const KNOWN = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'enum', 'const', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'anyOf']);
 const MAX_DEPTH = 32;
 const MAX_WS = 16;
 const MAX_NUMBER = 32;
@@ -52,6 +55,21 @@ export function compileSchema(schema: unknown, param = 'response_format.json_sch
   if (!schema || typeof schema !== 'object' || Array.isArray(schema)) throw fail('must be a JSON Schema object');
   const s = schema as Record<string, unknown>;
   for (const k of Object.keys(s)) if (!KNOWN.has(k) && !IGNORED.has(k)) throw fail(`uses "${k}", which this node cannot enforce`, `${param}.${k}`);
+  if (s.anyOf !== undefined) {
+    const at = `${param}.anyOf`;
+    if (!Array.isArray(s.anyOf) || s.anyOf.length < 1 || s.anyOf.length > 16) throw fail('must be a list of 1–16 schemas', at);
+    const other = Object.keys(s).filter((k) => k !== 'anyOf' && KNOWN.has(k));
+    if (other.length) throw fail(`cannot be combined with ${other.join(', ')} in one schema (put them inside the branches)`, at);
+    const branches = s.anyOf.map((b, i) => compileSchema(b, `${at}[${i}]`, depth + 1));
+    const seen = new Map<string, number>();
+    branches.forEach((b, i) => {
+      for (const c of firstChars(b)) {
+        if (seen.has(c)) throw fail(`branches ${seen.get(c)} and ${i} can both start with ${JSON.stringify(c)}; this node needs branches that differ in type (e.g. an object or null)`, at);
+        seen.set(c, i);
+      }
+    });
+    return { ...ANY_OBJECT, types: null, anyOf: branches };
+  }
   let types: Set<JsonType> | null = null;
   if (s.type !== undefined) {
     const list = Array.isArray(s.type) ? s.type : [s.type];
@@ -102,7 +120,7 @@ export function compileSchema(schema: unknown, param = 'response_format.json_sch
   const node: Node = {
     types, props, required: required as string[], items,
     minItems: int('minItems', 0), maxItems: int('maxItems', Number.MAX_SAFE_INTEGER),
-    literals, minLength: int('minLength', 0), maxLength: int('maxLength', DEFAULT_MAX_STRING), bounds,
+    literals, minLength: int('minLength', 0), maxLength: int('maxLength', DEFAULT_MAX_STRING), bounds, anyOf: null,
   };
   if (node.minItems > node.maxItems) throw fail('minItems exceeds maxItems', `${param}.minItems`);
   if (node.minLength > node.maxLength) throw fail('minLength exceeds maxLength', `${param}.minLength`);
@@ -111,7 +129,22 @@ export function compileSchema(schema: unknown, param = 'response_format.json_sch
 }
 
 /** Any object (json_object mode). */
-export const ANY_OBJECT: Node = { types: new Set(['object']), props: null, required: [], items: null, minItems: 0, maxItems: Number.MAX_SAFE_INTEGER, literals: null, minLength: 0, maxLength: DEFAULT_MAX_STRING, bounds: null };
+export const ANY_OBJECT: Node = { types: new Set(['object']), props: null, required: [], items: null, minItems: 0, maxItems: Number.MAX_SAFE_INTEGER, literals: null, minLength: 0, maxLength: DEFAULT_MAX_STRING, bounds: null, anyOf: null };
+
+/** The characters a value of `n` can start with. */
+function firstChars(n: Node): Set<string> {
+  if (n.anyOf) return new Set(n.anyOf.flatMap((b) => [...firstChars(b)]));
+  if (n.literals) return new Set(n.literals.map((l) => l[0]));
+  const t = n.types ?? new Set(TYPES);
+  const out = new Set<string>();
+  if (t.has('object')) out.add('{');
+  if (t.has('array')) out.add('[');
+  if (t.has('string')) out.add('"');
+  if (t.has('number') || t.has('integer')) for (const c of '-0123456789') out.add(c);
+  if (t.has('boolean')) { out.add('t'); out.add('f'); }
+  if (t.has('null')) out.add('n');
+  return out;
+}
 
 // ---- the automaton ----
 
@@ -250,6 +283,10 @@ export function step(s: JsonState, c: string): JsonState | null {
 /** A value starts with `c` under `node`: the frame for its kind (null when `c` cannot start one). */
 function openValue(rest: readonly Frame[], node: Node | null, c: string): JsonState | null {
   if (rest.length >= MAX_DEPTH) return null;
+  if (node?.anyOf) {
+    const branch = node.anyOf.find((b) => firstChars(b).has(c)); // at most one: checked at compile time
+    return branch ? openValue(rest, branch, c) : null;
+  }
   if (node?.literals) {
     const options = node.literals.filter((o) => o[0] === c);
     return options.length ? { stack: [...rest, { k: 'lit', options, pos: 1 }] } : null;

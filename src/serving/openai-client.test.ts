@@ -267,6 +267,12 @@ describe('the official openai client against a node', () => {
     const bad = await apiError(c.files.create({ file: await toFile(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'bad.jsonl'), purpose: 'fine-tune' }));
     assert.equal(bad.status, 400);
     assert.equal(codeOf(bad), 'invalid_encoding');
+    const pathy = await c.files.create({ file: await toFile(Buffer.from(text), '../../etc/train.jsonl'), purpose: 'fine-tune' });
+    assert.equal(pathy.filename, 'train.jsonl', 'a path is cut to its last part');
+    const bidi = await apiError(c.files.create({ file: await toFile(Buffer.from(text), 'evil\u202egnp.jsonl'), purpose: 'fine-tune' }));
+    assert.equal(bidi.status, 400);
+    assert.equal(codeOf(bidi), 'invalid_filename');
+    await c.files.delete(pathy.id);
   });
 
   test('fine-tuning end to end: validation_file is the evaluation, seed makes runs repeatable, events newest first with pagination, the model is private until registered and its owner can delete it', async () => {

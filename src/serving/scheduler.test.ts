@@ -59,6 +59,25 @@ describe('scheduler', () => {
     assert.equal((await running.stream.result).finishReason, 'abort');
   });
 
+  test('a caller that leaves before or while its request is being prepared (tokenized on the engine thread) never gets it run', async () => {
+    const gone = new AbortController();
+    const early = server.start(req(300), { caller: '0xcccc', signal: gone.signal });
+    gone.abort();
+    await assert.rejects(early, (e: any) => e.code === 'request_cancelled');
+    // The scheduler itself: submit runs synchronously up to its wait for the engine thread's
+    // prepare reply, so an abort right after the call lands while the request is being prepared.
+    const sched = [...(server as unknown as { bases: Map<string, { submit: (r: unknown) => Promise<{ stream: { result: Promise<any> } }> }> }).bases.values()][0];
+    const ac = new AbortController();
+    const p = req(300);
+    const pending = sched.submit({ generate: p.generate, adapterPath: null, modelName: 'tiny-llama', json: null, caller: '0xcccc', signal: ac.signal });
+    ac.abort();
+    const s = await pending;
+    const r = await s.stream.result;
+    assert.equal(r.finishReason, 'abort');
+    assert.equal(r.completionTokens, 0);
+    assert.equal(server.stats().waiting, 0);
+  });
+
   test('an engine thread that dies fails what it held (500 engine_thread_failed); the next request gets a new thread', async () => {
     const s = await server.start(req(400), { caller: '0xaaaa', signal: new AbortController().signal });
     const it = s.stream[Symbol.asyncIterator]();

@@ -135,7 +135,7 @@ export class BaseScheduler {
         details: { running: w?.running ?? 0, queued: inSystem - (w?.running ?? 0), retryAfterSeconds: 1 },
       });
     }
-    if (req.signal.aborted) throw stopping();
+    if (req.signal.aborted) throw cancelled();
     const tSubmit = performance.now();
     const thread = this.engine();
     this.preparing++;
@@ -229,7 +229,8 @@ export class BaseScheduler {
     this.live.add(handle);
     req.signal.addEventListener('abort', cancel, { once: true });
     this.enqueue(entry);
-    this.dispatch();
+    if (req.signal.aborted) cancel(); // the caller left while the request was being prepared
+    else this.dispatch();
     return { result, promptTokens, cancel, [Symbol.asyncIterator]: () => chan.iterator(cancel) };
   }
 
@@ -332,6 +333,9 @@ class Channel<T> {
     };
   }
 }
+
+/** The caller left before the request was queued (nobody reads the answer; never run). */
+const cancelled = () => new OpenLedgerError('the request was cancelled by its caller', { code: 'request_cancelled', hint: 'nothing ran; send it again' });
 
 /** What a request gets while the node stops (the scheduler's and the server's one error): 503 with its own type. */
 export const stopping = () => new OpenLedgerError('the node is stopping', { type: 'service_unavailable', code: 'server_stopping', hint: 'retry when the node is back', details: { retryAfterSeconds: 5 } });

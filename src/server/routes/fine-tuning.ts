@@ -115,8 +115,10 @@ export async function fineTuningRoutes(app: FastifyInstance, s: NodeServices) {
         throw invalid('send the file as the raw request body (?filename=train.jsonl&purpose=fine-tune), or JSON {"filename", "purpose", "content"}', { param: 'file', code: 'file_missing' });
       }
       if (purpose !== 'adapter') checkUtf8(bytes); // adapters are binary GGUF (checked by magic in uploadFile)
-      if (filename !== undefined && !/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069/\\]{1,255}$/.test(filename)) {
-        throw invalid('filename must be 1–255 characters without slashes, control or bidi-override characters', { param: 'filename', code: 'invalid_filename', hint: 'e.g. train.jsonl' });
+      // A client may send a path: only its last part is the name (and it never becomes a path here).
+      if (filename !== undefined) filename = filename.split(/[\\/]/).pop() ?? '';
+      if (filename !== undefined && !/^[^\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]{1,255}$/.test(filename)) {
+        throw invalid('filename must be 1–255 characters without control or bidi-override characters', { param: 'filename', code: 'invalid_filename', hint: 'e.g. train.jsonl' });
       }
       const used = s.store.db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM factory_files WHERE owner = ?').get(caller) as { n: number; b: number };
       quotasOf(s).checkFile({ count: used.n, bytes: used.b }, bytes.length);
