@@ -512,7 +512,7 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   // an API key for an app: shown once, then listed, then revoked
   await page.getByLabel('Key name').fill('my app');
   await page.getByRole('button', { name: 'Create key' }).click();
-  const key = (await page.locator('p.ok code').innerText()).trim();
+  const key = (await page.getByTestId('new-key').locator('code').innerText()).trim();
   assert.match(key, /^olk_/);
   const who = await n.app.inject({ method: 'GET', url: '/v1/auth/session', headers: { authorization: `Bearer ${key}` } });
   assert.equal(who.json().address, devs[0].address, 'the key works as the signed-in account');

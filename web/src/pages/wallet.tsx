@@ -192,7 +192,7 @@ export function Wallet() {
           <button type="submit">Create key</button>
         </form>
         {fresh && (
-          <p role="status" className="ok">
+          <p role="status" className="ok" data-testid="new-key">
             New key (shown once, copy it now): <code className="break">{fresh}</code>
           </p>
         )}
