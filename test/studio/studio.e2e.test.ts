@@ -251,6 +251,19 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('heading', { name: 'Uploaded: recipes.csv' }).waitFor();
   const walletRows = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}` })).json().counts;
   assert.equal(walletRows.accepted, 2);
+  // the browser wallet funds its inference escrow itself: a Permit (eth_signTypedData_v4) + depositWithPermit
+  // (eth_sendTransaction), then a SpendAuthorization it signs and the node relays
+  await page.getByRole('link', { name: 'Wallet' }).click();
+  await page.getByTestId('escrow-balance').waitFor();
+  await page.getByLabel('Deposit (OPEN)').fill('2');
+  await page.getByRole('button', { name: 'Deposit', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The deposit is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-balance').getByText('2 OPEN', { exact: true }).waitFor();
+  assert.equal((await actions.escrowBalance(n.services.chain, { owner: wallet.account.address })).balance, parseEther('2'));
+  await page.getByLabel(/Authorize spending up to/).fill('1.5');
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The authorization is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-authorization').getByText(/^1\.5 OPEN left of 1\.5 OPEN/).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);

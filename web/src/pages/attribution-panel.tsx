@@ -21,10 +21,12 @@ export function AttributionPanel({ id }: { id: string }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [round, setRound] = useState(0);
   const [gaveUp, setGaveUp] = useState(false);
+  const [final, setFinal] = useState(false);
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     setGaveUp(false);
+    setFinal(false);
     const path = encodeURIComponent(id);
     const poll = async (n: number) => {
       try {
@@ -33,8 +35,10 @@ export function AttributionPanel({ id }: { id: string }) {
         setInf(i);
         setAtt(a);
         setError(null);
-        const settled = a.status === 'done' || a.status === 'failed' || a.status === 'not_queued';
-        if (!settled || i.status === 'held') {
+        // not_queued right after the answer may only mean the node has not queued it yet: ask a few times
+        const settled = a.status === 'done' || a.status === 'failed' || (a.status === 'not_queued' && n >= 3);
+        if (settled && i.status !== 'held') setFinal(true);
+        else {
           if (n >= MAX_POLLS) setGaveUp(true);
           else timer = setTimeout(() => void poll(n + 1), POLL_MS);
         }
@@ -99,7 +103,7 @@ export function AttributionPanel({ id }: { id: string }) {
         </>
       ) : att.status === 'failed' ? (
         <p className="bad small" role="alert">Attribution failed: {att.error ?? 'no reason given'}.</p>
-      ) : att.status === 'not_queued' ? (
+      ) : att.status === 'not_queued' && final ? (
         <p className="small muted">This answer is not queued for attribution (a base model, or a model not trained on datanet rows).</p>
       ) : (
         <Loading what={`Attributing this answer (${att.status})`} />
