@@ -155,6 +155,9 @@ async function axe(name: string) {
 }
 
 const alert = () => page.getByRole('alert').first();
+/** Waits until the element with this test id reads exactly `text` (values re-read after an action). */
+const shows = (testId: string, text: string) =>
+  page.waitForFunction(([id, t]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === t, [testId, text] as const, { timeout: 15_000 });
 
 test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad inputs', { timeout: 300_000 }, async () => {
   const t0 = Date.now();
@@ -461,8 +464,7 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByLabel('Deposit (OPEN)').fill('10');
   await page.getByRole('button', { name: 'Deposit', exact: true }).click();
   await page.getByTestId('escrow-done').getByText('The deposit is on chain').waitFor({ timeout: 30_000 });
-  await page.getByText('10 OPEN', { exact: true }).first().waitFor();
-  assert.equal(await page.getByTestId('escrow-balance').innerText(), '10 OPEN');
+  await shows('escrow-balance', '10 OPEN');
   assert.equal((await actions.escrowBalance(n.services.chain, { owner: devs[0].address })).balance, parseEther('10'));
   await page.getByLabel(/Authorize spending up to/).fill('10');
   await page.getByRole('button', { name: 'Authorize', exact: true }).click();
@@ -509,8 +511,8 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByText(/^Merkle proof \(epoch \d+\)$/).click();
   await page.getByRole('button', { name: `Claim ${claimable}` }).click();
   await page.getByTestId('claim-done').getByText(/^Claimed [\d.]+ OPEN in block \d+/).waitFor({ timeout: 30_000 });
-  assert.equal(await page.getByTestId('rewards-claimed').innerText(), claimable);
-  assert.equal(await page.getByTestId('rewards-claimable').innerText(), '0 OPEN');
+  await shows('rewards-claimed', claimable); // the rewards are read again after the claim
+  await shows('rewards-claimable', '0 OPEN');
   // withdraw: request, then complete after the escrow's delay (1 h on the embedded chain)
   await page.getByLabel('Withdraw (OPEN)').fill('1');
   await page.getByRole('button', { name: 'Request withdrawal' }).click();

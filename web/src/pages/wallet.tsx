@@ -118,14 +118,14 @@ export function Wallet() {
             </label>
             <button type="submit" disabled={busy !== null}>Deposit</button>
           </form>
-          <form className="inline-form" onSubmit={(e) => { e.preventDefault(); void act('authorization', async () => (await authorize(signer!, status!, parseOpen(cap, 'cap'))).tx_hash); }}>
+          <form className="inline-form" onSubmit={(e) => { e.preventDefault(); void act('authorization', async () => { const r = await authorize(signer!, status!, parseOpen(cap, 'cap')); setCap(''); return r.tx_hash; }); }}>
             <label>
               Authorize spending up to (OPEN, 30 days)
               <input value={cap} inputMode="decimal" maxLength={50} onChange={(e) => setCap(e.target.value)} placeholder="5" />
             </label>
             <button type="submit" disabled={busy !== null}>Authorize</button>
           </form>
-          <form className="inline-form" onSubmit={(e) => { e.preventDefault(); void act('withdrawal request', () => requestWithdrawal(signer!, status!, parseOpen(outAmount))); }}>
+          <form className="inline-form" onSubmit={(e) => { e.preventDefault(); void act('withdrawal request', async () => { const tx = await requestWithdrawal(signer!, status!, parseOpen(outAmount)); setOutAmount(''); return tx; }); }}>
             <label>
               Withdraw (OPEN)
               <input value={outAmount} inputMode="decimal" maxLength={50} onChange={(e) => setOutAmount(e.target.value)} placeholder="1" />
