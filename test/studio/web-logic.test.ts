@@ -11,7 +11,7 @@ import { processProof, verifyRowProof, versionLeaf } from '../../web/src/merkle.
 import { costWei } from '../../web/src/cost.ts';
 import { checkFile, MAX_UPLOAD_BYTES } from '../../web/src/files.ts';
 import { DEFAULT_LIMITS } from '../../src/datanets/limits.ts';
-import { parseOpen } from '../../web/src/escrow.ts';
+import { parseOpen } from '../../web/src/amount.ts';
 
 const addr = (i: number) => `0x${(i + 1).toString(16).padStart(40, '0')}` as Hex;
 

@@ -4,7 +4,8 @@
  * and the escrow transaction, which POST /v1/escrow/transactions simulates and broadcasts), an
  * injected wallet with eth_signTypedData_v4 and eth_sendTransaction. Amounts are bigint wei.
  */
-import { encodeFunctionData, parseUnits } from 'viem';
+import { encodeFunctionData } from 'viem';
+export { parseOpen } from './amount';
 import { ApiError, get, post, type NodeStatus } from './api';
 import { sendAndWait, type Signer } from './wallet';
 
@@ -13,17 +14,6 @@ const escrowAbi = [
   { type: 'function', name: 'requestWithdrawal', stateMutability: 'nonpayable', inputs: [{ name: 'amount', type: 'uint256' }], outputs: [] },
   { type: 'function', name: 'withdraw', stateMutability: 'nonpayable', inputs: [], outputs: [{ type: 'uint256' }] },
 ] as const;
-
-/** "1.5" OPEN → wei; a clear error for anything that is not a positive amount with ≤ 18 decimals. */
-export function parseOpen(text: string, param = 'amount'): bigint {
-  const t = text.trim();
-  if (!/^\d{1,30}(\.\d{1,18})?$/.test(t)) {
-    throw new ApiError({ message: `"${text}" is not an amount of OPEN.`, type: 'invalid_request_error', param, code: 'invalid_amount', hint: 'Write a number like 5 or 0.25 (at most 18 decimals).' }, 0);
-  }
-  const wei = parseUnits(t, 18);
-  if (wei <= 0n) throw new ApiError({ message: 'The amount must be more than 0.', type: 'invalid_request_error', param, code: 'invalid_amount', hint: 'Write a number like 5 or 0.25.' }, 0);
-  return wei;
-}
 
 /** Sends an escrow call as the signer: dev accounts sign through the node and it relays; wallets send it themselves. */
 async function sendEscrow(signer: Signer, status: NodeStatus, data: `0x${string}`): Promise<string> {
