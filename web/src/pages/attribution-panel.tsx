@@ -19,6 +19,7 @@ export function AttributionPanel({ id }: { id: string }) {
   const [inf, setInf] = useState<Inference | null>(null);
   const [att, setAtt] = useState<Attribution | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const [infError, setInfError] = useState<ApiError | null>(null);
   const [round, setRound] = useState(0);
   const [gaveUp, setGaveUp] = useState(false);
   const [final, setFinal] = useState(false);
@@ -29,22 +30,21 @@ export function AttributionPanel({ id }: { id: string }) {
     setFinal(false);
     const path = encodeURIComponent(id);
     const poll = async (n: number) => {
-      try {
-        const [i, a] = await Promise.all([get<Inference>(`/v1/inferences/${path}`), get<Attribution>(`/v1/inferences/${path}/attribution`)]);
-        if (stop) return;
-        setInf(i);
-        setAtt(a);
-        setError(null);
-        // not_queued right after the answer may only mean the node has not queued it yet: ask a few times
-        const settled = a.status === 'done' || a.status === 'failed' || (a.status === 'not_queued' && n >= 3);
-        if (settled && i.status !== 'held') setFinal(true);
-        else {
-          if (n >= MAX_POLLS) setGaveUp(true);
-          else timer = setTimeout(() => void poll(n + 1), POLL_MS);
-        }
-      } catch (e) {
-        if (!stop) setError(toApiError(e));
-      }
+      // each half on its own: a node without payable inference still shows the attribution, and the reverse
+      const [ri, ra] = await Promise.allSettled([get<Inference>(`/v1/inferences/${path}`), get<Attribution>(`/v1/inferences/${path}/attribution`)]);
+      if (stop) return;
+      const i = ri.status === 'fulfilled' ? ri.value : null;
+      const a = ra.status === 'fulfilled' ? ra.value : null;
+      setInf(i);
+      setAtt(a);
+      setInfError(ri.status === 'rejected' ? toApiError(ri.reason) : null);
+      setError(ra.status === 'rejected' ? toApiError(ra.reason) : null);
+      if (!a) return; // the error says why and what to do; Refresh asks again
+      // not_queued right after the answer may only mean the node has not queued it yet: ask a few times
+      const settled = a.status === 'done' || a.status === 'failed' || (a.status === 'not_queued' && n >= 3);
+      if (settled && i?.status !== 'held') setFinal(true);
+      else if (n >= MAX_POLLS) setGaveUp(true);
+      else timer = setTimeout(() => void poll(n + 1), POLL_MS);
     };
     void poll(0);
     return () => {
@@ -56,7 +56,7 @@ export function AttributionPanel({ id }: { id: string }) {
   const rows = [...(att?.topRows ?? []), ...(att?.negativeRows ?? [])];
   return (
     <div className="attribution-body" data-testid="attribution">
-      <ErrorBox error={error} />
+      <ErrorBox error={infError} />
       {inf && (
         <div data-testid="charge">
           <p className="small">
@@ -73,6 +73,7 @@ export function AttributionPanel({ id }: { id: string }) {
           {BigInt(inf.contributors_pending || '0') > 0n && <p className="small muted">{open(inf.contributors_pending)} waits for the contributors until the epoch is attributed.</p>}
         </div>
       )}
+      <ErrorBox error={error} />
       {att && (att.status === 'done' ? (
         <>
           <p className="small">Method: {att.method?.name ?? '—'}</p>
