@@ -2,7 +2,8 @@
  * The studio's server side, in process: the production build served at / with the right cache
  * and security headers, client routes falling back to index.html without shadowing the API,
  * assets by name only, the dev signer (embedded chain only, dev accounts only, SIWE and typed
- * data for this chain only), and the adapter download route's refusals.
+ * data for this chain only; escrow Permits, SpendAuthorizations and payer transactions for this
+ * node's contracts only), and the adapter download route's refusals.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { recoverMessageAddress, verifyTypedData } from 'viem';
+import { encodeFunctionData, hexToSignature, recoverMessageAddress, verifyTypedData } from 'viem';
+import { actions, artifacts } from '../../src/chain/index.ts';
+import { SPEND_AUTHORIZATION_TYPES } from '../../src/chain/actions/index.ts';
 import { createSiweMessage } from 'viem/siwe';
 import { startTestNode, siweToken, tempDir } from '../helpers.ts';
 import type { RunningNode } from '../../src/node.ts';
@@ -133,6 +136,68 @@ describe('POST /v1/dev/sign', () => {
     assert.equal(up.json().accepted, 1);
   });
 
+  test('escrow: a Permit to the escrow and the deposit transaction, relayed by /v1/escrow/transactions; a SpendAuthorization the node relays', async () => {
+    const chain = node.services.chain;
+    const dev = node.services.keyring!.accounts[2];
+    const token = await siweToken(node, dev);
+    const { OpenToken, InferenceEscrow } = chain.addresses.contracts;
+    const info = (await get(`/v1/studio/permit/${dev.address}`)).json();
+    assert.equal(info.token, OpenToken);
+    assert.equal(info.spender, InferenceEscrow);
+    assert.equal(info.chain_id, chain.chainId);
+    assert.equal((await get('/v1/studio/permit/not-an-address')).json().error.code, 'invalid_address');
+    const deadline = String(Math.floor(Date.now() / 1000) + 3600);
+    const amount = 2n * 10n ** 18n;
+    const permitTypes = { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] };
+    const permit = (over: Record<string, unknown> = {}, domain: Record<string, unknown> = {}) => ({
+      domain: { name: info.name, version: info.version, chainId: info.chain_id, verifyingContract: OpenToken, ...domain },
+      types: permitTypes, primaryType: 'Permit', message: { owner: dev.address, spender: InferenceEscrow, value: amount.toString(), nonce: info.nonce, deadline, ...over },
+    });
+    const r = await sign({ account: dev.address, typedData: permit() });
+    assert.equal(r.statusCode, 200, r.body);
+    const sig = hexToSignature(r.json().signature);
+    const data = encodeFunctionData({ abi: artifacts.InferenceEscrow.abi, functionName: 'depositWithPermit', args: [amount, BigInt(deadline), Number(sig.v), sig.r, sig.s] } as never);
+    const tx = await sign({ account: dev.address, transaction: { to: InferenceEscrow, data } });
+    assert.equal(tx.statusCode, 200, tx.body);
+    const sent = await node.app.inject({ method: 'POST', url: '/v1/escrow/transactions', payload: { signed_transaction: tx.json().signed_transaction } });
+    assert.equal(sent.statusCode, 200, sent.body);
+    assert.equal(sent.json().from, dev.address);
+    assert.equal(sent.json().function, 'depositWithPermit');
+    assert.equal((await actions.escrowBalance(chain, { owner: dev.address })).balance, amount);
+    // a SpendAuthorization by the dev account, relayed by the node
+    const auth = { payer: dev.address, scope: `0x${'00'.repeat(32)}`, cap: amount.toString(), expiry: String(Math.floor(Date.now() / 1000) + 86_400), nonce: '12345' };
+    const td = { domain: { name: 'OpenLedger InferenceEscrow', version: '1', chainId: chain.chainId, verifyingContract: InferenceEscrow }, types: SPEND_AUTHORIZATION_TYPES, primaryType: 'SpendAuthorization', message: auth };
+    const a = await sign({ account: dev.address, typedData: td });
+    assert.equal(a.statusCode, 200, a.body);
+    const relayed = await node.app.inject({ method: 'POST', url: '/v1/escrow/authorizations', headers: { authorization: `Bearer ${token}` }, payload: { ...auth, signature: a.json().signature } });
+    assert.equal(relayed.statusCode, 200, relayed.body);
+    assert.equal((await get(`/v1/escrow/${dev.address}`)).json().authorization.cap, amount.toString());
+
+    // refused: a permit to another spender, of another token, by someone else; an authorization for another payer or escrow
+    const other = node.services.keyring!.accounts[3].address;
+    for (const [what, typedData] of [
+      ['spender', permit({ spender: other })],
+      ['token', permit({}, { verifyingContract: chain.addresses.contracts.DatanetRegistry })],
+      ['owner', permit({ owner: other })],
+      ['payer', { ...td, message: { ...auth, payer: other } }],
+      ['escrow', { ...td, domain: { ...td.domain, verifyingContract: OpenToken } }],
+    ] as const) {
+      const x = await sign({ account: dev.address, typedData });
+      assert.equal(x.statusCode, 400, what);
+      assert.equal(x.json().error.code, 'typed_data_not_allowed', what);
+    }
+    // transactions: only payer calls to this node's escrow
+    const toToken = await sign({ account: dev.address, transaction: { to: OpenToken, data } });
+    assert.equal(toToken.json().error.code, 'transaction_not_allowed');
+    const settle = encodeFunctionData({ abi: artifacts.InferenceEscrow.abi, functionName: 'settle', args: [1n, [], [], `0x${'00'.repeat(32)}`] } as never);
+    const s2 = await sign({ account: dev.address, transaction: { to: InferenceEscrow, data: settle } });
+    assert.equal(s2.statusCode, 400);
+    assert.equal(s2.json().error.code, 'transaction_not_allowed');
+    assert.equal((await sign({ account: dev.address, transaction: { to: InferenceEscrow, data: '0xdeadbeef' } })).json().error.code, 'unknown_function');
+    assert.equal((await sign({ account: dev.address, transaction: { to: InferenceEscrow, data: '0x' }, message: 'x' })).json().error.code, 'invalid_request');
+    assert.equal((await sign({ account: node.services.chain.operator.address, transaction: { to: InferenceEscrow, data } })).json().error.code, 'not_a_dev_account');
+  });
+
   test('refuses the operator, strangers, other chains, non-SIWE text and bad bodies', async () => {
     const chainId = node.services.chain.chainId;
     const dev = node.services.keyring!.accounts[0].address;
@@ -162,7 +227,8 @@ describe('POST /v1/dev/sign', () => {
       [{ account: dev, message: siwe(op) }, 400, 'not_siwe_for_this_chain'],
       [{ account: dev, typedData: { domain: { chainId: 1 }, types: {}, primaryType: 'X', message: {} } }, 400, 'wrong_chain'],
       [{ account: dev, typedData: { domain: { chainId }, types: {}, primaryType: 'Nope', message: {} } }, 400, 'typed_data_not_allowed'],
-      [{ account: dev, typedData: spend }, 400, 'typed_data_not_allowed'],
+      // a SpendAuthorization is signed only for the account itself (its own is allowed: the escrow test above)
+      [{ account: dev, typedData: { ...spend, message: { ...spend.message, payer: op } } }, 400, 'typed_data_not_allowed'],
       [{ account: dev, typedData: { ...contribution, message: { ...contribution.message, contributor: op } } }, 400, 'typed_data_not_allowed'],
       [{ account: dev, typedData: { ...contribution, domain: { ...contribution.domain, verifyingContract: '0x000000000000000000000000000000000000dEaD' } } }, 400, 'typed_data_not_allowed'],
       [{ account: dev, typedData: { ...contribution, message: { ...contribution.message, rowCount: 'many' } } }, 400, 'invalid_typed_data'],

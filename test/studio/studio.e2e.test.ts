@@ -7,8 +7,11 @@
  *   → drop a file (one row rejected, shown with its line before signing) → sign (EIP-712) and upload
  *   → publish → row proof checked in the browser → wizard: a datanet without access is a clear
  *   403 → fine-tune the shipped starter (tiny settings) → the loss chart moves → evaluation
- *   → chat with the tuned model (streaming, usage, cost; attribution "not yet available")
- *   → models, wallet, dark theme → the node stops mid-answer: a clear message, no blank page.
+ *   → chat with the tuned model: 402 with nothing in escrow → the wallet page deposits (permit) and
+ *   authorizes spending, signed through the dev signer → chat (streaming, usage, cost) → the answer's
+ *   charge, split and attribution rows with proofs → the epoch closes → models with usage → wallet:
+ *   earnings by epoch, claim with its transaction, withdraw request / complete
+ *   → dark theme → the node stops mid-answer: a clear message, no blank page.
  *
  * Every page: axe-core finds no serious or critical violation; screenshots at desktop and phone
  * width go to test-artifacts/studio/. Any console error or uncaught exception fails the test
@@ -24,10 +27,16 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { parseEther } from 'viem';
 import { actions } from '../../src/chain/index.ts';
-import { depositToEscrow } from '../../src/rewards/index.ts';
 import type { LocalAccount } from 'viem';
 import { startTestNode, siweToken, tempDir } from '../helpers.ts';
 import type { RunningNode } from '../../src/node.ts';
+
+async function rpc(rpcUrl: string, method: string, params: unknown[]) {
+  const r = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const j = (await r.json()) as { error?: { message: string }; result?: unknown };
+  if (j.error) throw new Error(`${method}: ${j.error.message}`);
+  return j.result;
+}
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'studio');
@@ -49,7 +58,8 @@ before(async () => {
   assert.equal(b.status, 0, `studio build failed:\n${b.stdout}\n${b.stderr}`);
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  node = await startTestNode({ listen: true });
+  // epochs close when the test says (closeNow), not on the 60 s timer mid-journey
+  node = await startTestNode({ listen: true, extend: (s) => { s.config.rewards = { ...s.config.rewards, epochSeconds: 3600 }; } });
   context = await chromium.launchPersistentContext(tempDir('ol-studio-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -145,8 +155,11 @@ async function axe(name: string) {
 }
 
 const alert = () => page.getByRole('alert').first();
+/** Waits until the element with this test id reads exactly `text` (values re-read after an action). */
+const shows = (testId: string, text: string) =>
+  page.waitForFunction(([id, t]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === t, [testId, text] as const, { timeout: 15_000 });
 
-test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad inputs', { timeout: 170_000 }, async () => {
+test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad inputs', { timeout: 300_000 }, async () => {
   const t0 = Date.now();
   const n = node!;
   const devs = n.services.keyring!.accounts;
@@ -241,6 +254,19 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('heading', { name: 'Uploaded: recipes.csv' }).waitFor();
   const walletRows = (await n.app.inject({ method: 'GET', url: `/v1/datanets/${paid.id}` })).json().counts;
   assert.equal(walletRows.accepted, 2);
+  // the browser wallet funds its inference escrow itself: a Permit (eth_signTypedData_v4) + depositWithPermit
+  // (eth_sendTransaction), then a SpendAuthorization it signs and the node relays
+  await page.getByRole('link', { name: 'Wallet' }).click();
+  await page.getByTestId('escrow-balance').waitFor();
+  await page.getByLabel('Deposit (OPEN)').fill('2');
+  await page.getByRole('button', { name: 'Deposit', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The deposit is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-balance').getByText('2 OPEN', { exact: true }).waitFor();
+  assert.equal((await actions.escrowBalance(n.services.chain, { owner: wallet.account.address })).balance, parseEther('2'));
+  await page.getByLabel(/Authorize spending up to/).fill('1.5');
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The authorization is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-authorization').getByText(/^1\.5 OPEN left of 1\.5 OPEN/).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('openledger.session')), null);
@@ -428,29 +454,80 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('button', { name: 'Send' }).click();
   await page.getByText(/insufficient quota/).first().waitFor();
   await page.getByText(/openledger escrow deposit/).first().waitFor();
-  await depositToEscrow(n.services.chain, { account: devs[0], amount: parseEther('10') });
-  await actions.approveSpend(n.services.chain, { account: devs[0], cap: parseEther('10'), expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400) });
+  // --- the wallet page: deposit with a permit and authorize spending, both signed by the dev account through the node ---
+  await page.getByRole('link', { name: 'Wallet' }).click();
+  await page.getByTestId('escrow-balance').waitFor();
+  assert.equal(await page.getByTestId('escrow-balance').innerText(), '0 OPEN');
+  await page.getByLabel('Deposit (OPEN)').fill('ten');
+  await page.getByRole('button', { name: 'Deposit', exact: true }).click();
+  await alert().getByText('"ten" is not an amount of OPEN.').waitFor();
+  await page.getByLabel('Deposit (OPEN)').fill('10');
+  await page.getByRole('button', { name: 'Deposit', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The deposit is on chain').waitFor({ timeout: 30_000 });
+  await shows('escrow-balance', '10 OPEN');
+  assert.equal((await actions.escrowBalance(n.services.chain, { owner: devs[0].address })).balance, parseEther('10'));
+  await page.getByLabel(/Authorize spending up to/).fill('10');
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await page.getByTestId('escrow-done').getByText('The authorization is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-authorization').getByText(/^10 OPEN left of 10 OPEN/).waitFor();
+  await check('wallet-escrow');
+
+  await page.goto(url(`/playground?model=${encodeURIComponent(model)}`));
+  await page.waitForFunction((m) => (document.getElementById('play-model') as HTMLSelectElement | null)?.value === m, model);
   await page.getByLabel('Message').fill('code alpha');
   await page.getByRole('button', { name: 'Send' }).click();
   await page.getByTestId('usage').waitFor();
   assert.ok((await page.getByTestId('answer').innerText()).trim().length > 0, 'an answer was streamed');
   assert.match(await page.getByTestId('usage').innerText(), /\d+ prompt \+ \d+ completion tokens · cost [\d.]+ OPEN/);
-  await page.getByText('Attribution', { exact: true }).click();
-  await page.getByText(/Not yet available/).waitFor();
+  // the answer's charge, its split and its attribution (polled until the record is done)
+  await page.getByText('Charge and attribution', { exact: true }).click();
+  await page.getByTestId('charge').getByText(/^Charged [\d.]+ OPEN \(charged/).waitFor();
+  await page.getByRole('list', { name: 'Split of the fee' }).getByText(/^owner: [\d.]+ OPEN/).waitFor();
+  await page.getByTestId('attribution-row').first().waitFor({ timeout: 90_000 });
+  await page.getByRole('list', { name: 'Contributors' }).getByText(/[\d.]+ %/).first().waitFor();
+  assert.match(await page.getByTestId('attribution-row').first().innerText(), /#\d+ v\d+ row \d+[\s\S]*✓ \d+ steps to the on-chain root/);
   await check('playground');
+
+  // the epoch closes, settles and posts its root; after the activation delay the user claims in the page
+  await (n.services.modules.rewards as { epochs: { closeNow(): Promise<number> } }).epochs.closeNow();
+  await rpc(n.services.chain.rpcUrl, 'evm_increaseTime', [120]);
+  await rpc(n.services.chain.rpcUrl, 'evm_mine', []);
 
   // --- models and wallet ---
   await page.getByRole('link', { name: 'Models' }).click();
   await page.getByRole('link', { name: model }).waitFor();
   await page.getByText(/0\.5 OPEN in · 0\.5 OPEN out/).waitFor();
+  // usage from /v1/usage/models: the one charged call (the 402 before the deposit is not one)
+  await page.getByRole('row', { name: new RegExp(model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).getByTestId('model-usage').getByText(/^1 call · \d+ tokens · [\d.]+ OPEN$/).waitFor();
   await check('models');
   await page.getByRole('link', { name: 'Wallet' }).click();
   await page.getByTestId('open-balance').waitFor();
   assert.match(await page.getByTestId('open-balance').innerText(), /^[\d.]+ OPEN$/);
+  // earnings by epoch (owner and contributor of the tuned model), claimable with the proof; the claim shows its transaction
+  await page.getByRole('table', { name: 'Earnings by epoch' }).getByText('owner').waitFor();
+  const claimable = await page.getByTestId('rewards-claimable').innerText();
+  assert.match(claimable, /^[\d.]+ OPEN$/);
+  assert.notEqual(claimable, '0 OPEN');
+  await page.getByText(/^Merkle proof \(epoch \d+\)$/).click();
+  await page.getByRole('button', { name: `Claim ${claimable}` }).click();
+  await page.getByTestId('claim-done').getByText(/^Claimed [\d.]+ OPEN in block \d+/).waitFor({ timeout: 30_000 });
+  await shows('rewards-claimed', claimable); // the rewards are read again after the claim
+  await shows('rewards-claimable', '0 OPEN');
+  // withdraw: request, then complete after the escrow's delay (1 h on the embedded chain)
+  await page.getByLabel('Withdraw (OPEN)').fill('1');
+  await page.getByRole('button', { name: 'Request withdrawal' }).click();
+  await page.getByTestId('escrow-pending').getByText(/^1 OPEN, ready /).waitFor({ timeout: 30_000 });
+  await page.getByRole('button', { name: 'Complete withdrawal' }).click();
+  await alert().getByText(/WithdrawalNotReady|not ready|delay/i).first().waitFor({ timeout: 30_000 });
+  await rpc(n.services.chain.rpcUrl, 'evm_increaseTime', [3_700]);
+  await rpc(n.services.chain.rpcUrl, 'evm_mine', []);
+  await page.getByRole('button', { name: 'Complete withdrawal' }).click();
+  await page.getByTestId('escrow-done').getByText('The withdrawal is on chain').waitFor({ timeout: 30_000 });
+  await page.getByTestId('escrow-pending').getByText('none').waitFor();
   // an API key for an app: shown once, then listed, then revoked
   await page.getByLabel('Key name').fill('my app');
   await page.getByRole('button', { name: 'Create key' }).click();
-  const key = (await page.locator('p.ok code').innerText()).trim();
+  const key = (await page.getByTestId('new-key').locator('code').innerText()).trim();
   assert.match(key, /^olk_/);
   const who = await n.app.inject({ method: 'GET', url: '/v1/auth/session', headers: { authorization: `Bearer ${key}` } });
   assert.equal(who.json().address, devs[0].address, 'the key works as the signed-in account');

@@ -1,7 +1,7 @@
 /**
  * The studio's pure pieces, held to the node's own implementations: the browser's Merkle check
  * (web/src/merkle.ts) against the node's VersionTree, the cost per answer, the file checks
- * before an upload.
+ * before an upload, OPEN amounts typed on the wallet page (bigint wei, never floats).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { processProof, verifyRowProof, versionLeaf } from '../../web/src/merkle.
 import { costWei } from '../../web/src/cost.ts';
 import { checkFile, MAX_UPLOAD_BYTES } from '../../web/src/files.ts';
 import { DEFAULT_LIMITS } from '../../src/datanets/limits.ts';
+import { parseOpen } from '../../web/src/amount.ts';
 
 const addr = (i: number) => `0x${(i + 1).toString(16).padStart(40, '0')}` as Hex;
 
@@ -49,4 +50,15 @@ test('file checks before an upload: type, size (the node\'s limit), empty', () =
   assert.equal(checkFile(f('ok.csv', MAX_UPLOAD_BYTES)), null);
   assert.equal(checkFile(f('empty.txt', 0))?.code, 'empty_upload');
   assert.match(checkFile(f('photo.png', 1))!.hint!, /\.jsonl/);
+});
+
+test('amounts typed on the wallet page become exact wei, and anything else a clear error', () => {
+  assert.equal(parseOpen('10'), 10n * 10n ** 18n);
+  assert.equal(parseOpen(' 0.25 '), 25n * 10n ** 16n);
+  assert.equal(parseOpen('0.000000000000000001'), 1n);
+  assert.equal(parseOpen('123456789.123456789123456789'), 123456789123456789123456789n);
+  for (const bad of ['', 'ten', '-1', '1e18', '0', '0.0', '1.0000000000000000001', '1,5', '0x10', 'NaN']) {
+    assert.throws(() => parseOpen(bad), (e: any) => e.code === 'invalid_amount' && e.param === 'amount' && !!e.hint, bad);
+  }
+  assert.throws(() => parseOpen('x', 'cap'), (e: any) => e.param === 'cap');
 });

@@ -8,8 +8,13 @@
  *   GET /datanets…, /factory…, /playground, /models…, /wallet, /signin
  *                              the same index.html (client-side routes; a reload keeps the page)
  *   POST /v1/dev/sign          embedded chain only, browsers on this machine only: sign a SIWE
- *                              message or a datanet Contribution (EIP-712) for this node's chain
- *                              with a dev-keyring account (never the operator, never the mnemonic);
+ *                              message, a datanet Contribution, an EIP-2612 Permit of OpenToken to
+ *                              InferenceEscrow or an escrow SpendAuthorization (EIP-712), or an
+ *                              InferenceEscrow payer transaction (for POST /v1/escrow/transactions),
+ *                              all for this node's chain and contracts, with a dev-keyring account
+ *                              (never the operator, never the mnemonic);
+ *   GET /v1/studio/permit/:address  what a browser needs to build an EIP-2612 Permit for the escrow
+ *                              (token name, version, the owner's permit nonce, spender, chain id);
  *                              403 `dev_signing_unavailable` on external chains, `dev_signing_local_only`
  *                              from other hosts
  *
@@ -22,7 +27,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { getAddress, isAddress, type TypedDataDefinition } from 'viem';
+import { decodeFunctionData, getAddress, isAddress, isHex, type Hex, type TypedDataDefinition } from 'viem';
+import { artifacts } from '../../chain/index.ts';
 import { parseSiweMessage } from 'viem/siwe';
 import { OpenLedgerError, invalid, notFound } from '../../util/errors.ts';
 import type { NodeServices } from '../context.ts';
@@ -69,6 +75,9 @@ function loadBuild(dir: string): Built | null {
   return { index: readFileSync(indexPath), assets };
 }
 
+/** InferenceEscrow calls a payer makes (as POST /v1/escrow/transactions relays them). */
+const PAYER_CALLS = new Set(['deposit', 'depositWithPermit', 'requestWithdrawal', 'cancelWithdrawal', 'withdraw', 'approveSpend']);
+
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OpenLedger studio</title></head>
 <body><main><h1>The studio is not built</h1><p>Run <code>npm run build</code> (or <code>npm start</code>, which builds first) and reload.
 The API is at <a href="/docs">/docs</a>.</p></main></body></html>`;
@@ -101,19 +110,19 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
     return reply.send(a.body);
   });
 
-  app.post<{ Body: { account: string; message?: string; typedData?: Record<string, unknown> } }>(
+  app.post<{ Body: { account: string; message?: string; typedData?: Record<string, unknown>; transaction?: { to: string; data: string } } }>(
     '/v1/dev/sign',
     {
       schema: {
         tags: ['auth'],
         summary: 'Embedded chain, callers on this machine only: sign a SIWE message or a datanet Contribution with a dev-keyring account (the studio\'s dev accounts)',
-        description: 'Exactly one of `message` (a SIWE message for this chain naming `account`) or `typedData` (a Contribution by `account` to this node\'s DatanetRegistry, domain.chainId = this chain). The operator account, other chains, other typed data and callers not on loopback are refused.',
+        description: 'Exactly one of `message` (a SIWE message for this chain naming `account`), `typedData` (domain.chainId = this chain: a Contribution by `account` to this node\'s DatanetRegistry, an EIP-2612 Permit by `account` of this node\'s OpenToken with spender = its InferenceEscrow, or a SpendAuthorization by `account` for its InferenceEscrow) or `transaction` ({to: this node\'s InferenceEscrow, data: a payer call — deposit, depositWithPermit, requestWithdrawal, cancelWithdrawal, withdraw, approveSpend}; answered as `signed_transaction` for POST /v1/escrow/transactions). The operator account, other chains, contracts, typed data and callers not on loopback are refused.',
         body: {
           type: 'object',
           required: ['account'],
-          properties: { account: { type: 'string', maxLength: 42 }, message: { type: 'string', maxLength: 4096 }, typedData: { type: 'object', additionalProperties: true } },
+          properties: { account: { type: 'string', maxLength: 42 }, message: { type: 'string', maxLength: 4096 }, typedData: { type: 'object', additionalProperties: true }, transaction: { type: 'object', additionalProperties: false, required: ['to', 'data'], properties: { to: { type: 'string', maxLength: 42 }, data: { type: 'string', maxLength: 4096 } } } },
         },
-        response: { 200: { type: 'object', properties: { signature: { type: 'string' } } }, 400: { $ref: 'Error#' }, 403: { $ref: 'Error#' } },
+        response: { 200: { type: 'object', properties: { signature: { type: 'string' }, signed_transaction: { type: 'string' } } }, 400: { $ref: 'Error#' }, 403: { $ref: 'Error#' } },
       },
     },
     async (request) => {
@@ -145,7 +154,7 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
           hint: `open the studio at ${origins[0]}/ (or start the node with --origin <the URL you use>)`,
         });
       }
-      const { account: address, message, typedData } = request.body;
+      const { account: address, message, typedData, transaction } = request.body;
       if (!isAddress(address, { strict: false })) throw invalid(`"${address}" is not an address`, { param: 'account', code: 'invalid_address', hint: 'pick one of the dev accounts (GET /v1/accounts, role "dev")' });
       const account = s.keyring.accounts.find((a) => a.address === getAddress(address));
       if (!account) {
@@ -156,8 +165,30 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
           hint: 'pick one of the dev accounts (GET /v1/accounts, role "dev"); the operator never signs for the browser',
         });
       }
-      if ((message === undefined) === (typedData === undefined)) {
-        throw invalid('send exactly one of `message` or `typedData`', { param: 'message', code: 'invalid_request', hint: 'a SIWE message from POST /v1/auth/nonce, or the typed data from /contributions/prepare' });
+      if ([message, typedData, transaction].filter((x) => x !== undefined).length !== 1) {
+        throw invalid('send exactly one of `message`, `typedData` or `transaction`', { param: 'message', code: 'invalid_request', hint: 'a SIWE message from POST /v1/auth/nonce, the typed data from /contributions/prepare (or a Permit / SpendAuthorization for the escrow), or an InferenceEscrow call' });
+      }
+      const escrow = s.chain.addresses.contracts.InferenceEscrow;
+      if (transaction !== undefined) {
+        if (!isAddress(transaction.to, { strict: false }) || getAddress(transaction.to) !== getAddress(escrow)) {
+          throw invalid(`dev accounts sign transactions only to this node's InferenceEscrow (${escrow})`, { param: 'transaction.to', code: 'transaction_not_allowed', hint: 'sign escrow calls only; the node relays them with POST /v1/escrow/transactions' });
+        }
+        let fn: string;
+        try {
+          if (!isHex(transaction.data)) throw new Error('not hex');
+          fn = decodeFunctionData({ abi: artifacts.InferenceEscrow.abi, data: transaction.data as Hex }).functionName as string;
+        } catch {
+          throw invalid('transaction.data is not an InferenceEscrow call', { param: 'transaction.data', code: 'unknown_function', hint: 'encode one of the payer calls with the InferenceEscrow ABI' });
+        }
+        if (!PAYER_CALLS.has(fn)) throw invalid(`${fn} is not a payer's escrow call`, { param: 'transaction.data', code: 'transaction_not_allowed', hint: `dev accounts sign: ${[...PAYER_CALLS].join(', ')}` });
+        const client = s.chain.publicClient;
+        const [nonce, fees, gas] = await Promise.all([
+          client.getTransactionCount({ address: account.address, blockTag: 'pending' }),
+          client.estimateFeesPerGas(),
+          client.estimateGas({ account: account.address, to: escrow, data: transaction.data as Hex }).catch(() => 500_000n),
+        ]);
+        const signed = await account.signTransaction({ chainId: s.chain.chainId, type: 'eip1559', to: escrow, data: transaction.data as Hex, nonce, gas: (gas * 12n) / 10n, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas, value: 0n });
+        return { signed_transaction: signed };
       }
       if (message !== undefined) {
         let fields: ReturnType<typeof parseSiweMessage> = {};
@@ -175,10 +206,20 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
       if (Number(td.domain?.chainId) !== s.chain.chainId) {
         throw invalid(`dev accounts sign only typed data for this node's chain (${s.chain.chainId})`, { param: 'typedData.domain.chainId', code: 'wrong_chain', hint: 'use the typed data the node returned (e.g. /contributions/prepare)' });
       }
-      // Only what the studio needs: a datanet Contribution by this account to this node's registry.
+      // Only what the studio needs: a datanet Contribution by this account to this node's registry,
+      // a Permit of this node's OpenToken to its escrow, a SpendAuthorization for its escrow.
       const registry = s.chain.addresses.contracts.DatanetRegistry;
+      const token = s.chain.addresses.contracts.OpenToken;
+      const m = (td.message ?? {}) as Record<string, unknown>;
+      const vc = typeof td.domain?.verifyingContract === 'string' ? td.domain.verifyingContract.toLowerCase() : '';
+      const mine = (v: unknown) => typeof v === 'string' && v.toLowerCase() === account.address.toLowerCase();
+      const escrowTyped =
+        (td.primaryType === 'Permit' && vc === token.toLowerCase() && mine(m.owner) && typeof m.spender === 'string' && m.spender.toLowerCase() === escrow.toLowerCase()) ||
+        (td.primaryType === 'SpendAuthorization' && td.domain?.name === 'OpenLedger InferenceEscrow' && vc === escrow.toLowerCase() && mine(m.payer));
       const contributor = td.message?.contributor;
-      if (
+      if (escrowTyped) {
+        // allowed: falls through to signing
+      } else if (
         td.primaryType !== 'Contribution' ||
         td.domain?.name !== 'OpenLedger' ||
         typeof td.domain?.verifyingContract !== 'string' ||
@@ -186,7 +227,7 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
         typeof contributor !== 'string' ||
         contributor.toLowerCase() !== account.address.toLowerCase()
       ) {
-        throw invalid('dev accounts sign only datanet Contributions by themselves to this node\'s DatanetRegistry', { param: 'typedData', code: 'typed_data_not_allowed', hint: 'sign the typed data returned by POST /v1/datanets/:id/contributions/prepare for this account' });
+        throw invalid('dev accounts sign only, by themselves: datanet Contributions to this node\'s DatanetRegistry, Permits of its OpenToken to its InferenceEscrow, and SpendAuthorizations for its InferenceEscrow', { param: 'typedData', code: 'typed_data_not_allowed', hint: 'sign the typed data returned by POST /v1/datanets/:id/contributions/prepare, or an escrow Permit / SpendAuthorization for this account' });
       }
       const { EIP712Domain: _omit, ...types } = (td.types ?? {}) as Record<string, unknown>;
       try {
@@ -196,4 +237,20 @@ export async function studioRoutes(app: FastifyInstance, s: NodeServices, opts: 
       }
     },
   );
+
+  app.get<{ Params: { address: string } }>('/v1/studio/permit/:address', {
+    schema: {
+      tags: ['escrow'],
+      summary: "What a browser needs to build an EIP-2612 Permit of OpenToken to InferenceEscrow for an owner: token name, version, the owner's permit nonce, spender, chain id",
+      params: { type: 'object', required: ['address'], properties: { address: { type: 'string', maxLength: 42 } } },
+      response: { 200: { type: 'object', additionalProperties: true }, 400: { $ref: 'Error#' } },
+    },
+  }, async (request) => {
+    const a = request.params.address;
+    if (!isAddress(a, { strict: false })) throw invalid(`"${a}" is not an address`, { param: 'address', code: 'invalid_address', hint: 'a 0x-prefixed 20-byte hex address' });
+    const token = s.chain.addresses.contracts.OpenToken;
+    const read = (functionName: string, args: unknown[] = []) => s.chain.publicClient.readContract({ address: token, abi: artifacts.OpenToken.abi, functionName, args, blockTag: 'latest' } as never);
+    const [name, nonce] = await Promise.all([read('name'), read('nonces', [getAddress(a)])]);
+    return { owner: getAddress(a), token, spender: s.chain.addresses.contracts.InferenceEscrow, chain_id: s.chain.chainId, name: String(name), version: '1', nonce: String(nonce) };
+  });
 }

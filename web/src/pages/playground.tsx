@@ -1,7 +1,7 @@
 /**
  * Chat with any model on the node: streaming (SSE in OpenAI's chunk format), model picker,
- * sampling controls, token usage and cost per answer. Attribution per answer waits for the
- * attribution API: the panel says so instead of showing anything made up.
+ * sampling controls, token usage and cost per answer, and per answer its charge, split and Proof
+ * of Attribution (attribution-panel.tsx).
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, get, send, sseFrames, type ModelView } from '../api';
@@ -9,6 +9,7 @@ import { useLocation } from '../router';
 import { useSession } from '../session';
 import { ErrorBox, Loading, NeedsSignIn, open, useAsync } from '../ui';
 import { costWei } from '../cost';
+import { AttributionPanel } from './attribution-panel';
 
 interface Turn {
   role: 'user' | 'assistant';
@@ -20,6 +21,8 @@ interface Turn {
   finish?: string;
   error?: unknown;
   streaming?: boolean;
+  /** The attribution panel is open (it polls only then). */
+  open?: boolean;
 }
 
 export function Playground() {
@@ -145,9 +148,9 @@ export function Playground() {
                     )}
                     {t.error != null && <ErrorBox error={t.error} />}
                     {!t.streaming && !t.error && (
-                      <details className="attribution">
-                        <summary>Attribution</summary>
-                        <p className="small">Not yet available: this node does not expose Proof of Attribution results yet. When it does, the rows, contributors, scores and payout behind this answer{t.id ? ` (${t.id})` : ''} appear here.</p>
+                      <details className="attribution" onToggle={(e) => { const open = (e.currentTarget as HTMLDetailsElement).open; if (open !== t.open) setTurns((ts) => ts.map((x, j) => (j === i ? { ...x, open } : x))); }}>
+                        <summary>Charge and attribution</summary>
+                        {t.id && t.open ? <AttributionPanel id={t.id} /> : !t.id ? <p className="small muted">The node gave this answer no id.</p> : null}
                       </details>
                     )}
                   </>
