@@ -1,6 +1,7 @@
 /**
  * Attribution performance (a benchmark, not a timed test): `npm run bench:attribution [-- --json]`
- * (≈5 min on 2 cores; `--span-tokens N` to size the span index, default 100M).
+ * (≈15 min on 2 cores; `--span-tokens N` to size the span index, default 100M; `--skip-grad` for the span
+ * index and serving parts only).
  *
  *   grad_attr_ms_p50_10k        one inference's gradient attribution over 10k rows of the starter's
  *                               adapter: the answer's gradient at each feature checkpoint, projection,
@@ -31,6 +32,7 @@ import { findSpans } from '../src/attribution/spans.ts';
 
 const argv = process.argv.slice(2);
 const JSON_OUT = argv.includes('--json');
+const SKIP_GRAD = argv.includes('--skip-grad'); // rerun only the span index and the serving ratio
 const SPAN_TOKENS = Number(argv[argv.indexOf('--span-tokens') + 1]) > 0 && argv.includes('--span-tokens') ? Number(argv[argv.indexOf('--span-tokens') + 1]) : 100_000_000;
 const log = (...a: unknown[]) => (JSON_OUT ? console.error(...a) : console.log(...a));
 const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -39,6 +41,7 @@ const out: Record<string, unknown> = { load_avg_1m_start: +loadavg()[0].toFixed(
 
 try {
   // ---- gradient attribution over 10k rows -----------------------------------------------------
+  if (!SKIP_GRAD) {
   const model = await loadModel(STARTER_DIR);
   const kernels = selectKernels(model.heap);
   const tok = model.tokenizer;
@@ -84,6 +87,7 @@ try {
   out.answer_gradient_ms_p50 = Math.round(p50(gradTimes));
   log(`gradient attribution over ${N} rows (${DEFAULT_WEIGHTING.method}, ${f.set.checkpoints.length} checkpoints × ${k} dims): p50 ${out.grad_attr_ms_p50_10k} ms (answer gradients ${out.answer_gradient_ms_p50} ms); ${out.feature_bytes_per_row} bytes/row; features written at ${featMsPerRow.toFixed(1)} ms/row`);
   kernels.close();
+  }
 
   // ---- span index over ≥ 100M generated tokens --------------------------------------------------
   // Generated text: documents of 50–400 tokens from a Zipf(1.1) unigram over the starter's 2048-token
