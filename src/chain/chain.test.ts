@@ -77,6 +77,8 @@ describe('embedded chain', () => {
     // The embedded timelock delay is short (60 s) so a local proposal completes in minutes; role keys have gas.
     assert.equal(await chain.publicClient.readContract({ address: book.timelock, abi: artifacts.OpenTimelock.abi, functionName: 'getMinDelay' } as never), 60n);
     assert.ok((await chain.publicClient.getBalance({ address: r.settler.address })) >= 10n ** 18n);
+    // The settlement epoch (governed, read by the node) is shorter than the withdrawal delay.
+    assert.equal((await actions.protocolParams(chain)).epochLength, 600n);
     // OPEN counts as votes once delegated (ERC20Votes); a dev account delegates to itself.
     const [dev] = devAccounts(TEST_MNEMONIC, 1);
     assert.equal(await actions.votesOf(chain, { owner: dev!.address }), 0n);

@@ -9,7 +9,7 @@
  *   RewardsDistributor(deployer, token, activationDelay, minActivationDelay)
  *   InferenceEscrow(deployer, token, rewards, withdrawalDelay)
  *   Staking(deployer, token, treasury = timelock, unbondingDelay, challengeWindow, maxSlashBps)
- *   wire: datanets.setRewardsPool/setStaking; timelock PROPOSER+CANCELLER → governor;
+ *   wire: datanets.setRewardsPool/setStaking; rewards.setEpochLength; timelock PROPOSER+CANCELLER → governor;
  *         OPERATOR → relayer (registries), SETTLER → settler, ROOT_SUBMITTER → rootSubmitter,
  *         SLASHER → slasher, GUARDIAN → guardian (optional)
  *   embedded only: ETH to the role keys, OPEN to the dev accounts (votes count once an account delegates:
@@ -55,6 +55,9 @@ export interface DeployParams {
   proposalThreshold: bigint;
   /** OpenGovernor: quorum in percent of the supply. */
   quorumPercent: bigint;
+  /** RewardsDistributor.epochLength: the settlement epoch the node uses (must be shorter than withdrawalDelay, so
+   *  usage served before a withdrawal request is settled before the payout). */
+  epochLength: bigint;
   /** Staking: where slashed stake goes; default the OpenTimelock (governed). */
   treasury?: Address;
   /** Optional key that may only disable pending roots and veto slashes (never move money). */
@@ -67,12 +70,12 @@ export const defaultDeployParams = (embedded: boolean): DeployParams =>
     ? {
         activationDelay: 60n, minActivationDelay: 60n, withdrawalDelay: 3_600n, unbondingDelay: 7n * 86_400n,
         challengeWindow: 3_600n, maxSlashBps: 1_000, timelockDelay: 60n, votingDelay: 1n, votingPeriod: 60n,
-        proposalThreshold: 0n, quorumPercent: 4n,
+        proposalThreshold: 0n, quorumPercent: 4n, epochLength: 600n,
       }
     : {
         activationDelay: 3_600n, minActivationDelay: 3_600n, withdrawalDelay: 86_400n, unbondingDelay: 7n * 86_400n,
         challengeWindow: 7n * 86_400n, maxSlashBps: 1_000, timelockDelay: 2n * 86_400n, votingDelay: 86_400n,
-        votingPeriod: 3n * 86_400n, proposalThreshold: 10_000n * 10n ** 18n, quorumPercent: 4n,
+        votingPeriod: 3n * 86_400n, proposalThreshold: 10_000n * 10n ** 18n, quorumPercent: 4n, epochLength: 3_600n,
       };
 
 export interface DeployHooks {
@@ -123,6 +126,12 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   const step = async (name: string) => ctx.hooks?.beforeStep?.(name);
   let firstBlock: bigint | null = null;
   // Governance must be able to veto a slash in time: propose → vote → queue → timelock inside the window.
+  if (params.withdrawalDelay <= params.epochLength) {
+    throw new OpenLedgerError(
+      `the escrow withdrawal delay (${params.withdrawalDelay} s) must be longer than the settlement epoch (${params.epochLength} s), or a payer could withdraw usage before it is settled`,
+      { type: 'config_error', param: 'withdrawalDelay', code: 'withdrawal_delay_too_short', hint: 'raise the withdrawal delay or shorten the epoch' },
+    );
+  }
   const vetoTime = params.votingDelay + params.votingPeriod + params.timelockDelay;
   if (params.challengeWindow <= vetoTime) {
     throw new OpenLedgerError(
@@ -197,6 +206,8 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   await step('wire:DatanetRegistry');
   await send('DatanetRegistry', a.DatanetRegistry, 'setRewardsPool', [a.RewardsDistributor]);
   await send('DatanetRegistry', a.DatanetRegistry, 'setStaking', [a.Staking]);
+  await step('wire:RewardsDistributor');
+  await send('RewardsDistributor', a.RewardsDistributor, 'setEpochLength', [params.epochLength]);
   await step('wire:OpenTimelock');
   await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.PROPOSER_ROLE, a.OpenGovernor]);
   await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.CANCELLER_ROLE, a.OpenGovernor]);

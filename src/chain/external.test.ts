@@ -159,6 +159,21 @@ describe('external chain', () => {
     }
   });
 
+  test('a withdrawal delay not longer than the settlement epoch is refused before anything is deployed', async () => {
+    const d = tempDataDir();
+    try {
+      await rejectsWith(
+        startChain(
+          { mode: 'external', dataDir: d.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, roleKeys: ROLE_KEYS, deploy: true },
+          { deployParams: { withdrawalDelay: 3_600n } },
+        ),
+        'withdrawal_delay_too_short',
+      );
+    } finally {
+      d.remove();
+    }
+  });
+
   test('role keys: each one required, all different', async () => {
     await rejectsWith(
       startChain({ mode: 'external', dataDir: node.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, roleKeys: { ...ROLE_KEYS, slasher: undefined }, deploy: true }),
