@@ -65,7 +65,8 @@ test('up, status, accounts, SIGTERM, and a restart that keeps everything', { tim
   const st = JSON.parse(cli(['status', '--json', '--api', api]).stdout);
   assert.equal(st.chainId, 31337);
   const accounts = JSON.parse(cli(['accounts', '--json', '--api', api]).stdout);
-  assert.equal(accounts.length, 5);
+  // operator + settler, root submitter, slasher (one key per role) + 4 dev accounts
+  assert.deepEqual(accounts.map((a: any) => a.role), ['operator', 'settler', 'rootSubmitter', 'slasher', 'dev', 'dev', 'dev', 'dev']);
   const human = cli(['status', '--api', api]).stdout;
   assert.match(human, /DatanetRegistry\s+0x[0-9a-fA-F]{40}/);
 
@@ -129,9 +130,16 @@ test('start-up errors name the problem and the fix', { timeout: 120_000 }, async
 
   const unreachable = cli(['up', '--data-dir', tempDir(), '--rpc-url', `http://127.0.0.1:${await freePort()}`, '--chain-id', '31337', '--deploy'], {
     OPENLEDGER_PRIVATE_KEY: '0x' + '11'.repeat(32),
+    OPENLEDGER_SETTLER_KEY: '0x' + '12'.repeat(32),
+    OPENLEDGER_ROOT_SUBMITTER_KEY: '0x' + '13'.repeat(32),
+    OPENLEDGER_SLASHER_KEY: '0x' + '14'.repeat(32),
   });
   assert.notEqual(unreachable.status, 0);
   assert.match(unreachable.stderr, /127\.0\.0\.1/);
+  // Each role needs its own key on an external chain; the error names the variable.
+  const noRoleKeys = cli(['up', '--data-dir', tempDir(), '--rpc-url', 'http://127.0.0.1:9', '--chain-id', '31337'], { OPENLEDGER_PRIVATE_KEY: '0x' + '11'.repeat(32) });
+  assert.notEqual(noRoleKeys.status, 0);
+  assert.match(noRoleKeys.stderr, /needs a separate settler key in OPENLEDGER_SETTLER_KEY[\s\S]*hint:/);
 });
 
 test('an external chain without an expected chain id is refused before connecting', () => {

@@ -73,4 +73,27 @@ contract OpenTokenTest is Fixture {
         assertEq(token.balanceOf(alice) + token.balanceOf(bob), uint256(a) + b);
         assertEq(token.totalSupply(), uint256(a) + b);
     }
+
+    /// Votes: timestamp clock; balances count only once delegated; delegated votes follow transfers; past votes
+    /// (the governor's snapshots) do not change afterwards.
+    function test_votes_timestampClockAndDelegation() public {
+        assertEq(token.CLOCK_MODE(), "mode=timestamp");
+        assertEq(token.clock(), block.timestamp);
+        vm.prank(admin);
+        token.mint(alice, 10 ether);
+        assertEq(token.getVotes(alice), 0);
+        vm.prank(alice);
+        token.delegate(alice);
+        assertEq(token.getVotes(alice), 10 ether);
+        uint256 t0 = block.timestamp;
+        vm.warp(t0 + 10);
+        vm.prank(alice);
+        token.transfer(bob, 4 ether);
+        assertEq(token.getVotes(alice), 6 ether);
+        assertEq(token.getVotes(bob), 0); // bob has not delegated
+        vm.warp(t0 + 20);
+        assertEq(token.getPastVotes(alice, t0), 10 ether);
+        assertEq(token.getPastVotes(alice, t0 + 10), 6 ether);
+        assertEq(token.getPastTotalSupply(t0 + 10), 10 ether);
+    }
 }

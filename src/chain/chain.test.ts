@@ -77,8 +77,13 @@ describe('embedded chain', () => {
     // The embedded timelock delay is short (60 s) so a local proposal completes in minutes; role keys have gas.
     assert.equal(await chain.publicClient.readContract({ address: book.timelock, abi: artifacts.OpenTimelock.abi, functionName: 'getMinDelay' } as never), 60n);
     assert.ok((await chain.publicClient.getBalance({ address: r.settler.address })) >= 10n ** 18n);
-    // Dev accounts delegated to themselves: their OPEN counts as votes from the start.
-    assert.equal(await actions.votesOf(chain, { owner: devAccounts(TEST_MNEMONIC, 1)[0]!.address }), 1_000_000n * OPEN);
+    // The settlement epoch (governed, read by the node) is shorter than the withdrawal delay.
+    assert.equal((await actions.protocolParams(chain)).epochLength, 600n);
+    // OPEN counts as votes once delegated (ERC20Votes); a dev account delegates to itself.
+    const [dev] = devAccounts(TEST_MNEMONIC, 1);
+    assert.equal(await actions.votesOf(chain, { owner: dev!.address }), 0n);
+    await actions.delegateVotes(chain, { account: dev });
+    assert.equal(await actions.votesOf(chain, { owner: dev!.address }), 1_000_000n * OPEN);
     for (const dev of devAccounts(TEST_MNEMONIC, 4)) {
       assert.equal(await actions.tokenBalance(chain, { owner: dev.address }), 1_000_000n * OPEN);
     }
@@ -314,4 +319,21 @@ describe('embedded chain start-up failures', () => {
       d.remove();
     }
   });
+});
+
+test('an address book from before governance (version 1) is refused with the way out', async () => {
+  const d = tempDataDir();
+  try {
+    const path = defaultAddressBookPath(d.dir);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(d.dir, 'chain'), { recursive: true });
+    const zero = '0x' + '00'.repeat(20);
+    writeFileSync(path, JSON.stringify({
+      version: 1, chainId: 31337, genesisHash: '0x' + 'ab'.repeat(32), deploymentBlock: '1', deployer: zero, externalToken: false,
+      contracts: { OpenToken: zero, DatanetRegistry: zero, ModelRegistry: zero, RewardsDistributor: zero, InferenceEscrow: zero, Staking: zero },
+    }));
+    await rejectsWith(Promise.resolve().then(() => readAddressBook(path)), 'address_book_outdated', /written before governance and separated roles \(version 1\)/);
+  } finally {
+    d.remove();
+  }
 });

@@ -72,9 +72,6 @@ async function startEmbedded(config: Extract<ChainConfig, { mode: 'embedded' }>,
         // The operator too: it funds reward pools and pays for relayed purchases on the local chain.
         mintTo: [operator.address, ...devs.map((a) => a.address)],
         mintWei: config.devMintWei ?? 1_000_000n * 10n ** 18n,
-        // Dev accounts hold votes from the start, so a local proposal can pass (OPEN counts only once delegated).
-        delegators: devs,
-        walletFor: (a) => chain.walletFor(a),
         gasFunding: 100n * 10n ** 18n,
         params: opts.deployParams,
         hooks: opts.deployHooks,

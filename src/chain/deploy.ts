@@ -9,10 +9,11 @@
  *   RewardsDistributor(deployer, token, activationDelay, minActivationDelay)
  *   InferenceEscrow(deployer, token, rewards, withdrawalDelay)
  *   Staking(deployer, token, treasury = timelock, unbondingDelay, challengeWindow, maxSlashBps)
- *   wire: datanets.setRewardsPool/setStaking; timelock PROPOSER+CANCELLER → governor;
+ *   wire: datanets.setRewardsPool/setStaking; rewards.setEpochLength; timelock PROPOSER+CANCELLER → governor;
  *         OPERATOR → relayer (registries), SETTLER → settler, ROOT_SUBMITTER → rootSubmitter,
  *         SLASHER → slasher, GUARDIAN → guardian (optional)
- *   embedded only: ETH to the role keys, OPEN to the dev accounts, each dev account delegates its votes to itself
+ *   embedded only: ETH to the role keys, OPEN to the dev accounts (votes count once an account delegates:
+ *                  `openledger gov delegate`; not done here, so plain transfers carry no vote-checkpoint cost)
  *   hand over: DEFAULT_ADMIN_ROLE → timelock and renounced by the deployer on every contract; OPEN ownership →
  *              timelock; the deployer renounces the timelock's own admin role
  *   verify: code at every address, every role held by its key, no admin left with the deployer
@@ -20,13 +21,14 @@
  * Only after all of that succeeds does the caller write the address book, so a deploy that fails
  * half-way leaves contracts nobody points at (harmless) and no book that points at nothing.
  */
-import { BaseError, getAddress, type Account, type Address, type Hash, type Hex } from 'viem';
+import { BaseError, getAddress, type Address, type Hash, type Hex } from 'viem';
 import { OpenLedgerError } from '../util/errors.ts';
 import { Roles, type ContractName } from '../contracts/index.ts';
 import { makeAddressBook, type AddressBook } from './address-book.ts';
 import type { NodePublicClient, NodeWalletClient } from './clients.ts';
 import { artifacts } from './contracts.ts';
 import { toChainError } from './errors.ts';
+import { withGasMargin } from './tx.ts';
 import type { RoleName } from './roles.ts';
 
 export interface DeployParams {
@@ -53,6 +55,9 @@ export interface DeployParams {
   proposalThreshold: bigint;
   /** OpenGovernor: quorum in percent of the supply. */
   quorumPercent: bigint;
+  /** RewardsDistributor.epochLength: the settlement epoch the node uses (must be shorter than withdrawalDelay, so
+   *  usage served before a withdrawal request is settled before the payout). */
+  epochLength: bigint;
   /** Staking: where slashed stake goes; default the OpenTimelock (governed). */
   treasury?: Address;
   /** Optional key that may only disable pending roots and veto slashes (never move money). */
@@ -65,12 +70,12 @@ export const defaultDeployParams = (embedded: boolean): DeployParams =>
     ? {
         activationDelay: 60n, minActivationDelay: 60n, withdrawalDelay: 3_600n, unbondingDelay: 7n * 86_400n,
         challengeWindow: 3_600n, maxSlashBps: 1_000, timelockDelay: 60n, votingDelay: 1n, votingPeriod: 60n,
-        proposalThreshold: 0n, quorumPercent: 4n,
+        proposalThreshold: 0n, quorumPercent: 4n, epochLength: 600n,
       }
     : {
         activationDelay: 3_600n, minActivationDelay: 3_600n, withdrawalDelay: 86_400n, unbondingDelay: 7n * 86_400n,
         challengeWindow: 7n * 86_400n, maxSlashBps: 1_000, timelockDelay: 2n * 86_400n, votingDelay: 86_400n,
-        votingPeriod: 3n * 86_400n, proposalThreshold: 10_000n * 10n ** 18n, quorumPercent: 4n,
+        votingPeriod: 3n * 86_400n, proposalThreshold: 10_000n * 10n ** 18n, quorumPercent: 4n, epochLength: 3_600n,
       };
 
 export interface DeployHooks {
@@ -89,10 +94,6 @@ export interface DeployContext {
   openTokenAddress?: Address;
   mintTo: Address[];
   mintWei: bigint;
-  /** Embedded: accounts that delegate their OPEN votes to themselves after the mint (signing with their keys). */
-  delegators?: Account[];
-  /** Wallets for the delegators. */
-  walletFor?: (account: Account) => NodeWalletClient;
   /** Embedded: ETH sent to each role key for gas. */
   gasFunding?: bigint;
   params?: Partial<DeployParams>;
@@ -124,6 +125,20 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   const params: DeployParams = { ...defaultDeployParams(ctx.embedded), ...ctx.params };
   const step = async (name: string) => ctx.hooks?.beforeStep?.(name);
   let firstBlock: bigint | null = null;
+  // Governance must be able to veto a slash in time: propose → vote → queue → timelock inside the window.
+  if (params.withdrawalDelay <= params.epochLength) {
+    throw new OpenLedgerError(
+      `the escrow withdrawal delay (${params.withdrawalDelay} s) must be longer than the settlement epoch (${params.epochLength} s), or a payer could withdraw usage before it is settled`,
+      { type: 'config_error', param: 'withdrawalDelay', code: 'withdrawal_delay_too_short', hint: 'raise the withdrawal delay or shorten the epoch' },
+    );
+  }
+  const vetoTime = params.votingDelay + params.votingPeriod + params.timelockDelay;
+  if (params.challengeWindow <= vetoTime) {
+    throw new OpenLedgerError(
+      `the slash challenge window (${params.challengeWindow} s) must be longer than voting delay + voting period + timelock delay (${vetoTime} s), or governance could never veto a slash in time`,
+      { type: 'config_error', param: 'challengeWindow', code: 'challenge_window_too_short', hint: 'raise --challenge-window or shorten the voting period / timelock delay' },
+    );
+  }
 
   const mined = async (hash: Hash, what: string) => {
     const r = await publicClient.waitForTransactionReceipt({ hash, timeout: 180_000 });
@@ -152,7 +167,8 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     try {
       // Simulate first: a refusal then carries the contract's custom error instead of a bare "reverted".
       const { request } = await publicClient.simulateContract({ account: w.account, address, abi: artifacts[name].abi, functionName, args } as never);
-      const hash = await w.writeContract(request as never);
+      const gas = withGasMargin(await publicClient.estimateContractGas({ account: w.account, address, abi: artifacts[name].abi, functionName, args } as never));
+      const hash = await w.writeContract({ ...(request as object), gas } as never);
       await mined(hash, `${name}.${functionName}`);
     } catch (err) {
       throw wrap(err, `${name}.${functionName}`);
@@ -190,6 +206,8 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
   await step('wire:DatanetRegistry');
   await send('DatanetRegistry', a.DatanetRegistry, 'setRewardsPool', [a.RewardsDistributor]);
   await send('DatanetRegistry', a.DatanetRegistry, 'setStaking', [a.Staking]);
+  await step('wire:RewardsDistributor');
+  await send('RewardsDistributor', a.RewardsDistributor, 'setEpochLength', [params.epochLength]);
   await step('wire:OpenTimelock');
   await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.PROPOSER_ROLE, a.OpenGovernor]);
   await send('OpenTimelock', a.OpenTimelock, 'grantRole', [Roles.CANCELLER_ROLE, a.OpenGovernor]);
@@ -218,11 +236,6 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
     for (const to of ctx.mintTo) {
       await step(`mint:${to}`);
       await send('OpenToken', a.OpenToken, 'mint', [to, ctx.mintWei]);
-    }
-    for (const d of ctx.delegators ?? []) {
-      await step(`delegate:${d.address}`);
-      if (!ctx.walletFor) throw new Error('delegators need walletFor');
-      await send('OpenToken', a.OpenToken, 'delegate', [d.address], ctx.walletFor(d));
     }
   }
 
@@ -274,19 +287,20 @@ async function deploySteps(ctx: DeployContext): Promise<AddressBook> {
  * nor any role key is admin anywhere. Returns the problems found (empty = all good).
  */
 export async function checkGovernance(publicClient: NodePublicClient, book: AddressBook): Promise<string[]> {
-  const problems: string[] = [];
   const hasRole = async (name: ContractName, role: Hex, who: Address) =>
     (await publicClient.readContract({ address: book.contracts[name], abi: artifacts[name].abi, functionName: 'hasRole', args: [role, who] } as never)) === true;
+  const keys = [...new Set<Address>([book.deployer, ...Object.values(book.roles)])];
+  // All reads at once: each check resolves to a problem text or null.
+  const checks: Promise<string | null>[] = [];
   for (const name of [...ADMINISTERED, 'OpenTimelock'] as ContractName[]) {
-    if (!(await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, book.timelock))) problems.push(`the timelock is not admin of ${name}`);
-    const keys = new Set<Address>([book.deployer, ...Object.values(book.roles)]);
-    for (const k of keys) if (await hasRole(name, Roles.DEFAULT_ADMIN_ROLE, k)) problems.push(`${k} is still admin of ${name}`);
+    checks.push(hasRole(name, Roles.DEFAULT_ADMIN_ROLE, book.timelock).then((ok) => (ok ? null : `the timelock is not admin of ${name}`)));
+    for (const k of keys) checks.push(hasRole(name, Roles.DEFAULT_ADMIN_ROLE, k).then((bad) => (bad ? `${k} is still admin of ${name}` : null)));
   }
-  if (!(await hasRole('OpenTimelock', Roles.PROPOSER_ROLE, book.contracts.OpenGovernor))) problems.push('the governor is not the timelock proposer');
+  checks.push(hasRole('OpenTimelock', Roles.PROPOSER_ROLE, book.contracts.OpenGovernor).then((ok) => (ok ? null : 'the governor is not the timelock proposer')));
   for (const [name, role, holder] of ROLE_WIRING) {
-    if (!(await hasRole(name, Roles[role], book.roles[holder]))) problems.push(`the ${holder} ${book.roles[holder]} lacks ${role} on ${name}`);
+    checks.push(hasRole(name, Roles[role], book.roles[holder]).then((ok) => (ok ? null : `the ${holder} ${book.roles[holder]} lacks ${role} on ${name}`)));
   }
-  return problems;
+  return (await Promise.all(checks)).filter((p): p is string => p !== null);
 }
 
 function wrap(err: unknown, what: string): OpenLedgerError {

@@ -142,6 +142,38 @@ describe('external chain', () => {
     );
   });
 
+  test('a challenge window governance could not veto in is refused before anything is deployed', async () => {
+    const d = tempDataDir();
+    try {
+      await rejectsWith(
+        startChain(
+          { mode: 'external', dataDir: d.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, roleKeys: ROLE_KEYS, deploy: true },
+          { deployParams: { challengeWindow: 3n * 86_400n } }, // < 1 day + 3 days + 2 days
+        ),
+        'challenge_window_too_short',
+        /must be longer than voting delay \+ voting period \+ timelock delay \(518400 s\)/,
+      );
+      assert.equal(existsSync(defaultAddressBookPath(d.dir)), false);
+    } finally {
+      d.remove();
+    }
+  });
+
+  test('a withdrawal delay not longer than the settlement epoch is refused before anything is deployed', async () => {
+    const d = tempDataDir();
+    try {
+      await rejectsWith(
+        startChain(
+          { mode: 'external', dataDir: d.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, roleKeys: ROLE_KEYS, deploy: true },
+          { deployParams: { withdrawalDelay: 3_600n } },
+        ),
+        'withdrawal_delay_too_short',
+      );
+    } finally {
+      d.remove();
+    }
+  });
+
   test('role keys: each one required, all different', async () => {
     await rejectsWith(
       startChain({ mode: 'external', dataDir: node.dir, rpcUrl: anvil.rpcUrl, chainId: 31337, privateKey: KEY, roleKeys: { ...ROLE_KEYS, slasher: undefined }, deploy: true }),

@@ -52,7 +52,7 @@ export function embeddedRoles(mnemonic: string): NodeRoles {
 }
 
 /** Role accounts from private keys; every key must parse and all four must be different accounts. */
-export function rolesFromKeys(keys: Record<RoleName, Hex | undefined>): NodeRoles {
+export function rolesFromKeys(keys: Partial<Record<RoleName, Hex>>): NodeRoles {
   const out = {} as Record<RoleName, Account>;
   for (const role of Object.keys(ROLE_KEY_ENV) as RoleName[]) {
     const key = keys[role];

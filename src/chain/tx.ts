@@ -41,6 +41,10 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
   const sender = account.address.toLowerCase();
   const hash = await withSenderLock(chain, sender, async (): Promise<Hash> => {
     try {
+      // Embedded Anvil mines only on demand, so `latest` can be a block from minutes ago: a time-dependent call
+      // (vote after the voting delay, queue/execute, withdraw or claim after a delay) would be judged at that old
+      // timestamp. Anvil's `pending` block carries the current time, as the mined transaction will.
+      const blockTag = chain.embedded ? ('pending' as const) : undefined;
       const { request } = await chain.publicClient.simulateContract({
         account,
         address: call.address,
@@ -48,13 +52,18 @@ export async function sendContractTx(chain: Chain, call: ContractCall): Promise<
         functionName: call.functionName,
         args: call.args,
         value: call.value,
+        ...(blockTag ? { blockTag } : {}),
       } as never);
+      const gas = withGasMargin(await chain.publicClient.estimateContractGas({
+        account, address: call.address, abi: call.abi, functionName: call.functionName, args: call.args, value: call.value,
+        ...(blockTag ? { blockTag } : {}),
+      } as never));
       // Nonce from the node's pending count, taken under the lock so two sends never share one. A
       // load-balanced RPC may lag behind its own mempool: a "nonce too low" is retried with a fresh count.
       for (let attempt = 0; ; attempt++) {
         const nonce = await chain.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' });
         try {
-          return await chain.walletFor(account).writeContract({ ...(request as object), account, nonce } as never);
+          return await chain.walletFor(account).writeContract({ ...(request as object), account, nonce, gas } as never);
         } catch (err) {
           if (attempt < 2 && NONCE_CLASH.test(err instanceof Error ? err.message : String(err))) {
             await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
@@ -99,4 +108,15 @@ export async function readContract<T>(
   } catch (err) {
     throw toChainError(err, `${call.contract}.${call.functionName}`);
   }
+}
+
+/**
+ * Gas limit with a margin over the estimate. The estimate runs against the pending block; the mined block can
+ * differ in ways that cost more gas — OPEN is ERC20Votes with a timestamp clock, so a transfer by a delegating
+ * account updates a vote checkpoint when the estimate's block has the same timestamp as the last checkpoint but
+ * pushes a new one (a fresh storage slot, ~20k gas more) when it is mined a second later. Without a margin such
+ * a transaction runs out of gas now and then. Unused gas is refunded.
+ */
+export function withGasMargin(estimate: bigint): bigint {
+  return (estimate * 13n) / 10n + 50_000n;
 }

@@ -671,9 +671,9 @@ export class DatanetService {
         ? (parseEventLogs({ abi: artifacts.DatanetRegistry.abi, logs: receipt.logs, eventName: 'AccessPurchased' } as never) as unknown as Array<{ address: string; args: { datanetId: bigint; account: Address; price: bigint } }>)
         : [];
       const ok = logs.some((l) => l.address.toLowerCase() === this.chain.addresses.contracts.DatanetRegistry.toLowerCase() && l.args.datanetId === BigInt(id) && l.args.account.toLowerCase() === b.toLowerCase());
-      if (!ok) throw invalid(`transaction ${txHash} is not a purchase of datanet ${id} by ${b}`, { param: 'txHash', code: 'purchase_not_found', hint: 'call DatanetRegistry.purchaseAccess(datanetId) from the buyer and pass its transaction hash' });
+      if (!ok) throw invalid(`transaction ${txHash} is not a purchase of datanet ${id} by ${b}`, { param: 'txHash', code: 'purchase_not_found', hint: 'call DatanetRegistry.purchaseAccess(datanetId, maxPrice) from the buyer and pass its transaction hash' });
     } else {
-      throw invalid('a purchase needs the buyer\'s purchaseAccess transaction', { param: 'txHash', code: 'purchase_tx_required', hint: 'approve the price to DatanetRegistry, call purchaseAccess(datanetId), and pass its txHash' });
+      throw invalid('a purchase needs the buyer\'s purchaseAccess transaction', { param: 'txHash', code: 'purchase_tx_required', hint: 'approve the price to DatanetRegistry, call purchaseAccess(datanetId, maxPrice), and pass its txHash' });
     }
     const credits = this.recordPurchase(d, b, price, txHash);
     return { datanetId: id, buyer: b, priceWei: price.toString(), txHash, credits: credits.map((c) => ({ contributor: c.contributor, amountWei: c.amount.toString() })) };

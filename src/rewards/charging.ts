@@ -96,9 +96,10 @@ export class Charging {
     const price = this.deps.resolver.price(p);
     const hold = fee(price, p.promptBound, p.maxTokens);
     const parties = await this.deps.resolver.parties(p);
+    const asked = Date.now();
     let bal: CachedBalance = hold > 0n ? await this.chainBalance(p.caller) : { spendable: 0n, authorized: 0n, scope: ZERO32, block: 0n, at: 0 };
-    // A refusal on a cached balance is checked again on a fresh read (the caller may just have deposited).
-    if (hold > 0n && bal.at < Date.now() - 50 && hold > this.spendableNow(p.caller, bal).available) {
+    // A refusal on a balance read before this request is checked again on a fresh read (the caller may just have deposited).
+    if (hold > 0n && bal.at < asked && hold > this.spendableNow(p.caller, bal).available) {
       this.balances.delete(p.caller.toLowerCase());
       bal = await this.chainBalance(p.caller);
     }
@@ -131,14 +132,15 @@ export class Charging {
       let f = fee(price, u.promptTokens, u.completionTokens);
       if (f > hold) f = hold; // cannot happen (both token counts are bounded by the hold's); never charge past consent
       const epoch = this.deps.currentEpoch();
-      this.release(row);
       if (f > 0n) {
+        // release the hold and charge the fee in one transaction (payer:<a> nets +H − F)
         const parties = JSON.parse(row.split) as SplitParties;
         this.ledger.post({ kind: 'charge', inferenceId: id, epoch, entries: [
-          { account: account.payer(row.caller), party: row.caller, role: 'payer', amount: -f, modelId: row.model_id },
+          { account: account.hold(row.caller), party: row.caller, role: 'hold', amount: -hold },
+          { account: account.payer(row.caller), party: row.caller, role: 'payer', amount: hold - f, modelId: row.model_id },
           ...splitCharge(f, id, parties),
         ] });
-      }
+      } else this.release(row);
       this.setCharged.run(u.promptTokens, u.completionTokens, f.toString(), u.finishReason, epoch, Date.now(), id);
       return f;
     })();

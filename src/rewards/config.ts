@@ -29,8 +29,11 @@ export const rewardsConfigSchema = z.object({
   enabled: z.boolean().default(true),
   /** Epoch length in seconds; default 60 on the embedded chain, 3600 on external chains. */
   epochSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
-  /** Fee split in parts per million. */
-  shares: sharesSchema.default(DEFAULT_SHARES),
+  /**
+   * Fee split in parts per million. Unset (the default): RewardsDistributor.feeShares on chain,
+   * which governance changes through the timelock (DEFAULT_SHARES if the chain has none).
+   */
+  shares: sharesSchema.optional(),
   /** Price of base models (no ModelRegistry entry): OPEN wei per 1k tokens; 0 = free. */
   basePrice: z.object({ per1kInput: wei.default('0'), per1kOutput: wei.default('0') }).prefault({}),
   /** Who earns the protocol share; default the chain's treasury (or the operator). */

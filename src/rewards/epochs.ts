@@ -102,21 +102,33 @@ export class Epochs {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await this.queue;
   }
 
   /** Closes the open epoch now (tests, `openledger rewards close-epoch`) and drives it to its end; returns its number. */
   async closeNow(): Promise<number> {
     const e = this.current();
     this.d.db.prepare(`UPDATE rewards_epochs SET ends_at = ? WHERE epoch = ? AND status = 'open'`).run(Date.now(), e);
-    while (this.running) await this.running;
     await this.runOnce();
     const r = this.get(e)!;
     if (r.status !== 'done') throw new OpenLedgerError(`epoch ${e} stopped at ${r.status}: ${r.error ?? ''}`, { type: 'chain_error', code: 'epoch_not_done', hint: 'the node retries it every tick; see GET /v1/rewards/epochs' });
     return e;
   }
 
-  /** Rolls over a due epoch and runs every pending step until nothing moves; a failing step is recorded and retried next tick. */
-  async runOnce(): Promise<void> {
+  /**
+   * Rolls over a due epoch and runs every pending step until nothing moves; a failing step is
+   * recorded and retried next tick. Runs one at a time (the loop and `closeNow` queue up), so a
+   * step is never taken twice concurrently.
+   */
+  runOnce(): Promise<void> {
+    const run = this.queue.then(() => this.runSteps());
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  private async runSteps(): Promise<void> {
     this.roll();
     for (let guard = 0; guard < 1000; guard++) {
       const e = this.d.db.prepare(`SELECT * FROM rewards_epochs WHERE status NOT IN ('open', 'done') ORDER BY epoch LIMIT 1`).get() as EpochRow | undefined;

@@ -98,6 +98,7 @@ test('amounts split into words and summed in SQL are exact far beyond 2^64', wit
   }
   assert.ok(expected > 1n << 64n);
   assert.equal(ledger.balance('big'), expected);
+  assert.equal(ledger.balanceFromEntries('big'), expected);
   assert.equal(ledger.balance('other'), -expected);
   assert.equal(ledger.total(), 0n);
 }));
@@ -157,6 +158,7 @@ test('concurrent holds never overspend a balance or an authorization; every tran
     assert.equal(ledger.total(), 0n);
     for (const p of payers) {
       assert.equal(ledger.balance(account.hold(p)), 0n, 'no hold left open');
+      for (const a of [account.hold(p), account.payer(p)]) assert.equal(ledger.balance(a), ledger.balanceFromEntries(a), 'running balance = sum of entries');
       const fees = (s.db.prepare(`SELECT fee_wei FROM inferences WHERE caller = ? AND status = 'charged'`).all(p) as Array<{ fee_wei: string }>).reduce((a, x) => a + BigInt(x.fee_wei), 0n);
       assert.equal(-ledger.balance(account.payer(p)), fees, 'payer account = −(charges)');
       assert.ok(fees <= limit(p), `seed ${seed}: charged ${fees} of ${limit(p)} (balance and authorization)`);

@@ -4,8 +4,9 @@
  * inference (or epoch, for settlements).
  *
  *   hold      payer:<a> −H        hold:<a> +H                      admission (one per request)
- *   release   hold:<a>  −H        payer:<a> +H                     the request ended (or failed)
- *   charge    payer:<a> −F        earn:<protocol|owner|validators> +…, pool:<inference> +…
+ *   release   hold:<a>  −H        payer:<a> +H                     the request failed before the engine
+ *   charge    hold:<a>  −H        payer:<a> +(H − F)               the request ended: hold released, F charged,
+ *                                 earn:<protocol|owner|validators> +…, pool:<inference> +…  (one transaction)
  *   attribute pool:<inference> −P earn:<contributors> +…           epoch close, by attribution weight
  *   settle    distributor −D      payer:<a> +D                     InferenceEscrow.settle debited D
  *   writeoff  earn:… / pool −…    payer:<a> +(F − paid)            the escrow could not pay it all
@@ -69,23 +70,30 @@ export class Ledger {
   private readonly insTxn;
   private readonly insEntry;
   private readonly sumAccount;
+  private readonly addBalance;
+  private readonly getBalance;
   private readonly sumAccountAfterBlock;
 
   constructor(private readonly db: Db) {
     this.insTxn = db.prepare('INSERT INTO ledger_txns (kind, inference_id, epoch, chain_block, created_at) VALUES (?, ?, ?, ?, ?)');
     this.insEntry = db.prepare(`INSERT INTO ledger_entries (txn_id, inference_id, epoch, account, party, role, datanet_id, model_id, amount, amount_hi, amount_mid, amount_lo)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.addBalance = db.prepare(`INSERT INTO ledger_balances (account, hi, mid, lo) VALUES (?, ?, ?, ?)
+      ON CONFLICT (account) DO UPDATE SET hi = hi + excluded.hi, mid = mid + excluded.mid, lo = lo + excluded.lo`);
+    this.getBalance = db.prepare('SELECT hi, mid, lo FROM ledger_balances WHERE account = ?').safeIntegers(true);
     this.sumAccount = db.prepare('SELECT SUM(amount_hi) hi, SUM(amount_mid) mid, SUM(amount_lo) lo FROM ledger_entries WHERE account = ?').safeIntegers(true);
-    this.sumAccountAfterBlock = db.prepare(`SELECT SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
-      WHERE e.account = ? AND t.kind = 'settle' AND t.chain_block > ?`).safeIntegers(true);
+    // From the settlements after `block` (few: the last epoch or two), not from the account's whole history.
+    this.sumAccountAfterBlock = db.prepare(`SELECT SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_txns t JOIN ledger_entries e ON e.txn_id = t.id
+      WHERE t.kind = 'settle' AND t.chain_block > @block AND e.account = @account`).safeIntegers(true);
   }
 
   /**
-   * Writes one balanced transaction. Call inside `db.transaction` when it goes with other writes;
+   * Writes one balanced transaction (none when every amount is 0; returns its id, or 0). Call inside `db.transaction` when it goes with other writes;
    * on its own it is atomic anyway (one SQLite transaction).
    */
   post(t: Txn): number {
     checkBalanced(t);
+    if (t.entries.every((e) => e.amount === 0n)) return 0; // nothing moves (a free call's hold): no transaction
     return this.db.transaction(() => {
       const now = Date.now();
       const id = Number(this.insTxn.run(t.kind, t.inferenceId ?? null, t.epoch ?? null, t.chainBlock === undefined || t.chainBlock === null ? null : Number(t.chainBlock), now).lastInsertRowid);
@@ -93,19 +101,27 @@ export class Ledger {
         if (e.amount === 0n) continue;
         const [hi, mid, lo] = splitWords(e.amount);
         this.insEntry.run(id, t.inferenceId ?? null, t.epoch ?? null, e.account, e.party ?? null, e.role, e.datanetId ?? null, e.modelId ?? null, e.amount.toString(), hi, mid, lo);
+        this.addBalance.run(e.account, hi, mid, lo);
       }
       return id;
     })();
   }
 
+  /** An account's balance: the running total kept beside the entries (O(1)). */
   balance(accountName: string): bigint {
+    const r = this.getBalance.get(accountName) as { hi: bigint; mid: bigint; lo: bigint } | undefined;
+    return r ? joinWords(r.hi, r.mid, r.lo) : 0n;
+  }
+
+  /** The same balance summed from the entries (the running total must always equal it; the tests check). */
+  balanceFromEntries(accountName: string): bigint {
     const r = this.sumAccount.get(accountName) as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
     return joinWords(r.hi, r.mid, r.lo);
   }
 
   /** Settlement credits to `accountName` from settle transactions mined after `block`. */
   settledAfter(accountName: string, block: bigint): bigint {
-    const r = this.sumAccountAfterBlock.get(accountName, block) as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
+    const r = this.sumAccountAfterBlock.get({ account: accountName, block }) as { hi: bigint | null; mid: bigint | null; lo: bigint | null };
     return joinWords(r.hi, r.mid, r.lo);
   }
 

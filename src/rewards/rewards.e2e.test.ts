@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { encodeFunctionData } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
 import { siweToken, startTestNode } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
@@ -21,7 +22,7 @@ import { OpenLedgerError } from '../util/errors.ts';
 
 let node: RunningNode & { dataDir: string };
 let rewards: RewardsService;
-let modelOwner: LocalAccount, alice: LocalAccount, carol: LocalAccount, u1: LocalAccount, u2: LocalAccount;
+let modelOwner: LocalAccount, alice: LocalAccount, carol: LocalAccount, u1: LocalAccount, u2: LocalAccount, val: LocalAccount;
 const tokens = new Map<string, string>();
 const IN = 2_000_000_000_000n, OUT = 5_000_000_000_000n; // wei per 1k tokens
 
@@ -52,10 +53,14 @@ before(async () => {
   rewards = node.services.modules.rewards as RewardsService;
   [modelOwner, alice, carol, u1] = node.services.keyring!.accounts;
   u2 = privateKeyToAccount(generatePrivateKey());
+  val = privateKeyToAccount(generatePrivateKey());
   const chain = node.services.chain;
-  // u2 is a stranger: gas from Anvil, OPEN from a dev account
-  await rpc(chain.rpcUrl, 'anvil_setBalance', [u2.address, '0x56BC75E2D63100000']);
-  await actions.transfer(chain, { account: carol, to: u2.address, amount: 10n ** 18n });
+  // u2 and the validator are strangers: gas from Anvil, OPEN from a dev account
+  for (const a of [u2, val]) {
+    await rpc(chain.rpcUrl, 'anvil_setBalance', [a.address, '0x56BC75E2D63100000']);
+    await actions.transfer(chain, { account: carol, to: a.address, amount: 10n ** 18n });
+  }
+  await actions.stake(chain, { account: val, amount: 10n ** 17n });
   for (const a of [modelOwner, alice, carol, u1, u2]) tokens.set(a.address, await siweToken(node, a));
   const tiny = buildTinyModel('llama', join(node.dataDir, 'tiny'), { format: 'gguf', seed: 11, dims: { contextLength: 8192 } });
   await new ModelCatalog(node.dataDir).add(tiny.ggufPath!, 'tiny-llama');
@@ -73,6 +78,9 @@ describe('payable inference on the embedded chain', () => {
     assert.equal(c.statusCode, 201, c.body);
     datanetId = c.json().id;
     const rows = (who: string, n: number) => Array.from({ length: n }, (_, i) => ({ instruction: `code ${who}${i}`, output: `the code is ${who}-${i * 7}` }));
+    // a staked validator of the datanet earns the validators' share
+    const v = await call('POST', `/v1/datanets/${datanetId}/validators`, modelOwner, { address: val.address });
+    assert.equal(v.statusCode, 200, v.body);
     await upload(alice, datanetId, rows('a', 6));
     await upload(carol, datanetId, rows('c', 3));
     assert.equal((await call('POST', `/v1/datanets/${datanetId}/versions`, modelOwner)).statusCode, 201);
@@ -124,6 +132,23 @@ describe('payable inference on the embedded chain', () => {
     assert.equal(relayed.statusCode, 200, relayed.body);
     const replay = await call('POST', '/v1/escrow/authorizations', u2, { ...jsonAuth(auth), signature: await actions.signSpendAuthorization(chain, u2, auth) });
     assert.equal(replay.statusCode, 409, replay.body); // a used nonce is refused on chain
+    // a wallet signs its own escrow transactions; the node simulates, then broadcasts them
+    const signed = async (functionName: string, args: unknown[]) => {
+      const w = chain.walletFor(u2);
+      const nonce = await chain.publicClient.getTransactionCount({ address: u2.address, blockTag: 'pending' });
+      return w.signTransaction({ account: u2, chain: w.chain, to: escrow, data: encodeFunctionData({ abi: artifacts.InferenceEscrow.abi, functionName, args } as never), gas: 300_000n, nonce, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n } as never);
+    };
+    const noAllowanceRaw = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('deposit', [5n]) });
+    assert.equal(noAllowanceRaw.statusCode, 400, noAllowanceRaw.body);
+    assert.match(noAllowanceRaw.json().error.message, /InferenceEscrow\.deposit reverted: ERC20InsufficientAllowance/);
+    const req = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('requestWithdrawal', [1n]) });
+    assert.equal(req.statusCode, 200, req.body);
+    assert.equal(req.json().from, u2.address);
+    const tooEarly = await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('withdraw', []) });
+    assert.equal(tooEarly.statusCode, 400, tooEarly.body);
+    assert.match(tooEarly.json().error.message, /WithdrawalNotReady/);
+    assert.equal((await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: await signed('cancelWithdrawal', []) })).statusCode, 200);
+    assert.equal((await call('POST', '/v1/escrow/transactions', undefined, { signed_transaction: '0x1234' })).json().error.code, 'invalid_transaction');
     const b = (await call('GET', `/v1/escrow/${u2.address}`)).json();
     assert.equal(b.balance, '20000000000000');
     assert.equal(b.available, '20000000000000');
@@ -150,7 +175,12 @@ describe('payable inference on the embedded chain', () => {
     const split = inf.split.reduce((s: bigint, x: any) => s + BigInt(x.amount), 0n) + BigInt(inf.contributors_pending);
     assert.equal(split, BigInt(inf.fee), 'split + contributors pool = fee');
     const roles = new Set(inf.split.map((x: any) => x.role));
-    assert.ok(roles.has('protocol') && roles.has('owner'), JSON.stringify(inf.split));
+    assert.ok(roles.has('protocol') && roles.has('owner') && roles.has('validator'), JSON.stringify(inf.split));
+    assert.equal(inf.split.find((x: any) => x.role === 'validator').address, val.address);
+    // the shares are RewardsDistributor.feeShares on chain (governed through the timelock)
+    const bps = await node.services.chain.publicClient.readContract({ address: node.services.chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'feeShares', args: [] } as never) as readonly number[];
+    assert.equal(inf.split.find((x: any) => x.role === 'owner').amount, (BigInt(inf.fee) * BigInt(bps[1]) / 10_000n).toString());
+    assert.equal(inf.split.find((x: any) => x.role === 'validator').amount, (BigInt(inf.fee) * BigInt(bps[2]) / 10_000n).toString());
     // a second call over model:<id>
     const r2 = await chat(u1, `model:${modelId}`);
     assert.equal(r2.statusCode, 200, r2.body);
@@ -184,13 +214,27 @@ describe('payable inference on the embedded chain', () => {
     assert.ok(BigInt(inf.fee) < BigInt(inf.hold));
   });
 
-  test('402 when the balance runs out: held + unsettled count against it', async () => {
+  test('402 when the balance runs out: held + unsettled count against it; concurrent requests never overspend', async () => {
     const before = (await call('GET', `/v1/escrow/${u2.address}`)).json();
     assert.equal(BigInt(before.unsettled), BigInt((await call('GET', `/v1/inferences/${ids.u2}`)).json().fee));
     const res = await chat(u2, model, { max_tokens: 4000 });
     assert.equal(res.statusCode, 402, res.body);
     assert.match(res.json().error.message, new RegExp(`can spend ${before.available} wei`));
     assert.equal((await call('GET', `/v1/escrow/${u2.address}`)).json().available, before.available, 'a refused request holds nothing');
+    // concurrent requests race for what is left: some are admitted, the rest refused, none overspends
+    const res6 = await Promise.all(Array.from({ length: 6 }, (_, i) => chat(u2, model, { max_tokens: 1000, messages: [{ role: 'user', content: `code ${i}` }] })));
+    const ok = res6.filter((r) => r.statusCode === 200), refused = res6.filter((r) => r.statusCode === 402);
+    assert.equal(ok.length + refused.length, 6, res6.map((r) => r.statusCode).join(','));
+    assert.ok(ok.length >= 1 && refused.length >= 1, `${ok.length} admitted, ${refused.length} refused`);
+    let held = 0n;
+    for (const r of ok) {
+      const inf = (await call('GET', `/v1/inferences/${r.json().id}`)).json();
+      held += BigInt(inf.hold);
+      ids[`u2c${r.json().id}`] = r.json().id;
+    }
+    assert.ok(held <= BigInt(before.available), `holds ${held} > available ${before.available}`);
+    const after = (await call('GET', `/v1/escrow/${u2.address}`)).json();
+    assert.ok(BigInt(after.unsettled) + BigInt(after.held) <= BigInt(after.authorization.remaining), 'never more owed than authorized');
   });
 
   test('the epoch settles on chain, its records go to DA, the cumulative root is posted; every party claims exactly its share', async () => {
@@ -226,7 +270,7 @@ describe('payable inference on the embedded chain', () => {
     await rpc(chain.rpcUrl, 'evm_increaseTime', [120]);
     await rpc(chain.rpcUrl, 'evm_mine', []);
 
-    const parties = [rewards.treasury(), modelOwner.address, alice.address, carol.address];
+    const parties = [rewards.treasury(), modelOwner.address, val.address, alice.address, carol.address];
     let claimedSum = 0n;
     const earned = new Map<string, bigint>();
     for (const a of parties) {

@@ -9,7 +9,7 @@ import type { BlobStore } from '../da/index.ts';
 import type { ChainIndexRepo, Db } from '../store/index.ts';
 import { OpenLedgerError, notFound } from '../util/errors.ts';
 import { Charging, type AdmitParams, type PartyResolver } from './charging.ts';
-import type { RewardsConfig } from './config.ts';
+import { DEFAULT_SHARES, type RewardsConfig, type Shares } from './config.ts';
 import { Epochs, roleAccount, type EpochRow } from './epochs.ts';
 import { Ledger, joinWords } from './ledger.ts';
 import type { Price, SplitParties } from './split.ts';
@@ -100,7 +100,27 @@ export class RewardsService {
         if (stake > 0n) validators.push({ address: v, stake: stake.toString(), datanetId: id });
       }
     }
-    return { shares: this.d.config.shares, protocol: this.treasury(), owner: owner ? getAddress(owner) : null, validators, hasContributors: datanets.length > 0, modelId: p.modelId };
+    return { shares: await this.shares(), protocol: this.treasury(), owner: owner ? getAddress(owner) : null, validators, hasContributors: datanets.length > 0, modelId: p.modelId };
+  }
+
+  private sharesCache: { at: number; shares: Shares } | null = null;
+
+  /** The fee split: the node config's when set, else RewardsDistributor.feeShares (basis points → ppm), cached 30 s. */
+  async shares(): Promise<Shares> {
+    if (this.d.config.shares) return this.d.config.shares;
+    if (this.sharesCache && Date.now() - this.sharesCache.at < 30_000) return this.sharesCache.shares;
+    let shares = DEFAULT_SHARES;
+    try {
+      const r = await this.d.chain.publicClient.readContract({
+        address: this.d.chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'feeShares', args: [],
+      } as never) as readonly [number, number, number, number] | { protocolBps: number; modelOwnerBps: number; validatorsBps: number; contributorsBps: number };
+      const [p, o, v, c] = Array.isArray(r) ? r : [(r as any).protocolBps, (r as any).modelOwnerBps, (r as any).validatorsBps, (r as any).contributorsBps];
+      if (Number(p) + Number(o) + Number(v) + Number(c) === 10_000) shares = { protocol: Number(p) * 100, owner: Number(o) * 100, validators: Number(v) * 100, contributors: Number(c) * 100 };
+    } catch {
+      /* a distributor without feeShares (older deployment): the defaults */
+    }
+    this.sharesCache = { at: Date.now(), shares };
+    return shares;
   }
 
   /** A datanet's current validators, from the indexed ValidatorAdded / ValidatorRemoved events. */
@@ -122,7 +142,7 @@ export class RewardsService {
     const r = this.d.db.prepare('SELECT * FROM inferences WHERE id = ?').get(id) as any;
     if (!r) throw notFound(`no inference "${id.slice(0, 100)}" on this node`, { param: 'id', code: 'inference_not_found', hint: 'use the id of a completion this node returned (chatcmpl-… or cmpl-…)' });
     const entries = this.ledger.entriesOf(id);
-    const split = entries.filter((e) => ['charge', 'attribute', 'writeoff'].includes(e.kind) && e.role !== 'payer' && e.role !== 'pool');
+    const split = entries.filter((e) => ['charge', 'attribute', 'writeoff'].includes(e.kind) && e.role !== 'payer' && e.role !== 'hold' && e.role !== 'pool');
     const byParty = new Map<string, { address: string; role: string; datanet_id: number | null; amount: bigint }>();
     for (const e of split) {
       const k = `${e.party}:${e.role}:${e.datanetId}`;
@@ -158,9 +178,12 @@ export class RewardsService {
     const earned = perEpoch.reduce((s, r) => s + r.amount, 0n);
     const chain = this.d.chain;
     const dist = chain.addresses.contracts.RewardsDistributor;
+    // Activation is judged by block time: Anvil's `latest` block keeps the time it was mined (an idle
+    // embedded chain mines nothing), its `pending` block has the current time, which a claim sent now gets.
+    const tag = chain.embedded ? 'pending' : chain.moneyReadTag;
     const [activeEpoch, claimed] = await Promise.all([
-      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'latestActiveEpoch', args: [], blockTag: chain.moneyReadTag } as never) as Promise<bigint>,
-      actions.claimedAmount(chain, { owner: a }),
+      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'latestActiveEpoch', args: [], blockTag: tag } as never) as Promise<bigint>,
+      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'claimed', args: [a], blockTag: tag } as never) as Promise<bigint>,
     ]);
     const leafIn = (e: EpochRow | null) => {
       if (!e?.tree) return null;
@@ -214,6 +237,19 @@ export class RewardsService {
     return { address: a, amount: res.amount.toString(), epoch: Number(res.epoch), cumulative_amount: l.cumulativeAmount.toString(), tx_hash: res.txHash, block_number: res.blockNumber.toString() };
   }
 
+  /** The epoch's records from DA (integrity-checked by the blob store) — what anyone verifies a claim against. */
+  async records(epoch: number): Promise<Record<string, unknown>> {
+    const e = this.epochs.get(epoch);
+    if (!e) throw notFound(`no epoch ${epoch} on this node`, { param: 'epoch', code: 'epoch_not_found', hint: 'GET /v1/rewards/epochs lists them' });
+    if (!e.da_commitment) {
+      throw new OpenLedgerError(`epoch ${epoch} has no records in DA (${e.status === 'done' ? 'nothing to pay out: no root was posted' : `it is still ${e.status}`})`, {
+        type: 'not_found_error', code: 'epoch_records_missing', hint: 'records are written when an epoch with earnings closes',
+      });
+    }
+    const bytes = await (this.d.blobs.get(e.da_commitment as Hex));
+    return { epoch, da_commitment: e.da_commitment, root_tx: e.root_tx, records: JSON.parse(new TextDecoder().decode(bytes)) };
+  }
+
   /** Escrow state for a payer: on chain, held by running requests, charged but unsettled, available. */
   async escrow(address: Address) {
     const a = getAddress(address);
@@ -237,7 +273,7 @@ export class RewardsService {
     const rows = this.d.db.prepare(`SELECT COALESCE(model_id, model) AS key, model_id, MIN(model) AS model, epoch, COUNT(*) calls, SUM(prompt_tokens) prompt_tokens, SUM(completion_tokens) completion_tokens
       FROM inferences WHERE status = 'charged' GROUP BY key, epoch ORDER BY key, epoch LIMIT ?`).all(clamp(limit)) as any[];
     const revenue = this.sumBy(`SELECT COALESCE(i.model_id, i.model) AS key, e.epoch, SUM(e.amount_hi) hi, SUM(e.amount_mid) mid, SUM(e.amount_lo) lo FROM ledger_entries e JOIN inferences i ON i.id = e.inference_id
-      WHERE e.role = 'payer' AND e.account LIKE 'payer:%' AND e.inference_id IS NOT NULL AND e.epoch IS NOT NULL GROUP BY key, e.epoch`, (r) => `${r.key}|${r.epoch}`);
+      WHERE e.role IN ('payer', 'hold') AND e.inference_id IS NOT NULL AND e.epoch IS NOT NULL GROUP BY key, e.epoch` /* charge (−F) and write-off (+unpaid) entries: −revenue */, (r) => `${r.key}|${r.epoch}`);
     return rows.map((r) => ({ model: r.model, model_id: r.model_id, epoch: r.epoch, calls: r.calls, prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens, revenue: (-(revenue.get(`${r.key}|${r.epoch}`) ?? 0n)).toString() }));
   }
 

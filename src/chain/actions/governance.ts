@@ -117,10 +117,49 @@ export async function propose(chain: Chain, p: Signer & { actions: GovernanceAct
 
 export const SUPPORT = { against: 0, for: 1, abstain: 2 } as const;
 
+const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString().replace('.000Z', 'Z');
+
+/**
+ * Refuses a step in the wrong state with a message that says when it will be possible, instead of the
+ * governor's bare GovernorUnexpectedProposalState bitmap. (The contract still checks; this only explains.)
+ */
+async function requireState(chain: Chain, id: bigint, step: 'vote' | 'queue' | 'execute'): Promise<void> {
+  const state = PROPOSAL_STATES[await read<number>(chain, 'OpenGovernor', 'state', [id])] ?? 'pending';
+  const want = { vote: 'active', queue: 'succeeded', execute: 'queued' }[step];
+  if (state === want) {
+    if (step === 'execute') {
+      const [eta, block] = await Promise.all([
+        read<bigint>(chain, 'OpenGovernor', 'proposalEta', [id]),
+        chain.publicClient.getBlock({ blockTag: chain.embedded ? 'pending' : 'latest' }),
+      ]);
+      if (eta > block.timestamp) throw notReady(`proposal ${id} is queued; the timelock lets it execute from ${iso(eta)}`, 'wait for the timelock delay, then execute');
+    }
+    return;
+  }
+  let why = `proposal ${id} is ${state}`;
+  let hint = `only a${want === 'active' ? 'n' : ''} ${want} proposal can be ${step === 'vote' ? 'voted on' : `${step}d`}`;
+  if (state === 'pending') {
+    const start = await read<bigint>(chain, 'OpenGovernor', 'proposalSnapshot', [id]);
+    why += `; voting starts after ${iso(start)}`;
+    hint = 'wait for the voting delay';
+  } else if (state === 'active') {
+    const end = await read<bigint>(chain, 'OpenGovernor', 'proposalDeadline', [id]);
+    why += `; voting ends at ${iso(end)}`;
+    hint = step === 'vote' ? hint : 'wait for the voting period to end; it must pass (quorum and more for than against)';
+  } else if (state === 'defeated' || state === 'canceled' || state === 'expired') {
+    hint = 'this proposal cannot go further; make a new one';
+  }
+  throw notReady(why, hint);
+}
+
+const notReady = (message: string, hint: string) =>
+  new OpenLedgerError(message, { type: 'conflict_error', param: 'proposalId', code: 'proposal_not_ready', hint });
+
 /** OpenGovernor.castVote(WithReason). */
 export async function castVote(chain: Chain, p: Signer & { proposalId: bigint; support: keyof typeof SUPPORT; reason?: string }): Promise<TxResult & { weight: bigint }> {
   const support = SUPPORT[p.support];
   if (support === undefined) throw bad(`support must be for, against or abstain, not "${String(p.support)}"`, 'support', 'vote for | against | abstain');
+  await requireState(chain, p.proposalId, 'vote');
   const r = p.reason
     ? await call(chain, 'OpenGovernor', 'castVoteWithReason', [p.proposalId, support, p.reason], p.account)
     : await call(chain, 'OpenGovernor', 'castVote', [p.proposalId, support], p.account);
@@ -130,6 +169,7 @@ export async function castVote(chain: Chain, p: Signer & { proposalId: bigint; s
 
 /** OpenGovernor.queue(id): schedules a succeeded proposal in the timelock. Returns when it can execute. */
 export async function queueProposal(chain: Chain, p: Signer & { proposalId: bigint }): Promise<TxResult & { etaSeconds: bigint }> {
+  await requireState(chain, p.proposalId, 'queue');
   const r = await call(chain, 'OpenGovernor', 'queue', [p.proposalId], p.account);
   const e = eventArgs<{ etaSeconds: bigint }>(chain, r, 'OpenGovernor', 'ProposalQueued');
   return { ...txResult(r), etaSeconds: e.etaSeconds };
@@ -137,6 +177,7 @@ export async function queueProposal(chain: Chain, p: Signer & { proposalId: bigi
 
 /** OpenGovernor.execute(id): runs a queued proposal once the timelock delay has passed (anyone may). */
 export async function executeProposal(chain: Chain, p: Signer & { proposalId: bigint }): Promise<TxResult> {
+  await requireState(chain, p.proposalId, 'execute');
   return txResult(await call(chain, 'OpenGovernor', 'execute', [p.proposalId], p.account));
 }
 

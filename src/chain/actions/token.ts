@@ -1,6 +1,7 @@
 /**
  * The payment token (OpenToken locally, wrapped OPEN on OpenLedger chains): balance, transfer,
- * approve, and the local faucet `mintOpen` (owner-only, so embedded chains only).
+ * approve, and `mintOpen` (owner-only: after deployment the owner is the OpenTimelock, so new OPEN needs a
+ * governance proposal `OpenToken.mint(to, amount)`; dev accounts get theirs at deployment).
  */
 import type { Address } from 'viem';
 import type { Chain } from '../types.ts';

@@ -56,17 +56,24 @@ test('parseAction: Contract.function(args) and JSON', () => {
 
 test('gov CLI: propose → vote → queue → execute changes the rewards activation delay on chain', async () => {
   assert.equal(await activationDelay(), 60n);
+  // OPEN counts as votes once delegated; the snapshot is taken at the proposal, so delegate first.
+  for (const as of ['1', '2']) {
+    const d = await cli(['delegate', '--as', as]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /votes now 1000000000000000000000000/);
+  }
+  await travel(1);
   const p = await cli(['propose', '--action', 'RewardsDistributor.setActivationDelay(120)', '--description', 'Give root reviewers two minutes', '--as', '1', '--json']);
   assert.equal(p.code, 0, p.stderr);
   const { proposalId } = JSON.parse(p.stdout);
   assert.match(proposalId, /^\d+$/);
 
-  // Voting has not started (voting delay): the governor's custom error comes back as a 409 with its name.
-  const early = await cli(['vote', proposalId, 'for', '--as', '1']);
-  assert.notEqual(early.code, 0);
-  assert.match(early.stderr, /GovernorUnexpectedProposalState/);
+  // A vote on a proposal that does not exist: the governor's custom error comes back with its name.
+  const nobody = await cli(['vote', '12345', 'for', '--as', '1']);
+  assert.notEqual(nobody.code, 0);
+  assert.match(nobody.stderr, /GovernorNonexistentProposal/);
 
-  await travel(2);
+  await travel(2); // past the 1 s voting delay
   for (const as of ['1', '2']) {
     const v = await cli(['vote', proposalId, 'for', '--as', as, '--reason', 'sensible']);
     assert.equal(v.code, 0, v.stderr);
@@ -79,13 +86,14 @@ test('gov CLI: propose → vote → queue → execute changes the rewards activa
   // Queue only after the voting period; execute only after the timelock delay.
   const tooSoon = await cli(['queue', proposalId]);
   assert.notEqual(tooSoon.code, 0);
+  assert.match(tooSoon.stderr, /proposal \d+ is active; voting ends at 20\d\d-[\s\S]*hint: wait for the voting period to end/);
   await travel(61);
   const q = await cli(['queue', proposalId, '--json']);
   assert.equal(q.code, 0, q.stderr);
   assert.equal(JSON.parse(q.stdout).state, 'queued');
   const notYet = await cli(['execute', proposalId]);
   assert.notEqual(notYet.code, 0);
-  assert.match(notYet.stderr, /TimelockUnexpectedOperationState/);
+  assert.match(notYet.stderr, /is queued; the timelock lets it execute from 20\d\d-/);
   await travel(61);
   const x = await cli(['execute', proposalId, '--json']);
   assert.equal(x.code, 0, x.stderr);
@@ -146,6 +154,9 @@ test('governance API: malformed actions, wrong callers and unknown proposals are
   const unknown = await node.app.inject({ method: 'GET', url: '/v1/governance/proposals/12345' });
   assert.equal(unknown.statusCode, 404, unknown.body);
   assert.equal((await node.app.inject({ method: 'GET', url: '/v1/governance/proposals/0xabc' })).statusCode, 400);
+  const huge = await node.app.inject({ method: 'GET', url: `/v1/governance/proposals/${'9'.repeat(78)}` });
+  assert.equal(huge.statusCode, 400);
+  assert.equal(huge.json().error.code, 'invalid_proposal_id');
   assert.equal((await post('/v1/governance/proposals/1/votes', { support: 'maybe' })).statusCode, 400);
   assert.equal(await count(), before);
 

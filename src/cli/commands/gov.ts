@@ -6,7 +6,7 @@
  *   gov propose --action <A> [--action <A>…] --description <text>     (as --as, a dev-keyring account)
  *   gov vote <id> for|against|abstain [--reason <text>]
  *   gov queue <id> | gov execute <id>            anyone; the node relays
- *   gov delegate [--to <address>]                votes count only once delegated (dev accounts start delegated)
+ *   gov delegate [--to <address>]                votes count only once delegated (before the proposal's snapshot)
  *
  * An action is `Contract.function(arg, arg…)`, e.g. `RewardsDistributor.setActivationDelay(7200)`, or JSON
  * `{"contract":"RewardsDistributor","function":"setFeeShares","args":[{"protocolBps":500,…}]}` for tuples.

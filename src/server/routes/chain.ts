@@ -32,12 +32,14 @@ export async function chainRoutes(app: FastifyInstance, s: NodeServices) {
     {
       schema: {
         tags: ['chain'],
-        summary: "The node's operator and dev keyring accounts with OPEN and native balances",
+        summary: "The node's role keys (operator, settler, rootSubmitter, slasher) and dev keyring accounts with OPEN and native balances",
         response: { 200: { type: 'object', properties: { data: { type: 'array', items: account } } } },
       },
     },
     async () => {
       const list: Array<[Hex, string]> = [[s.chain.operator.address, 'operator']];
+      // The other role keys (settler, root submitter, slasher): their native balance is their gas.
+      for (const role of ['settler', 'rootSubmitter', 'slasher'] as const) list.push([s.chain.roles[role].address, role]);
       for (const a of s.keyring?.accounts ?? []) list.push([a.address, 'dev']);
       return { data: await Promise.all(list.map(([a, r]) => balances(a, r))) };
     },

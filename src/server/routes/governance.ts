@@ -78,7 +78,11 @@ export async function governanceRoutes(app: FastifyInstance, s: NodeServices) {
     }
     return account;
   };
-  const proposalId = (v: string) => BigInt(v);
+  const proposalId = (v: string) => {
+    const id = BigInt(v);
+    if (id >= 2n ** 256n) throw invalid(`proposal id ${v} is larger than a uint256`, { param: 'id', code: 'invalid_proposal_id', hint: 'list proposals with GET /v1/governance/proposals' });
+    return id;
+  };
 
   app.get('/v1/governance', { schema: { tags, summary: 'Governance parameters, contracts, role keys and the governable functions', response: { 200: obj } } }, async () =>
     json({

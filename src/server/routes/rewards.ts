@@ -3,16 +3,21 @@
  *
  *   GET  /v1/inferences/:id                 one completion's charge and its split (public, like the DA records)
  *   GET  /v1/rewards/epochs                 epochs: status, settlement, root, DA commitment
+ *   GET  /v1/rewards/epochs/:epoch/records  the epoch's records from DA (charges, split entries, leaves, root)
  *   GET  /v1/rewards/:address               earned per epoch, pending, claimable (+ proof), claimed
  *   POST /v1/rewards/:address/claim         the node relays RewardsDistributor.claim (OPEN goes to :address)
  *   GET  /v1/escrow/:address                InferenceEscrow balance, authorization, pending withdrawal, held, unsettled, available
  *   POST /v1/escrow/authorizations          relay a payer's signed EIP-712 SpendAuthorization (InferenceEscrow.authorizeSpend)
+ *   POST /v1/escrow/transactions            broadcast a payer's own signed escrow transaction (depositWithPermit, deposit,
+ *                                           requestWithdrawal, cancelWithdrawal, withdraw) after simulating it: a revert is a
+ *                                           4xx naming the contract's error, and nothing is sent
  *   GET  /v1/usage/models                   per model and epoch: calls, tokens, revenue
  *   GET  /v1/usage/contributors/:address    earnings by role, datanet and model
  *   GET  /v1/usage/datanets                 revenue per datanet (contributors + validators)
  */
 import type { FastifyInstance } from 'fastify';
-import { getAddress, isAddress, isHex, verifyTypedData, type Address, type Hex } from 'viem';
+import { decodeFunctionData, getAddress, isAddress, isHex, parseTransaction, recoverTransactionAddress, verifyTypedData, type Abi, type Address, type Hex } from 'viem';
+import { artifacts, toChainError } from '../../chain/index.ts';
 import { actions } from '../../chain/index.ts';
 import { roleAccount } from '../../rewards/epochs.ts';
 import { RewardsService } from '../../rewards/index.ts';
@@ -69,6 +74,13 @@ export async function rewardsRoutes(app: FastifyInstance, s: NodeServices) {
     schema: { tags, summary: 'Epochs, newest first: status (open → closing → settling → settled → attributed → recorded → posted → done), settlement, Merkle root, DA commitment', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } } }, response: { 200: obj } },
   }, async (request) => ({ object: 'list', data: need().epochList(request.query.limit) }));
 
+  app.get<{ Params: { epoch: number } }>('/v1/rewards/epochs/:epoch/records', {
+    schema: {
+      tags, summary: "An epoch's records from DA: every charge (hashing to the settlement's recordsRoot), every split entry, every leaf (address, cumulative) and the root — rebuild the tree and compare it with RewardsDistributor.getRoot(epoch)",
+      params: { type: 'object', required: ['epoch'], properties: { epoch: { type: 'integer', minimum: 1, maximum: 18446744073709551615 } } }, response: { 200: obj, 400: err, 404: err },
+    },
+  }, async (request) => need().records(request.params.epoch));
+
   app.get<{ Params: { address: string } }>('/v1/rewards/:address', {
     schema: { tags, summary: 'Rewards of an address: earned per epoch, pending, claimable with the Merkle proof of the latest active root, claimed', params: addressParam, response: { 200: obj, 400: err } },
   }, async (request) => need().rewards(address(request.params.address)));
@@ -122,6 +134,54 @@ export async function rewardsRoutes(app: FastifyInstance, s: NodeServices) {
     if (!ok) throw invalid(`the signature is not ${payer}'s over this SpendAuthorization on chain ${s.chain.chainId} for escrow ${s.chain.addresses.contracts.InferenceEscrow}`, { param: 'signature', code: 'invalid_signature', hint: 'sign the EIP-712 typed data with the payer key, for this chain id and escrow address' });
     const r = await actions.authorizeSpend(s.chain, { auth, signature: signature as Hex, account: roleAccount(s.chain, 'relayer') });
     return { payer, scope, cap: auth.cap.toString(), expiry: Number(auth.expiry), nonce: auth.nonce.toString(), tx_hash: r.txHash, block_number: r.blockNumber.toString() };
+  });
+
+  const PAYER_CALLS = new Set(['deposit', 'depositWithPermit', 'requestWithdrawal', 'cancelWithdrawal', 'withdraw', 'approveSpend']);
+  // The token's custom errors too: a deposit without allowance reverts inside the token.
+  const escrowAbi = [...artifacts.InferenceEscrow.abi, ...(artifacts.OpenToken.abi as Abi).filter((x) => x.type === 'error')] as Abi;
+  app.post<{ Body: { signed_transaction?: unknown } }>('/v1/escrow/transactions', {
+    schema: {
+      tags, summary: "Broadcast a payer's own signed InferenceEscrow transaction (depositWithPermit, deposit, requestWithdrawal, cancelWithdrawal, withdraw, approveSpend), simulated first: a revert is refused with the contract's error and nothing is sent",
+      body: obj, response: { 200: obj, 400: err, 409: err, 502: err },
+    },
+  }, async (request) => {
+    const raw = request.body?.signed_transaction;
+    if (typeof raw !== 'string' || !isHex(raw) || raw.length > 20_000) throw invalid('signed_transaction must be a 0x-hex signed transaction (at most 10 kB)', { param: 'signed_transaction', code: 'invalid_parameter' });
+    let tx: ReturnType<typeof parseTransaction>;
+    let from: Address;
+    try {
+      tx = parseTransaction(raw as Hex);
+      from = await recoverTransactionAddress({ serializedTransaction: raw as never });
+    } catch {
+      throw invalid('signed_transaction is not a signed transaction viem can parse', { param: 'signed_transaction', code: 'invalid_transaction', hint: 'sign it with the payer key (legacy, EIP-2930 or EIP-1559)' });
+    }
+    const escrow = s.chain.addresses.contracts.InferenceEscrow;
+    if (!tx.to || tx.to.toLowerCase() !== escrow.toLowerCase()) throw invalid(`the transaction goes to ${tx.to ?? 'no address'}, not to InferenceEscrow ${escrow}`, { param: 'signed_transaction', code: 'wrong_contract', hint: 'this route only relays escrow calls' });
+    if (tx.chainId !== undefined && tx.chainId !== s.chain.chainId) throw invalid(`the transaction is for chain ${tx.chainId}, this node's chain is ${s.chain.chainId}`, { param: 'signed_transaction', code: 'wrong_chain_id' });
+    if (tx.value && tx.value > 0n) throw invalid('escrow calls carry no native value', { param: 'signed_transaction', code: 'unexpected_value' });
+    let call: { functionName: string; args?: readonly unknown[] };
+    try {
+      call = decodeFunctionData({ abi: artifacts.InferenceEscrow.abi, data: tx.data ?? '0x' }) as never;
+    } catch {
+      throw invalid('the transaction does not call an InferenceEscrow function', { param: 'signed_transaction', code: 'unknown_function' });
+    }
+    if (!PAYER_CALLS.has(call.functionName)) throw invalid(`${call.functionName} is not a payer's escrow call`, { param: 'signed_transaction', code: 'function_not_relayed', hint: `relayed: ${[...PAYER_CALLS].join(', ')}` });
+    const where = `InferenceEscrow.${call.functionName}`;
+    try {
+      await s.chain.publicClient.simulateContract({ account: from, address: escrow, abi: escrowAbi, functionName: call.functionName, args: call.args ?? [] } as never);
+    } catch (e) {
+      throw toChainError(e, where);
+    }
+    let hash: Hex;
+    try {
+      hash = await s.chain.publicClient.sendRawTransaction({ serializedTransaction: raw as Hex });
+    } catch (e) {
+      throw toChainError(e, where);
+    }
+    const receipt = await s.chain.publicClient.waitForTransactionReceipt({ hash, timeout: s.chain.embedded ? 30_000 : 180_000 }).catch((e) => { throw toChainError(e, `${where} (waiting for ${hash})`); });
+    if (receipt.status !== 'success') throw new OpenLedgerError(`${where} transaction ${hash} reverted on chain in block ${receipt.blockNumber}`, { type: 'chain_error', code: 'transaction_reverted', hint: 'the chain state changed between simulation and inclusion; sign again' });
+    rewards?.charging.invalidate([from]);
+    return { from, function: call.functionName, tx_hash: hash, block_number: receipt.blockNumber.toString() };
   });
 
   app.get<{ Querystring: { limit?: number } }>('/v1/usage/models', {

@@ -30,10 +30,9 @@ CREATE TABLE inferences (
 CREATE INDEX inferences_caller ON inferences (caller, created_at);
 CREATE INDEX inferences_epoch ON inferences (epoch, caller);
 CREATE INDEX inferences_model ON inferences (model_id, epoch);
-CREATE INDEX inferences_status ON inferences (status);
 
 -- One ledger transaction = entries summing to zero (checked before insert, in the same SQLite
--- transaction). kind: hold | release | charge | settle | writeoff | attribute.
+-- transaction). kind: hold | release | charge (releases the hold too) | settle | writeoff | attribute.
 CREATE TABLE ledger_txns (
   id           INTEGER PRIMARY KEY AUTOINCREMENT,
   kind         TEXT NOT NULL,
@@ -43,6 +42,7 @@ CREATE TABLE ledger_txns (
   created_at   INTEGER NOT NULL
 );
 CREATE INDEX ledger_txns_inference ON ledger_txns (inference_id);
+CREATE INDEX ledger_txns_kind_block ON ledger_txns (kind, chain_block);
 
 -- account: payer:<addr> (negative = owed: open holds + unsettled charges), hold:<addr>,
 -- earn:<addr> (what an address earned; its cumulative sum is its Merkle leaf), pool:<inference>
@@ -63,9 +63,18 @@ CREATE TABLE ledger_entries (
   amount_lo    INTEGER NOT NULL CHECK (amount_lo >= 0 AND amount_lo < 4294967296)
 );
 CREATE INDEX ledger_entries_account ON ledger_entries (account, epoch);
-CREATE INDEX ledger_entries_party ON ledger_entries (party, role, epoch);
+CREATE INDEX ledger_entries_txn ON ledger_entries (txn_id);
 CREATE INDEX ledger_entries_inference ON ledger_entries (inference_id);
 CREATE INDEX ledger_entries_epoch ON ledger_entries (epoch, role);
+
+-- Running balance per account (the sum of its entries, as word sums: value = hi·2^64 + mid·2^32 + lo),
+-- updated in the same transaction as the entries, so admission reads a balance in O(1).
+CREATE TABLE ledger_balances (
+  account TEXT PRIMARY KEY,
+  hi      INTEGER NOT NULL,
+  mid     INTEGER NOT NULL,
+  lo      INTEGER NOT NULL
+);
 
 -- Epoch close is a persisted state machine, one step at a time, each step idempotent:
 -- open → closing → settling → settled → attributed → recorded → posted → done
