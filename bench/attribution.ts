@@ -113,7 +113,7 @@ try {
   }
   const all = [...docs()];
   const totalTokens = all.reduce((a, d) => a + d.tokens.length, 0);
-  t = performance.now();
+  let t = performance.now();
   const ix = SpanIndex.build(join(dir, 'spans'), 'bench', all, { vocab: V });
   const buildS = (performance.now() - t) / 1000;
   out.span_index_tokens = totalTokens;
