@@ -32,7 +32,8 @@ import { findSpans } from '../src/attribution/spans.ts';
 
 const argv = process.argv.slice(2);
 const JSON_OUT = argv.includes('--json');
-const SKIP_GRAD = argv.includes('--skip-grad'); // rerun only the span index and the serving ratio
+const SERVING_ONLY = argv.includes('--serving-only');
+const SKIP_GRAD = argv.includes('--skip-grad') || SERVING_ONLY; // rerun only the span index and the serving ratio
 const SPAN_TOKENS = Number(argv[argv.indexOf('--span-tokens') + 1]) > 0 && argv.includes('--span-tokens') ? Number(argv[argv.indexOf('--span-tokens') + 1]) : 100_000_000;
 const log = (...a: unknown[]) => (JSON_OUT ? console.error(...a) : console.log(...a));
 const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -90,6 +91,7 @@ try {
   }
 
   // ---- span index over ≥ 100M generated tokens --------------------------------------------------
+  if (!SERVING_ONLY) {
   // Generated text: documents of 50–400 tokens from a Zipf(1.1) unigram over the starter's 2048-token
   // vocabulary with phrases (8–32 tokens) reused across documents, so answers have long verbatim matches.
   let s = 12345;
@@ -136,6 +138,7 @@ try {
   log(`span index: ${totalTokens} tokens in ${ix2.shards.length} shards built in ${buildS.toFixed(1)} s (${out.span_build_tokens_per_s} tokens/s); OLMoTrace spans of a 64-token answer p50 ${out.span_lookup_ms_p50_100m} ms`);
   ix2.close();
   all.length = 0;
+  }
 
   // ---- serving throughput with attribution on vs off -------------------------------------------
   const { servingRatio } = await import('./attribution-serving.ts');
