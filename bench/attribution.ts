@@ -1,6 +1,7 @@
 /**
  * Attribution performance (a benchmark, not a timed test): `npm run bench:attribution [-- --json]`
- * (≈5 min on 2 cores; `--span-tokens N` to size the span index, default 100M).
+ * (≈15 min on 2 cores; `--span-tokens N` to size the span index, default 100M; `--skip-grad` for the span
+ * index and serving parts only).
  *
  *   grad_attr_ms_p50_10k        one inference's gradient attribution over 10k rows of the starter's
  *                               adapter: the answer's gradient at each feature checkpoint, projection,
@@ -31,6 +32,8 @@ import { findSpans } from '../src/attribution/spans.ts';
 
 const argv = process.argv.slice(2);
 const JSON_OUT = argv.includes('--json');
+const SERVING_ONLY = argv.includes('--serving-only');
+const SKIP_GRAD = argv.includes('--skip-grad') || SERVING_ONLY; // rerun only the span index and the serving ratio
 const SPAN_TOKENS = Number(argv[argv.indexOf('--span-tokens') + 1]) > 0 && argv.includes('--span-tokens') ? Number(argv[argv.indexOf('--span-tokens') + 1]) : 100_000_000;
 const log = (...a: unknown[]) => (JSON_OUT ? console.error(...a) : console.log(...a));
 const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -39,6 +42,7 @@ const out: Record<string, unknown> = { load_avg_1m_start: +loadavg()[0].toFixed(
 
 try {
   // ---- gradient attribution over 10k rows -----------------------------------------------------
+  if (!SKIP_GRAD) {
   const model = await loadModel(STARTER_DIR);
   const kernels = selectKernels(model.heap);
   const tok = model.tokenizer;
@@ -84,8 +88,10 @@ try {
   out.answer_gradient_ms_p50 = Math.round(p50(gradTimes));
   log(`gradient attribution over ${N} rows (${DEFAULT_WEIGHTING.method}, ${f.set.checkpoints.length} checkpoints × ${k} dims): p50 ${out.grad_attr_ms_p50_10k} ms (answer gradients ${out.answer_gradient_ms_p50} ms); ${out.feature_bytes_per_row} bytes/row; features written at ${featMsPerRow.toFixed(1)} ms/row`);
   kernels.close();
+  }
 
   // ---- span index over ≥ 100M generated tokens --------------------------------------------------
+  if (!SERVING_ONLY) {
   // Generated text: documents of 50–400 tokens from a Zipf(1.1) unigram over the starter's 2048-token
   // vocabulary with phrases (8–32 tokens) reused across documents, so answers have long verbatim matches.
   let s = 12345;
@@ -109,7 +115,7 @@ try {
   }
   const all = [...docs()];
   const totalTokens = all.reduce((a, d) => a + d.tokens.length, 0);
-  t = performance.now();
+  let t = performance.now();
   const ix = SpanIndex.build(join(dir, 'spans'), 'bench', all, { vocab: V });
   const buildS = (performance.now() - t) / 1000;
   out.span_index_tokens = totalTokens;
@@ -132,6 +138,7 @@ try {
   log(`span index: ${totalTokens} tokens in ${ix2.shards.length} shards built in ${buildS.toFixed(1)} s (${out.span_build_tokens_per_s} tokens/s); OLMoTrace spans of a 64-token answer p50 ${out.span_lookup_ms_p50_100m} ms`);
   ix2.close();
   all.length = 0;
+  }
 
   // ---- serving throughput with attribution on vs off -------------------------------------------
   const { servingRatio } = await import('./attribution-serving.ts');

@@ -135,7 +135,8 @@ describe('attribution API', () => {
     assert.equal(await createWeightSource(node.services.store.db).contributorWeights('cmpl-nope'), null);
     // …and the rewards service (payable) holds this source for its epoch split.
     const rewards = node.services.modules.rewards as { weightSource?: { contributorWeights(id: string): Promise<unknown> } | null } | undefined;
-    if (rewards) assert.deepEqual(await rewards.weightSource!.contributorWeights(id), r.contributorWeights);
+    assert.ok(rewards?.weightSource, 'the rewards service holds the attribution WeightSource');
+    assert.deepEqual(await rewards!.weightSource!.contributorWeights(id), r.contributorWeights);
     // The CLI's view of it: the model owner may read; reputation reflects it.
     const rep = (await call('GET', `/v1/attribution/contributors/${alice.address}`)).json();
     assert.ok(rep.influence.positive >= 1 && rep.score > 0.5, JSON.stringify(rep));

@@ -52,6 +52,8 @@ export class AttributionQueue {
   private worker: Worker | null = null;
   private busy: string | null = null;
   private closed = false;
+  private nextAllowedAt = 0;
+  private deferred: ReturnType<typeof setTimeout> | null = null;
   private readonly waiters = new Map<string, Array<() => void>>();
 
   constructor(private readonly o: QueueOptions) {
@@ -124,6 +126,7 @@ export class AttributionQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.deferred) { clearTimeout(this.deferred); this.deferred = null; }
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();
@@ -132,6 +135,14 @@ export class AttributionQueue {
 
   private pump(): void {
     if (this.closed || this.busy) return;
+    // While serving is busy, a job starts only after the rest its predecessor earned (duty cycle),
+    // so a burst of answers is not slowed by the attribution of the previous ones.
+    const wait = this.nextAllowedAt - performance.now();
+    if (wait > 0 && this.o.busy?.()) {
+      if (!this.deferred) this.deferred = setTimeout(() => { this.deferred = null; this.pump(); }, Math.min(wait, 10_000));
+      this.deferred.unref?.();
+      return;
+    }
     const next = this.repo.claimNext();
     if (!next) return;
     this.busy = next.inferenceId;
@@ -155,11 +166,10 @@ export class AttributionQueue {
       }
       for (const r of this.waiters.get(id) ?? []) r();
       this.waiters.delete(id);
-      // Duty cycle while serving is busy: after t ms of work, rest t·(1/duty − 1) ms (on-demand requests wait the same).
+      // Duty cycle: after t ms of work, the next job may start while serving is busy only t·(1/duty − 1) ms later.
       const duty = this.o.config.busyDuty;
-      const rest = this.o.busy?.() && duty < 1 ? (performance.now() - started) * (1 / duty - 1) : 0;
-      if (rest > 0) setTimeout(() => this.pump(), Math.min(rest, 10_000)).unref();
-      else setImmediate(() => this.pump());
+      this.nextAllowedAt = performance.now() + (duty < 1 ? (performance.now() - started) * (1 / duty - 1) : 0);
+      setImmediate(() => this.pump());
     };
     if (this.o.inline) {
       this.o.inline.attribute(id).then((r) => finish(r, null), (e) => finish(null, asError(e)));

@@ -66,6 +66,28 @@ test('shard lookups: counts, longest match and documents equal naive search; sha
   }
 });
 
+test('large shard: the in-memory samples that narrow each binary search give the same answers as naive search', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attr-sa-'));
+  try {
+    const r = rng(21);
+    const docs = Array.from({ length: 400 }, () => Array.from({ length: 150 + Math.floor(r() * 100) }, () => Math.floor(r() * 4)));
+    const ix = SpanIndex.build(join(dir, 'big'), 'k', docs.map((tokens, i) => ({ rowId: i, contributor: '0x0', tokens })), { vocab: 4 });
+    assert.ok(ix.shards[0].header.n > 1 << 15, `${ix.shards[0].header.n} tokens: samples in use`);
+    for (let trial = 0; trial < 60; trial++) {
+      const d = docs[Math.floor(r() * docs.length)];
+      const s0 = Math.floor(r() * (d.length - 30)), len = 1 + Math.floor(r() * 24);
+      const q = trial % 4 === 0 ? Array.from({ length: len }, () => Math.floor(r() * 4)) : d.slice(s0, s0 + len);
+      assert.equal(ix.count(q), naiveCount(docs, q), `count of ${q}`);
+      let m = 0;
+      while (m < q.length && naiveCount(docs, q.slice(0, m + 1)) > 0) m++;
+      assert.equal(ix.longestPrefix(q, 0, 64), m);
+    }
+    ix.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a damaged or stale index is detected and rebuilt, and the rebuild is reported', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attr-sa-'));
   try {

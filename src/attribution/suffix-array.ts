@@ -122,7 +122,10 @@ export function writeShard(path: string, docs: ReadonlyArray<ArrayLike<number>>,
 }
 
 const verified = new Set<string>();
-const PAGE = 8192;
+const PAGE = 1024;
+/** In-memory samples: every S-th suffix's first SAMPLE_TOKENS tokens (≤ MAX_SAMPLES of them), so the top levels of every binary search cost no I/O. */
+const MAX_SAMPLES = 1 << 15;
+const SAMPLE_TOKENS = 16;
 
 /** An open shard: binary searches over a file it reads a page at a time. */
 export class Shard {
@@ -133,6 +136,7 @@ export class Shard {
   private readonly startsOff: number;
   private readonly pages = new Map<number, Buffer>();
   private starts: Uint32Array | null = null;
+  private samples: { step: number; count: number; tokens: Uint32Array } | null = null;
   readonly SEP: number;
 
   private constructor(readonly path: string, fd: number, header: ShardHeader, bodyOff: number, readonly maxPages: number) {
@@ -178,7 +182,7 @@ export class Shard {
         if (h.digest('hex') !== header.sha256) throw corrupt('checksum mismatch');
         verified.add(key);
       }
-      return new Shard(path, fd, header, bodyOff, opts.maxPages ?? 4096);
+      return new Shard(path, fd, header, bodyOff, opts.maxPages ?? 16384);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -193,7 +197,7 @@ export class Shard {
   private page(no: number): Buffer {
     let p = this.pages.get(no);
     if (p) return p;
-    p = Buffer.alloc(PAGE);
+    p = Buffer.allocUnsafe(PAGE);
     readSync(this.fd, p, 0, PAGE, no * PAGE);
     if (this.pages.size >= this.maxPages) this.pages.delete(this.pages.keys().next().value!);
     this.pages.set(no, p);
@@ -235,14 +239,55 @@ export class Shard {
     return { c: 0, lcp: len };
   }
 
+  private sampleTable(): { step: number; count: number; tokens: Uint32Array } {
+    if (!this.samples) {
+      const n = this.header.n, step = Math.max(1, Math.ceil(n / MAX_SAMPLES)), count = Math.ceil(n / step);
+      const tokens = new Uint32Array(count * SAMPLE_TOKENS);
+      for (let j = 0; j < count; j++) {
+        const p = this.sa(j * step);
+        for (let t = 0; t < SAMPLE_TOKENS; t++) tokens[j * SAMPLE_TOKENS + t] = this.token(p + t);
+      }
+      this.samples = { step, count, tokens };
+    }
+    return this.samples;
+  }
+
+  /** Is suffix sa[i] before the boundary of q[from, from + len)? (lower: suffix < q; upper: suffix ≤ q as a prefix match) */
+  private before(i: number, q: ArrayLike<number>, from: number, len: number, upper: boolean): boolean {
+    const c = this.cmp(i, q, from, len).c;
+    return upper ? c <= 0 : c < 0;
+  }
+
+  /** `before` for sample j from memory when its stored prefix decides it, else from the file. */
+  private beforeSample(j: number, q: ArrayLike<number>, from: number, len: number, upper: boolean): boolean {
+    const sm = this.samples!, o = j * SAMPLE_TOKENS;
+    const m = Math.min(len, SAMPLE_TOKENS);
+    for (let t = 0; t < m; t++) {
+      const a = sm.tokens[o + t], b = q[from + t];
+      if (a !== b) return a < b;
+    }
+    if (len <= SAMPLE_TOKENS) return upper; // q is a prefix of the suffix: equal
+    return this.before(j * sm.step, q, from, len, upper);
+  }
+
+  /** First SA index not `before` the boundary: samples in memory narrow it to one step, the file does the rest. */
+  private bound(q: ArrayLike<number>, from: number, len: number, upper: boolean): number {
+    const n = this.header.n;
+    let lo = 0, hi = n;
+    const sm = this.sampleTable();
+    if (sm.step > 1) {
+      let a = 0, b = sm.count;
+      while (a < b) { const m = (a + b) >>> 1; if (this.beforeSample(m, q, from, len, upper)) a = m + 1; else b = m; }
+      lo = a > 0 ? (a - 1) * sm.step + 1 : 0;
+      hi = a < sm.count ? a * sm.step : n;
+    }
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.before(m, q, from, len, upper)) lo = m + 1; else hi = m; }
+    return lo;
+  }
+
   /** [lo, hi): the SA range of suffixes that start with q[from, from + len). */
   range(q: ArrayLike<number>, from: number, len: number): [number, number] {
-    let lo = 0, hi = this.header.n;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.cmp(m, q, from, len).c < 0) lo = m + 1; else hi = m; }
-    const start = lo;
-    hi = this.header.n;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.cmp(m, q, from, len).c <= 0) lo = m + 1; else hi = m; }
-    return [start, lo];
+    return [this.bound(q, from, len, false), this.bound(q, from, len, true)];
   }
 
   count(q: ArrayLike<number>, from = 0, len = q.length - from): number {
@@ -255,13 +300,7 @@ export class Shard {
     const len = Math.min(maxLen, this.header.depth, q.length - from);
     if (len <= 0 || this.header.n === 0) return 0;
     // The longest match is a neighbour of q's insertion point (lexicographic order).
-    let lo = 0, hi = this.header.n;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1;
-      const r = this.cmp(m, q, from, len);
-      if (r.c === 0) return len;
-      if (r.c < 0) lo = m + 1; else hi = m;
-    }
+    const lo = this.bound(q, from, len, false);
     let best = 0;
     if (lo > 0) best = this.cmp(lo - 1, q, from, len).lcp;
     if (lo < this.header.n) best = Math.max(best, this.cmp(lo, q, from, len).lcp);

@@ -214,13 +214,27 @@ describe('payable inference on the embedded chain', () => {
     assert.ok(BigInt(inf.fee) < BigInt(inf.hold));
   });
 
-  test('402 when the balance runs out: held + unsettled count against it', async () => {
+  test('402 when the balance runs out: held + unsettled count against it; concurrent requests never overspend', async () => {
     const before = (await call('GET', `/v1/escrow/${u2.address}`)).json();
     assert.equal(BigInt(before.unsettled), BigInt((await call('GET', `/v1/inferences/${ids.u2}`)).json().fee));
     const res = await chat(u2, model, { max_tokens: 4000 });
     assert.equal(res.statusCode, 402, res.body);
     assert.match(res.json().error.message, new RegExp(`can spend ${before.available} wei`));
     assert.equal((await call('GET', `/v1/escrow/${u2.address}`)).json().available, before.available, 'a refused request holds nothing');
+    // concurrent requests race for what is left: some are admitted, the rest refused, none overspends
+    const res6 = await Promise.all(Array.from({ length: 6 }, (_, i) => chat(u2, model, { max_tokens: 1000, messages: [{ role: 'user', content: `code ${i}` }] })));
+    const ok = res6.filter((r) => r.statusCode === 200), refused = res6.filter((r) => r.statusCode === 402);
+    assert.equal(ok.length + refused.length, 6, res6.map((r) => r.statusCode).join(','));
+    assert.ok(ok.length >= 1 && refused.length >= 1, `${ok.length} admitted, ${refused.length} refused`);
+    let held = 0n;
+    for (const r of ok) {
+      const inf = (await call('GET', `/v1/inferences/${r.json().id}`)).json();
+      held += BigInt(inf.hold);
+      ids[`u2c${r.json().id}`] = r.json().id;
+    }
+    assert.ok(held <= BigInt(before.available), `holds ${held} > available ${before.available}`);
+    const after = (await call('GET', `/v1/escrow/${u2.address}`)).json();
+    assert.ok(BigInt(after.unsettled) + BigInt(after.held) <= BigInt(after.authorization.remaining), 'never more owed than authorized');
   });
 
   test('the epoch settles on chain, its records go to DA, the cumulative root is posted; every party claims exactly its share', async () => {

@@ -178,9 +178,12 @@ export class RewardsService {
     const earned = perEpoch.reduce((s, r) => s + r.amount, 0n);
     const chain = this.d.chain;
     const dist = chain.addresses.contracts.RewardsDistributor;
+    // Activation is judged by block time: Anvil's `latest` block keeps the time it was mined (an idle
+    // embedded chain mines nothing), its `pending` block has the current time, which a claim sent now gets.
+    const tag = chain.embedded ? 'pending' : chain.moneyReadTag;
     const [activeEpoch, claimed] = await Promise.all([
-      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'latestActiveEpoch', args: [], blockTag: chain.moneyReadTag } as never) as Promise<bigint>,
-      actions.claimedAmount(chain, { owner: a }),
+      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'latestActiveEpoch', args: [], blockTag: tag } as never) as Promise<bigint>,
+      chain.publicClient.readContract({ address: dist, abi: artifacts.RewardsDistributor.abi, functionName: 'claimed', args: [a], blockTag: tag } as never) as Promise<bigint>,
     ]);
     const leafIn = (e: EpochRow | null) => {
       if (!e?.tree) return null;
@@ -232,6 +235,19 @@ export class RewardsService {
     }
     const res = await actions.claim(this.d.chain, { claimant: a, cumulativeAmount: l.cumulativeAmount, proof: l.proof, account: roleAccount(this.d.chain, 'relayer') });
     return { address: a, amount: res.amount.toString(), epoch: Number(res.epoch), cumulative_amount: l.cumulativeAmount.toString(), tx_hash: res.txHash, block_number: res.blockNumber.toString() };
+  }
+
+  /** The epoch's records from DA (integrity-checked by the blob store) — what anyone verifies a claim against. */
+  async records(epoch: number): Promise<Record<string, unknown>> {
+    const e = this.epochs.get(epoch);
+    if (!e) throw notFound(`no epoch ${epoch} on this node`, { param: 'epoch', code: 'epoch_not_found', hint: 'GET /v1/rewards/epochs lists them' });
+    if (!e.da_commitment) {
+      throw new OpenLedgerError(`epoch ${epoch} has no records in DA (${e.status === 'done' ? 'nothing to pay out: no root was posted' : `it is still ${e.status}`})`, {
+        type: 'not_found_error', code: 'epoch_records_missing', hint: 'records are written when an epoch with earnings closes',
+      });
+    }
+    const bytes = await (this.d.blobs.get(e.da_commitment as Hex));
+    return { epoch, da_commitment: e.da_commitment, root_tx: e.root_tx, records: JSON.parse(new TextDecoder().decode(bytes)) };
   }
 
   /** Escrow state for a payer: on chain, held by running requests, charged but unsettled, available. */

@@ -84,7 +84,7 @@ test('escrow deposit | withdraw | balance, a paid chat, rewards and rewards clai
   assert.equal(inf.code, 0, inf.stderr);
   assert.match(inf.stdout, new RegExp(`${id}: ${MODEL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for ${payer}`));
 
-  await (node.services.modules.rewards as RewardsService).epochs.closeNow();
+  const epoch = await (node.services.modules.rewards as RewardsService).epochs.closeNow();
   await rpc(node.services.chain.rpcUrl, 'evm_increaseTime', [120]);
   await rpc(node.services.chain.rpcUrl, 'evm_mine', []);
 
@@ -104,6 +104,13 @@ test('escrow deposit | withdraw | balance, a paid chat, rewards and rewards clai
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /InvalidProof/);
 
+  // anyone can check the epoch: records from DA → tree → the root on chain, and their own leaf
+  const v = await cli(['rewards', 'verify', String(epoch), '--address', owner]);
+  assert.equal(v.code, 0, v.stderr + v.stdout);
+  assert.match(v.stdout, /leaves rebuild the root: +ok\n.*total: +ok\n.*recordsRoot: +ok\n  0x[0-9a-fA-F]{40}: cumulative [\d.]+ OPEN, proof ok/);
+  const vj = JSON.parse((await cli(['rewards', 'verify', String(epoch), '--address', payer, '--json'])).stdout);
+  assert.equal(vj.leaf, null, 'the payer earned nothing');
+  assert.match((await cli(['rewards', 'verify', '0'])).stderr, /not an epoch number/);
   const u = await cli(['usage', 'models', '--json']);
   assert.equal(u.code, 0, u.stderr);
   assert.equal(JSON.parse(u.stdout).find((m: any) => m.model === MODEL).calls, 1);

@@ -6,13 +6,18 @@
  *   openledger rewards claim --cumulative <wei> --proof 0x…,0x…   a leaf of your own (checked on chain)
  *   openledger rewards epochs                    epochs: settlement tx, root, DA commitment
  *   openledger rewards inference <id>            one call's charge and its split
+ *   openledger rewards verify <epoch> [--as 1]   rebuild the epoch's root from its DA records and check it, the
+ *                                                settlement's recordsRoot and your leaf against the chain
  *   openledger usage models | datanets | contributor [address]
  */
 import type { Command } from 'commander';
 import { invalid } from '../../util/errors.ts';
 import { NodeClient, signedIn, userOptions, type UserOptions } from '../client.ts';
 import { printJson, printTable } from '../output.ts';
-import { fmt, whoOf } from './escrow.ts';
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import { keccak256, toHex, type Hex } from 'viem';
+import { artifacts } from '../../chain/index.ts';
+import { chainFromNode, fmt, whoOf } from './escrow.ts';
 
 export function rewardsCommands(program: Command) {
   const rewards = userOptions(program.command('rewards').description('your earnings from paid model calls (as contributor, validator, model owner or protocol), and claims')
@@ -54,6 +59,37 @@ export function rewardsCommands(program: Command) {
       const { data } = await new NodeClient(o.api).request('GET', '/v1/rewards/epochs');
       if (o.json) return printJson(data);
       printTable(data.map((e: any) => ({ epoch: e.epoch, status: e.status, settled: e.settled_total ? fmt(e.settled_total) : '', root: e.merkle_root ? `${e.merkle_root.slice(0, 10)}…` : '', root_tx: e.root_tx ?? '', error: e.error ?? '' })));
+    });
+
+  rewards.command('verify <epoch>').description("check an epoch against the chain yourself: its DA records' charges hash to the settlement's recordsRoot, its leaves rebuild the posted Merkle root, and your leaf (--address / --as) is in it")
+    .action(async (epochArg: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as UserOptions & { address?: string };
+      if (!/^\d{1,19}$/.test(epochArg) || epochArg === '0') throw invalid(`"${epochArg}" is not an epoch number`, { param: 'epoch', code: 'invalid_epoch' });
+      const client = new NodeClient(o.api);
+      const { records } = await client.request('GET', `/v1/rewards/epochs/${epochArg}/records`);
+      const chain = await chainFromNode(client);
+      // Everything below is recomputed here, from the records and the chain, not taken from the node's word.
+      const tree = StandardMerkleTree.of(records.leaves as [string, string][], ['address', 'uint256']);
+      const onChain = await chain.publicClient.readContract({ address: chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'getRoot', args: [BigInt(epochArg)] } as never) as { root: Hex; totalCumulative: bigint };
+      const settled = (await chain.publicClient.getContractEvents({ address: chain.addresses.contracts.InferenceEscrow, abi: artifacts.InferenceEscrow.abi, eventName: 'EpochSettled', args: { epoch: BigInt(epochArg) }, fromBlock: 0n, toBlock: 'latest' } as never)) as unknown as Array<{ args: { recordsRoot: Hex; total: bigint } }>;
+      const recordsRoot = keccak256(toHex(JSON.stringify(records.charges)));
+      const total = (records.leaves as [string, string][]).reduce((x, [, v]) => x + BigInt(v), 0n);
+      const who = whoOf(o);
+      const leaf = [...tree.entries()].find(([, v]) => (v[0] as string).toLowerCase() === who.toLowerCase());
+      const checks = {
+        tree_root_matches_chain: tree.root.toLowerCase() === onChain.root.toLowerCase(),
+        total_matches_chain: total === onChain.totalCumulative,
+        records_root_matches_settlement: settled.length === 0 ? null : settled[0].args.recordsRoot.toLowerCase() === recordsRoot.toLowerCase(),
+        leaf: leaf ? { address: who, cumulative_amount: leaf[1][1], proof: tree.getProof(leaf[0]), verifies: StandardMerkleTree.verify(onChain.root, ['address', 'uint256'], leaf[1], tree.getProof(leaf[0])) } : null,
+      };
+      if (o.json) return printJson({ epoch: Number(epochArg), root: onChain.root, ...checks });
+      const ok = (b: boolean | null) => (b === null ? 'n/a' : b ? 'ok' : 'MISMATCH');
+      console.log(`epoch ${epochArg}: root ${onChain.root} on chain`);
+      console.log(`  leaves rebuild the root:          ${ok(checks.tree_root_matches_chain)}`);
+      console.log(`  leaves sum to the root's total:   ${ok(checks.total_matches_chain)}`);
+      console.log(`  charges hash to the recordsRoot:  ${ok(checks.records_root_matches_settlement)}`);
+      console.log(checks.leaf ? `  ${who}: cumulative ${fmt(checks.leaf.cumulative_amount as string)}, proof ${ok(checks.leaf.verifies)}` : `  ${who} has no leaf in this epoch's tree`);
+      if (!checks.tree_root_matches_chain || !checks.total_matches_chain || checks.records_root_matches_settlement === false || (checks.leaf && !checks.leaf.verifies)) process.exitCode = 1;
     });
 
   rewards.command('inference <id>').description("one call's charge and its split (the completion's id)")

@@ -3,6 +3,7 @@
  *
  *   GET  /v1/inferences/:id                 one completion's charge and its split (public, like the DA records)
  *   GET  /v1/rewards/epochs                 epochs: status, settlement, root, DA commitment
+ *   GET  /v1/rewards/epochs/:epoch/records  the epoch's records from DA (charges, split entries, leaves, root)
  *   GET  /v1/rewards/:address               earned per epoch, pending, claimable (+ proof), claimed
  *   POST /v1/rewards/:address/claim         the node relays RewardsDistributor.claim (OPEN goes to :address)
  *   GET  /v1/escrow/:address                InferenceEscrow balance, authorization, pending withdrawal, held, unsettled, available
@@ -72,6 +73,13 @@ export async function rewardsRoutes(app: FastifyInstance, s: NodeServices) {
   app.get<{ Querystring: { limit?: number } }>('/v1/rewards/epochs', {
     schema: { tags, summary: 'Epochs, newest first: status (open → closing → settling → settled → attributed → recorded → posted → done), settlement, Merkle root, DA commitment', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } } }, response: { 200: obj } },
   }, async (request) => ({ object: 'list', data: need().epochList(request.query.limit) }));
+
+  app.get<{ Params: { epoch: number } }>('/v1/rewards/epochs/:epoch/records', {
+    schema: {
+      tags, summary: "An epoch's records from DA: every charge (hashing to the settlement's recordsRoot), every split entry, every leaf (address, cumulative) and the root — rebuild the tree and compare it with RewardsDistributor.getRoot(epoch)",
+      params: { type: 'object', required: ['epoch'], properties: { epoch: { type: 'integer', minimum: 1, maximum: 18446744073709551615 } } }, response: { 200: obj, 400: err, 404: err },
+    },
+  }, async (request) => need().records(request.params.epoch));
 
   app.get<{ Params: { address: string } }>('/v1/rewards/:address', {
     schema: { tags, summary: 'Rewards of an address: earned per epoch, pending, claimable with the Merkle proof of the latest active root, claimed', params: addressParam, response: { 200: obj, 400: err } },
