@@ -1,5 +1,5 @@
 /**
- * Epochs: every `epochSeconds` the open epoch closes and its charges are settled on chain and
+ * Epochs: every epoch length (RewardsDistributor.epochLength, governed; or the node config's) the open epoch closes and its charges are settled on chain and
  * paid out through a cumulative Merkle root. Closing is a persisted state machine; each step
  * reads what it needs from the store (and the chain), does one thing, and records the result in
  * one SQLite transaction, so a node killed at any point finishes the epoch exactly once on restart:
@@ -52,7 +52,8 @@ export interface EpochDeps {
   chain: Chain;
   blobs: BlobStore;
   config: RewardsConfig;
-  epochSeconds: number;
+  /** The length of the next epoch (the node config's, else RewardsDistributor.epochLength, governed). */
+  epochSeconds: () => Promise<number>;
   treasury: () => string;
   weights: () => WeightSource | null;
   /** Settlement changed these payers' chain balances. */
@@ -77,7 +78,8 @@ export class Epochs {
     const [settled, submitted] = await Promise.all([readU64(this.d.chain, 'InferenceEscrow', 'lastSettledEpoch'), readU64(this.d.chain, 'RewardsDistributor', 'lastSubmittedEpoch')]);
     const next = Math.max(max, settled, submitted) + 1;
     const now = Date.now();
-    this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(next, now, now + this.d.epochSeconds * 1000);
+    const len = await this.d.epochSeconds();
+    this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(next, now, now + len * 1000);
   }
 
   /** The epoch new charges go to. */
@@ -129,7 +131,8 @@ export class Epochs {
   private queue: Promise<void> = Promise.resolve();
 
   private async runSteps(): Promise<void> {
-    this.roll();
+    const open = this.row('open');
+    if (open && open.ends_at <= Date.now()) this.roll(await this.d.epochSeconds());
     for (let guard = 0; guard < 1000; guard++) {
       const e = this.d.db.prepare(`SELECT * FROM rewards_epochs WHERE status NOT IN ('open', 'done') ORDER BY epoch LIMIT 1`).get() as EpochRow | undefined;
       if (!e) return;
@@ -159,13 +162,13 @@ export class Epochs {
     return (this.d.db.prepare('SELECT * FROM rewards_epochs WHERE status = ? ORDER BY epoch LIMIT 1').get(status) as EpochRow | undefined) ?? null;
   }
 
-  private roll(): void {
+  private roll(epochSeconds: number): void {
     const now = Date.now();
     this.d.db.transaction(() => {
       const o = this.row('open');
       if (!o || o.ends_at > now) return;
       this.d.db.prepare(`UPDATE rewards_epochs SET status = 'closing', closed_at = ? WHERE epoch = ?`).run(now, o.epoch);
-      this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(o.epoch + 1, now, now + this.d.epochSeconds * 1000);
+      this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(o.epoch + 1, now, now + epochSeconds * 1000);
     })();
   }
 
