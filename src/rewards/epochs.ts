@@ -199,7 +199,25 @@ export class Epochs {
       WHERE epoch = ? AND status = 'charged' AND fee_wei != '0' ORDER BY id`).all(epoch) as any[];
   }
 
+  /**
+   * Paid datanet access: DatanetRegistry.purchaseAccess funded the distributor with the price and the
+   * datanets module credited it to contributors by accepted rows (datanet_credits). Each credit not
+   * yet in the ledger joins this epoch's earnings (idempotent: one 'access' transaction per credit).
+   */
+  private importAccessCredits(epoch: number): void {
+    const rows = this.d.db.prepare(`SELECT c.id, c.datanet_id, c.contributor, c.amount_wei FROM datanet_credits c
+      WHERE NOT EXISTS (SELECT 1 FROM ledger_txns t WHERE t.kind = 'access' AND t.inference_id = 'credit:' || c.id) ORDER BY c.id LIMIT 10000`).all() as Array<{ id: number; datanet_id: number; contributor: string; amount_wei: string }>;
+    for (const c of rows) {
+      const amount = BigInt(c.amount_wei);
+      this.ledger.post({ kind: 'access', inferenceId: `credit:${c.id}`, epoch, entries: [
+        { account: account.distributor, role: 'distributor', amount: -amount },
+        { account: account.earn(c.contributor), party: c.contributor, role: 'contributor', amount, datanetId: c.datanet_id },
+      ] });
+    }
+  }
+
   private async plan(e: EpochRow): Promise<void> {
+    this.d.db.transaction(() => this.importAccessCredits(e.epoch))();
     const charges = this.charges(e.epoch);
     const owed = new Map<string, bigint>();
     for (const c of charges) owed.set(c.caller, (owed.get(c.caller) ?? 0n) + BigInt(c.fee));

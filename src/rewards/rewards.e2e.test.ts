@@ -319,4 +319,28 @@ describe('payable inference on the embedded chain', () => {
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().error.param, 'cumulative_amount');
   });
+
+  test('paid datanet access: the price the distributor was funded with reaches the contributors through the next root', async () => {
+    const chain = node.services.chain;
+    const price = 3_000_000n;
+    const c = await call('POST', '/v1/datanets', modelOwner, { name: 'Paid codes', format: 'alpaca', policies: { access: { kind: 'paid', priceWei: price.toString() } } });
+    assert.equal(c.statusCode, 201, c.body);
+    const id = c.json().id;
+    await upload(alice, id, [{ instruction: 'code x', output: 'the code is y' }, { instruction: 'code z', output: 'the code is w' }]);
+    assert.equal((await call('POST', `/v1/datanets/${id}/versions`, modelOwner)).statusCode, 201);
+    const before = BigInt((await call('GET', `/v1/rewards/${alice.address}`)).json().earned);
+    const tx = await actions.purchaseAccess(chain, { account: u1, datanetId: BigInt(id), maxPrice: price });
+    const bought = await call('POST', `/v1/datanets/${id}/purchase`, u1, { txHash: tx.txHash });
+    assert.equal(bought.statusCode, 200, bought.body);
+    const epoch = await rewards.epochs.closeNow();
+    const r = (await call('GET', `/v1/rewards/${alice.address}`)).json();
+    assert.equal(BigInt(r.earned) - before, price, 'alice has every accepted row: the whole price');
+    assert.equal(rewards.epochs.get(epoch)!.status, 'done');
+    await rpc(chain.rpcUrl, 'evm_increaseTime', [120]);
+    await rpc(chain.rpcUrl, 'evm_mine', []);
+    const cl = await call('POST', `/v1/rewards/${alice.address}/claim`, alice);
+    assert.equal(cl.statusCode, 200, cl.body);
+    assert.equal(cl.json().amount, price.toString());
+    assert.equal(rewards.ledger.total(), 0n);
+  });
 });
