@@ -33,7 +33,7 @@ export type EpochStatus = 'open' | 'closing' | 'settling' | 'settled' | 'attribu
 
 export interface EpochRow {
   epoch: number; status: EpochStatus; started_at: number; ends_at: number; closed_at: number | null;
-  plan: string | null; settle_tx: string | null; settle_block: number | null; settled_total: string | null; settle_result: string | null;
+  plan: string | null; settle_tx: string | null; settle_block: number | null; settled_total: string | null; settle_result: string | null; attribution: string | null;
   da_id: string | null; da_commitment: string | null; merkle_root: string | null; total_cumulative: string | null; tree: string | null;
   root_tx: string | null; root_block: number | null; done_at: number | null; error: string | null;
 }
@@ -313,12 +313,13 @@ export class Epochs {
       WHERE e.role = 'pool' AND i.epoch = ? GROUP BY e.inference_id ORDER BY e.inference_id`).safeIntegers(true).all(e.epoch) as any[])
       .map((r) => ({ ...r, amount: joinWords(r.hi, r.mid, r.lo) })).filter((r) => r.amount > 0n);
     const source = this.d.weights();
-    const plans: Array<{ id: string; modelId: string | null; amount: bigint; to: ContributorWeight[]; fallback: string }> = [];
+    const plans: Array<{ id: string; modelId: string | null; amount: bigint; to: ContributorWeight[]; fallback: string; source: 'attribution' | 'pro_rata' }> = [];
     const proRata = new Map<string, ContributorWeight[]>();
     for (const p of pools) {
       let to: ContributorWeight[] | null = null;
+      let how: 'attribution' | 'pro_rata' = 'pro_rata';
       const fromSource = source ? await source.contributorWeights(p.id).catch(() => null) : null;
-      if (validWeights(fromSource)) to = fromSource!.map((w) => ({ address: w.address, weight: BigInt(w.weightPpm), datanetId: null }));
+      if (validWeights(fromSource)) (to = fromSource!.map((w) => ({ address: w.address, weight: BigInt(w.weightPpm), datanetId: null }))), (how = 'attribution');
       if (!to) {
         const ft = (JSON.parse(p.adapters) as Array<{ model: string }>)[0]?.model;
         const job = ft ? (this.d.db.prepare('SELECT job_id FROM factory_models WHERE name = ?').get(ft) as { job_id: string } | undefined)?.job_id : undefined;
@@ -326,7 +327,7 @@ export class Epochs {
         to = job ? proRata.get(job)! : [];
       }
       const parties = JSON.parse(p.split) as SplitParties;
-      plans.push({ id: p.id, modelId: p.model_id, amount: p.amount, to, fallback: parties.owner ?? this.d.treasury() });
+      plans.push({ id: p.id, modelId: p.model_id, amount: p.amount, to, fallback: parties.owner ?? this.d.treasury(), source: how });
     }
     this.d.db.transaction(() => {
       for (const p of plans) {
@@ -336,7 +337,11 @@ export class Epochs {
         else entries.push({ account: account.earn(p.fallback), party: p.fallback, role: 'owner', amount: p.amount, modelId: p.modelId }); // nobody's rows: the owner keeps it
         this.ledger.post({ kind: 'attribute', inferenceId: p.id, epoch: e.epoch, entries });
       }
-      this.set(e.epoch, { status: 'attributed' });
+      const attribution = plans.map((p) => ({
+        inference: p.id, source: p.to.some((w) => w.weight > 0n) ? p.source : 'owner',
+        weights: p.to.map((w) => ({ address: w.address, weight: w.weight.toString(), datanet_id: w.datanetId })),
+      }));
+      this.set(e.epoch, { status: 'attributed', attribution: JSON.stringify(attribution) });
     })();
   }
 
@@ -369,6 +374,8 @@ export class Epochs {
       settlement: { tx: e.settle_tx, recordsRoot: plan?.recordsRoot ?? null, total: e.settled_total, ...(e.settle_result ? JSON.parse(e.settle_result) : {}) },
       // recordsRoot = keccak256(utf8(JSON.stringify(charges))): anyone can recompute it from this list
       charges: this.charges(e.epoch),
+      // how each inference's contributors' share was divided: Proof of Attribution weights (ppm) or rows (pro rata)
+      attribution: e.attribution ? JSON.parse(e.attribution) : [],
       entries: this.d.db.prepare(`SELECT t.kind, e.inference_id, e.account, e.role, e.datanet_id, e.amount FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
         WHERE e.epoch = ? AND t.kind IN ('charge', 'attribute', 'writeoff') ORDER BY e.id`).all(e.epoch),
       leaves: leaves.map(([a, v]) => [a, v.toString()]),

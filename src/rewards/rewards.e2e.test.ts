@@ -261,6 +261,7 @@ describe('payable inference on the embedded chain', () => {
     const blob = JSON.parse(new TextDecoder().decode(await (node.services.modules.da as any).get(ep.da_commitment)));
     assert.equal(blob.root, ep.merkle_root);
     assert.equal(blob.charges.length, Object.keys(ids).length);
+    assert.ok(blob.attribution.length > 0 && blob.attribution.every((a: any) => a.source === 'pro_rata' && a.weights.length === 2), JSON.stringify(blob.attribution[0]));
     assert.equal((await call('GET', `/v1/inferences/${ids.u1a}`)).json().epoch_status, 'done');
     assert.equal(BigInt((await call('GET', `/v1/inferences/${ids.u1a}`)).json().contributors_pending), 0n, 'the pool went to contributors');
 
