@@ -97,7 +97,8 @@ export class Charging {
   async admit(p: AdmitParams): Promise<{ hold: bigint; price: Price }> {
     const price = this.deps.resolver.price(p);
     const hold = fee(price, p.promptBound, p.maxTokens);
-    const parties = await this.deps.resolver.parties(p);
+    // A free call needs no split and no balance: nothing async before the engine.
+    const parties = hold > 0n ? await this.deps.resolver.parties(p) : null;
     const asked = Date.now();
     let bal: CachedBalance = hold > 0n ? await this.chainBalance(p.caller) : { spendable: 0n, authorized: 0n, scope: ZERO32, block: 0n, at: 0 };
     // A refusal on a balance read before this request is checked again on a fresh read (the caller may just have deposited).

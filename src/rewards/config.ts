@@ -27,7 +27,7 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 export const rewardsConfigSchema = z.object({
   /** Charge completions and settle epochs (false: serving is free, nothing is recorded). */
   enabled: z.boolean().default(true),
-  /** Epoch length in seconds; default 60 on the embedded chain, 3600 on external chains. */
+  /** Epoch length in seconds; unset (the default): RewardsDistributor.epochLength on chain (governed; 10 min embedded, 1 h on real chains at deployment). */
   epochSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
   /**
    * Fee split in parts per million. Unset (the default): RewardsDistributor.feeShares on chain,

@@ -1,5 +1,5 @@
 /**
- * Epochs: every `epochSeconds` the open epoch closes and its charges are settled on chain and
+ * Epochs: every epoch length (RewardsDistributor.epochLength, governed; or the node config's) the open epoch closes and its charges are settled on chain and
  * paid out through a cumulative Merkle root. Closing is a persisted state machine; each step
  * reads what it needs from the store (and the chain), does one thing, and records the result in
  * one SQLite transaction, so a node killed at any point finishes the epoch exactly once on restart:
@@ -33,7 +33,7 @@ export type EpochStatus = 'open' | 'closing' | 'settling' | 'settled' | 'attribu
 
 export interface EpochRow {
   epoch: number; status: EpochStatus; started_at: number; ends_at: number; closed_at: number | null;
-  plan: string | null; settle_tx: string | null; settle_block: number | null; settled_total: string | null; settle_result: string | null;
+  plan: string | null; settle_tx: string | null; settle_block: number | null; settled_total: string | null; settle_result: string | null; attribution: string | null;
   da_id: string | null; da_commitment: string | null; merkle_root: string | null; total_cumulative: string | null; tree: string | null;
   root_tx: string | null; root_block: number | null; done_at: number | null; error: string | null;
 }
@@ -52,7 +52,8 @@ export interface EpochDeps {
   chain: Chain;
   blobs: BlobStore;
   config: RewardsConfig;
-  epochSeconds: number;
+  /** The length of the next epoch (the node config's, else RewardsDistributor.epochLength, governed). */
+  epochSeconds: () => Promise<number>;
   treasury: () => string;
   weights: () => WeightSource | null;
   /** Settlement changed these payers' chain balances. */
@@ -77,7 +78,8 @@ export class Epochs {
     const [settled, submitted] = await Promise.all([readU64(this.d.chain, 'InferenceEscrow', 'lastSettledEpoch'), readU64(this.d.chain, 'RewardsDistributor', 'lastSubmittedEpoch')]);
     const next = Math.max(max, settled, submitted) + 1;
     const now = Date.now();
-    this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(next, now, now + this.d.epochSeconds * 1000);
+    const len = await this.d.epochSeconds();
+    this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(next, now, now + len * 1000);
   }
 
   /** The epoch new charges go to. */
@@ -129,7 +131,8 @@ export class Epochs {
   private queue: Promise<void> = Promise.resolve();
 
   private async runSteps(): Promise<void> {
-    this.roll();
+    const open = this.row('open');
+    if (open && open.ends_at <= Date.now()) this.roll(await this.d.epochSeconds());
     for (let guard = 0; guard < 1000; guard++) {
       const e = this.d.db.prepare(`SELECT * FROM rewards_epochs WHERE status NOT IN ('open', 'done') ORDER BY epoch LIMIT 1`).get() as EpochRow | undefined;
       if (!e) return;
@@ -159,13 +162,13 @@ export class Epochs {
     return (this.d.db.prepare('SELECT * FROM rewards_epochs WHERE status = ? ORDER BY epoch LIMIT 1').get(status) as EpochRow | undefined) ?? null;
   }
 
-  private roll(): void {
+  private roll(epochSeconds: number): void {
     const now = Date.now();
     this.d.db.transaction(() => {
       const o = this.row('open');
       if (!o || o.ends_at > now) return;
       this.d.db.prepare(`UPDATE rewards_epochs SET status = 'closing', closed_at = ? WHERE epoch = ?`).run(now, o.epoch);
-      this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(o.epoch + 1, now, now + this.d.epochSeconds * 1000);
+      this.d.db.prepare(`INSERT INTO rewards_epochs (epoch, status, started_at, ends_at) VALUES (?, 'open', ?, ?)`).run(o.epoch + 1, now, now + epochSeconds * 1000);
     })();
   }
 
@@ -196,7 +199,25 @@ export class Epochs {
       WHERE epoch = ? AND status = 'charged' AND fee_wei != '0' ORDER BY id`).all(epoch) as any[];
   }
 
+  /**
+   * Paid datanet access: DatanetRegistry.purchaseAccess funded the distributor with the price and the
+   * datanets module credited it to contributors by accepted rows (datanet_credits). Each credit not
+   * yet in the ledger joins this epoch's earnings (idempotent: one 'access' transaction per credit).
+   */
+  private importAccessCredits(epoch: number): void {
+    const rows = this.d.db.prepare(`SELECT c.id, c.datanet_id, c.contributor, c.amount_wei FROM datanet_credits c
+      WHERE NOT EXISTS (SELECT 1 FROM ledger_txns t WHERE t.kind = 'access' AND t.inference_id = 'credit:' || c.id) ORDER BY c.id LIMIT 10000`).all() as Array<{ id: number; datanet_id: number; contributor: string; amount_wei: string }>;
+    for (const c of rows) {
+      const amount = BigInt(c.amount_wei);
+      this.ledger.post({ kind: 'access', inferenceId: `credit:${c.id}`, epoch, entries: [
+        { account: account.distributor, role: 'distributor', amount: -amount },
+        { account: account.earn(c.contributor), party: c.contributor, role: 'contributor', amount, datanetId: c.datanet_id },
+      ] });
+    }
+  }
+
   private async plan(e: EpochRow): Promise<void> {
+    this.d.db.transaction(() => this.importAccessCredits(e.epoch))();
     const charges = this.charges(e.epoch);
     const owed = new Map<string, bigint>();
     for (const c of charges) owed.set(c.caller, (owed.get(c.caller) ?? 0n) + BigInt(c.fee));
@@ -292,12 +313,13 @@ export class Epochs {
       WHERE e.role = 'pool' AND i.epoch = ? GROUP BY e.inference_id ORDER BY e.inference_id`).safeIntegers(true).all(e.epoch) as any[])
       .map((r) => ({ ...r, amount: joinWords(r.hi, r.mid, r.lo) })).filter((r) => r.amount > 0n);
     const source = this.d.weights();
-    const plans: Array<{ id: string; modelId: string | null; amount: bigint; to: ContributorWeight[]; fallback: string }> = [];
+    const plans: Array<{ id: string; modelId: string | null; amount: bigint; to: ContributorWeight[]; fallback: string; source: 'attribution' | 'pro_rata' }> = [];
     const proRata = new Map<string, ContributorWeight[]>();
     for (const p of pools) {
       let to: ContributorWeight[] | null = null;
+      let how: 'attribution' | 'pro_rata' = 'pro_rata';
       const fromSource = source ? await source.contributorWeights(p.id).catch(() => null) : null;
-      if (validWeights(fromSource)) to = fromSource!.map((w) => ({ address: w.address, weight: BigInt(w.weightPpm), datanetId: null }));
+      if (validWeights(fromSource)) (to = fromSource!.map((w) => ({ address: w.address, weight: BigInt(w.weightPpm), datanetId: null }))), (how = 'attribution');
       if (!to) {
         const ft = (JSON.parse(p.adapters) as Array<{ model: string }>)[0]?.model;
         const job = ft ? (this.d.db.prepare('SELECT job_id FROM factory_models WHERE name = ?').get(ft) as { job_id: string } | undefined)?.job_id : undefined;
@@ -305,7 +327,7 @@ export class Epochs {
         to = job ? proRata.get(job)! : [];
       }
       const parties = JSON.parse(p.split) as SplitParties;
-      plans.push({ id: p.id, modelId: p.model_id, amount: p.amount, to, fallback: parties.owner ?? this.d.treasury() });
+      plans.push({ id: p.id, modelId: p.model_id, amount: p.amount, to, fallback: parties.owner ?? this.d.treasury(), source: how });
     }
     this.d.db.transaction(() => {
       for (const p of plans) {
@@ -315,7 +337,11 @@ export class Epochs {
         else entries.push({ account: account.earn(p.fallback), party: p.fallback, role: 'owner', amount: p.amount, modelId: p.modelId }); // nobody's rows: the owner keeps it
         this.ledger.post({ kind: 'attribute', inferenceId: p.id, epoch: e.epoch, entries });
       }
-      this.set(e.epoch, { status: 'attributed' });
+      const attribution = plans.map((p) => ({
+        inference: p.id, source: p.to.some((w) => w.weight > 0n) ? p.source : 'owner',
+        weights: p.to.map((w) => ({ address: w.address, weight: w.weight.toString(), datanet_id: w.datanetId })),
+      }));
+      this.set(e.epoch, { status: 'attributed', attribution: JSON.stringify(attribution) });
     })();
   }
 
@@ -348,6 +374,8 @@ export class Epochs {
       settlement: { tx: e.settle_tx, recordsRoot: plan?.recordsRoot ?? null, total: e.settled_total, ...(e.settle_result ? JSON.parse(e.settle_result) : {}) },
       // recordsRoot = keccak256(utf8(JSON.stringify(charges))): anyone can recompute it from this list
       charges: this.charges(e.epoch),
+      // how each inference's contributors' share was divided: Proof of Attribution weights (ppm) or rows (pro rata)
+      attribution: e.attribution ? JSON.parse(e.attribution) : [],
       entries: this.d.db.prepare(`SELECT t.kind, e.inference_id, e.account, e.role, e.datanet_id, e.amount FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
         WHERE e.epoch = ? AND t.kind IN ('charge', 'attribute', 'writeoff') ORDER BY e.id`).all(e.epoch),
       leaves: leaves.map(([a, v]) => [a, v.toString()]),

@@ -10,6 +10,8 @@
  *   attribute pool:<inference> −P earn:<contributors> +…           epoch close, by attribution weight
  *   settle    distributor −D      payer:<a> +D                     InferenceEscrow.settle debited D
  *   writeoff  earn:… / pool −…    payer:<a> +(F − paid)            the escrow could not pay it all
+ *   access    distributor −P      earn:<contributors> +…           paid datanet access (DatanetRegistry funded the
+ *                                                                  distributor; the datanets module credited rows)
  *
  * So payer:<a> = −(open holds + charges not yet settled), and an address's Merkle leaf is the
  * sum of its earn:<a> entries over the epochs posted so far.
@@ -18,7 +20,7 @@ import type { Db } from '../store/index.ts';
 import { OpenLedgerError } from '../util/errors.ts';
 
 export type Role = 'payer' | 'hold' | 'protocol' | 'owner' | 'validator' | 'contributor' | 'pool' | 'distributor';
-export type TxnKind = 'hold' | 'release' | 'charge' | 'attribute' | 'settle' | 'writeoff';
+export type TxnKind = 'hold' | 'release' | 'charge' | 'attribute' | 'settle' | 'writeoff' | 'access';
 
 export interface Entry {
   account: string;

@@ -261,6 +261,7 @@ describe('payable inference on the embedded chain', () => {
     const blob = JSON.parse(new TextDecoder().decode(await (node.services.modules.da as any).get(ep.da_commitment)));
     assert.equal(blob.root, ep.merkle_root);
     assert.equal(blob.charges.length, Object.keys(ids).length);
+    assert.ok(blob.attribution.length > 0 && blob.attribution.every((a: any) => a.source === 'pro_rata' && a.weights.length === 2), JSON.stringify(blob.attribution[0]));
     assert.equal((await call('GET', `/v1/inferences/${ids.u1a}`)).json().epoch_status, 'done');
     assert.equal(BigInt((await call('GET', `/v1/inferences/${ids.u1a}`)).json().contributors_pending), 0n, 'the pool went to contributors');
 
@@ -318,5 +319,29 @@ describe('payable inference on the embedded chain', () => {
     const bad = await call('POST', `/v1/rewards/${carol.address}/claim`, carol, { cumulative_amount: 5, proof: 'x' });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().error.param, 'cumulative_amount');
+  });
+
+  test('paid datanet access: the price the distributor was funded with reaches the contributors through the next root', async () => {
+    const chain = node.services.chain;
+    const price = 3_000_000n;
+    const c = await call('POST', '/v1/datanets', modelOwner, { name: 'Paid codes', format: 'alpaca', policies: { access: { kind: 'paid', priceWei: price.toString() } } });
+    assert.equal(c.statusCode, 201, c.body);
+    const id = c.json().id;
+    await upload(alice, id, [{ instruction: 'code x', output: 'the code is y' }, { instruction: 'code z', output: 'the code is w' }]);
+    assert.equal((await call('POST', `/v1/datanets/${id}/versions`, modelOwner)).statusCode, 201);
+    const before = BigInt((await call('GET', `/v1/rewards/${alice.address}`)).json().earned);
+    const tx = await actions.purchaseAccess(chain, { account: u1, datanetId: BigInt(id), maxPrice: price });
+    const bought = await call('POST', `/v1/datanets/${id}/purchase`, u1, { txHash: tx.txHash });
+    assert.equal(bought.statusCode, 200, bought.body);
+    const epoch = await rewards.epochs.closeNow();
+    const r = (await call('GET', `/v1/rewards/${alice.address}`)).json();
+    assert.equal(BigInt(r.earned) - before, price, 'alice has every accepted row: the whole price');
+    assert.equal(rewards.epochs.get(epoch)!.status, 'done');
+    await rpc(chain.rpcUrl, 'evm_increaseTime', [120]);
+    await rpc(chain.rpcUrl, 'evm_mine', []);
+    const cl = await call('POST', `/v1/rewards/${alice.address}/claim`, alice);
+    assert.equal(cl.statusCode, 200, cl.body);
+    assert.equal(cl.json().amount, price.toString());
+    assert.equal(rewards.ledger.total(), 0n);
   });
 });

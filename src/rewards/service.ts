@@ -33,9 +33,8 @@ export class RewardsService {
 
   constructor(private readonly d: RewardsDeps) {
     this.ledger = new Ledger(d.db);
-    const epochSeconds = d.config.epochSeconds ?? (d.chain.embedded ? 60 : 3600);
     this.epochs = new Epochs({
-      db: d.db, chain: d.chain, blobs: d.blobs, config: d.config, epochSeconds, treasury: () => this.treasury(),
+      db: d.db, chain: d.chain, blobs: d.blobs, config: d.config, epochSeconds: () => this.epochSeconds(), treasury: () => this.treasury(),
       weights: () => this.weightSource, onSettled: (p) => this.charging.invalidate(p), log: d.log ?? (() => {}),
     });
     const resolver: PartyResolver = { price: (p) => this.price(p), parties: (p) => this.parties(p) };
@@ -51,6 +50,20 @@ export class RewardsService {
 
   stop(): Promise<void> {
     return this.epochs.stop();
+  }
+
+  /** The next epoch's length: the node config's when set, else RewardsDistributor.epochLength (governed through the timelock). */
+  async epochSeconds(): Promise<number> {
+    if (this.d.config.epochSeconds) return this.d.config.epochSeconds;
+    try {
+      const len = Number(await this.d.chain.publicClient.readContract({
+        address: this.d.chain.addresses.contracts.RewardsDistributor, abi: artifacts.RewardsDistributor.abi, functionName: 'epochLength', args: [],
+      } as never) as bigint);
+      if (len > 0) return len;
+    } catch {
+      /* a distributor without epochLength (older deployment) */
+    }
+    return this.d.chain.embedded ? 600 : 3600;
   }
 
   /** Attribution plugs its weights in here (src/attribution `createWeightSource`). */

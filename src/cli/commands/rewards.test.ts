@@ -14,7 +14,6 @@ import { ModelCatalog } from '../../models/index.ts';
 import { buildTinyLora, buildTinyModel } from '../../engine/testing/index.ts';
 import { actions } from '../../chain/index.ts';
 import { rpc } from '../../chain/test-utils.ts';
-import type { RewardsService } from '../../rewards/index.ts';
 
 const BIN = join(process.cwd(), 'bin', 'openledger.mjs');
 let node: RunningNode & { dataDir: string };
@@ -84,7 +83,13 @@ test('escrow deposit | withdraw | balance, a paid chat, rewards and rewards clai
   assert.equal(inf.code, 0, inf.stderr);
   assert.match(inf.stdout, new RegExp(`${id}: ${MODEL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for ${payer}`));
 
-  const epoch = await (node.services.modules.rewards as RewardsService).epochs.closeNow();
+  const notOp = await cli(['rewards', 'close-epoch', '--as', '3']);
+  assert.equal(notOp.code, 1);
+  assert.match(notOp.stderr, /only the node operator may close an epoch early/);
+  const closed = await cli(['rewards', 'close-epoch']);
+  assert.equal(closed.code, 0, closed.stderr);
+  const epoch = Number(/^epoch (\d+) done: settled [\d.]+ OPEN \(tx 0x[0-9a-f]{64}\), root 0x[0-9a-f]{64} \(tx 0x[0-9a-f]{64}\)/.exec(closed.stdout)?.[1]);
+  assert.ok(epoch > 0, closed.stdout);
   await rpc(node.services.chain.rpcUrl, 'evm_increaseTime', [120]);
   await rpc(node.services.chain.rpcUrl, 'evm_mine', []);
 

@@ -5,6 +5,7 @@
  *   openledger rewards claim [--as 1]            the node sends RewardsDistributor.claim; shows the tx
  *   openledger rewards claim --cumulative <wei> --proof 0x…,0x…   a leaf of your own (checked on chain)
  *   openledger rewards epochs                    epochs: settlement tx, root, DA commitment
+ *   openledger rewards close-epoch [--as 0]      the operator settles the open epoch now
  *   openledger rewards inference <id>            one call's charge and its split
  *   openledger rewards verify <epoch> [--as 1]   rebuild the epoch's root from its DA records and check it, the
  *                                                settlement's recordsRoot and your leaf against the chain
@@ -90,6 +91,15 @@ export function rewardsCommands(program: Command) {
       console.log(`  charges hash to the recordsRoot:  ${ok(checks.records_root_matches_settlement)}`);
       console.log(checks.leaf ? `  ${who}: cumulative ${fmt(checks.leaf.cumulative_amount as string)}, proof ${ok(checks.leaf.verifies)}` : `  ${who} has no leaf in this epoch's tree`);
       if (!checks.tree_root_matches_chain || !checks.total_matches_chain || checks.records_root_matches_settlement === false || (checks.leaf && !checks.leaf.verifies)) process.exitCode = 1;
+    });
+
+  rewards.command('close-epoch').description("the node operator (--as 0) closes the open epoch now: it settles and posts its root at once")
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals() as UserOptions;
+      const { client } = await signedIn({ ...o, as: o.as ?? '0' });
+      const e = await client.request('POST', '/v1/rewards/epochs/close');
+      if (o.json) return printJson(e);
+      console.log(`epoch ${e.epoch} ${e.status}: settled ${fmt(e.settled_total ?? '0')}${e.settle_tx ? ` (tx ${e.settle_tx})` : ''}${e.root_tx ? `, root ${e.merkle_root} (tx ${e.root_tx})` : ', no root (nothing new to pay out)'}`);
     });
 
   rewards.command('inference <id>').description("one call's charge and its split (the completion's id)")

@@ -4,6 +4,7 @@
  *   GET  /v1/inferences/:id                 one completion's charge and its split (public, like the DA records)
  *   GET  /v1/rewards/epochs                 epochs: status, settlement, root, DA commitment
  *   GET  /v1/rewards/epochs/:epoch/records  the epoch's records from DA (charges, split entries, leaves, root)
+ *   POST /v1/rewards/epochs/close           the operator closes the open epoch now (it settles and posts at once)
  *   GET  /v1/rewards/:address               earned per epoch, pending, claimable (+ proof), claimed
  *   POST /v1/rewards/:address/claim         the node relays RewardsDistributor.claim (OPEN goes to :address)
  *   GET  /v1/escrow/:address                InferenceEscrow balance, authorization, pending withdrawal, held, unsettled, available
@@ -21,7 +22,7 @@ import { artifacts, toChainError } from '../../chain/index.ts';
 import { actions } from '../../chain/index.ts';
 import { roleAccount } from '../../rewards/epochs.ts';
 import { RewardsService } from '../../rewards/index.ts';
-import { invalid, OpenLedgerError } from '../../util/errors.ts';
+import { forbidden, invalid, OpenLedgerError } from '../../util/errors.ts';
 import { requireCaller, type NodeServices } from '../context.ts';
 import type { BlobStore } from '../../da/index.ts';
 
@@ -73,6 +74,20 @@ export async function rewardsRoutes(app: FastifyInstance, s: NodeServices) {
   app.get<{ Querystring: { limit?: number } }>('/v1/rewards/epochs', {
     schema: { tags, summary: 'Epochs, newest first: status (open → closing → settling → settled → attributed → recorded → posted → done), settlement, Merkle root, DA commitment', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } } }, response: { 200: obj } },
   }, async (request) => ({ object: 'list', data: need().epochList(request.query.limit) }));
+
+  app.post('/v1/rewards/epochs/close', {
+    schema: {
+      tags, summary: "Close the open epoch now and settle it (the node's operator only: demos, tests, an operator who wants settlement before the epoch length is up)",
+      security: [{ bearer: [] }], response: { 200: obj, 401: err, 403: err, 502: err },
+    },
+  }, async (request) => {
+    const caller = requireCaller(request);
+    if (caller.toLowerCase() !== s.chain.operator.address.toLowerCase()) {
+      throw forbidden('only the node operator may close an epoch early', { code: 'not_operator', hint: `sign in as the operator ${s.chain.operator.address} (dev keyring: --as 0); epochs also close by themselves` });
+    }
+    const epoch = await need().epochs.closeNow();
+    return need().epochList(500).find((e) => e.epoch === epoch);
+  });
 
   app.get<{ Params: { epoch: number } }>('/v1/rewards/epochs/:epoch/records', {
     schema: {

@@ -89,6 +89,7 @@ CREATE TABLE rewards_epochs (
   settle_block     INTEGER,
   settled_total    TEXT,
   settle_result    TEXT,                     -- JSON {debited, shortfalls, refused}
+  attribution      TEXT,                     -- JSON per inference: weight source (attribution | pro_rata | owner) and weights
   da_id            TEXT,
   da_commitment    TEXT,
   merkle_root      TEXT,
