@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { getAddress, isAddress, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import { OpenLedgerError, configError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import type { NodePublicClient } from './clients.ts';
 import { contractNames as CONTRACT_NAMES, type ContractName } from '../contracts/index.ts';
 
@@ -126,32 +127,7 @@ export function writeAddressBook(path: string, book: AddressBook): void {
     null,
     2,
   ) + '\n';
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, json);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  // fsync the directory so the rename itself survives a power cut (not supported on Windows).
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* best effort */
-  }
+  writeFileAtomic(path, json, 0o600);
 }
 
 /**

@@ -32,6 +32,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { OpenLedgerError, configError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export interface AnvilOptions {
   /** Node data dir; Anvil's files live in `<dataDir>/chain/`. */
@@ -391,28 +392,9 @@ async function dumpState(rpcUrl: string): Promise<Buffer> {
   return gunzipSync(Buffer.from(hex.slice(2), 'hex'));
 }
 
-/** temp file → fsync → rename over the old one → fsync the directory: the file is old or new, never torn. */
+/** The chain state file, written atomically (old or new, never torn; see util/atomic-file.ts). */
 export function writeStateAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* not supported everywhere (Windows) */
-  }
+  writeFileAtomic(path, bytes, 0o600);
 }
 
 /**
