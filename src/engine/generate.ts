@@ -19,6 +19,7 @@ import type { LoraAdapter } from './lora/adapter.ts';
 import type { ChatMessage } from './tokenizer/types.ts';
 import { Sampler, type SampledToken, type SamplingParams } from './sampling.ts';
 import { invalid, OpenLedgerError } from '../util/errors.ts';
+import { Channel } from '../util/channel.ts';
 
 export interface GenerateRequest {
   /** Text (tokenized with the model's tokenizer) or token ids; or give `messages` instead. */
@@ -94,43 +95,6 @@ export interface BatchGeneratorOptions {
   tokenBudget?: number;
   /** Called after every engine step with the batch it ran (serving's stats: adapters per step, tokens). */
   onStep?: (batch: readonly StepEntry[]) => void;
-}
-
-/** Single-consumer queue behind an async iterator. */
-class Channel<T> {
-  private items: T[] = [];
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
-  private closed = false;
-  private error: unknown = null;
-  constructor(private readonly onReturn: () => void) {}
-  push(v: T): void {
-    if (this.closed) return;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w.resolve({ value: v, done: false }); } else this.items.push(v);
-  }
-  close(err: unknown = null): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.error = err;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      if (err) w.reject(err); else w.resolve({ value: undefined, done: true });
-    }
-  }
-  iterator(): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
-        if (this.closed) return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
-      },
-      return: () => {
-        this.onReturn();
-        this.items = [];
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
-  }
 }
 
 interface Req {
@@ -228,7 +192,7 @@ export class BatchGenerator {
       t0: performance.now(), tAdmit: 0, tFirst: null,
       chan: null as unknown as Channel<GenerateChunk>, resolve, reject,
     };
-    r.chan = new Channel<GenerateChunk>(() => this.cancel(r));
+    r.chan = new Channel<GenerateChunk>();
     if (req.signal) {
       if (req.signal.aborted) r.cancelled = true;
       r.onAbort = () => this.cancel(r);
@@ -239,7 +203,7 @@ export class BatchGenerator {
     return {
       result, promptTokens: prompt.length,
       cancel: () => this.cancel(r),
-      [Symbol.asyncIterator]: () => r.chan.iterator(),
+      [Symbol.asyncIterator]: () => r.chan.iterator(() => this.cancel(r)),
     };
   }
 

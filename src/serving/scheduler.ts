@@ -15,6 +15,7 @@
  * with 1 alternate for the next free slot, so one caller cannot starve the others.
  */
 import type { GenerateChunk, GenerateResult, GenerationStream } from '../engine/index.ts';
+import { Channel } from '../util/channel.ts';
 import { OpenLedgerError } from '../util/errors.ts';
 import type { AdapterCacheStats } from './adapter-cache.ts';
 import type { ServingConfig } from './config.ts';
@@ -295,42 +296,6 @@ export class BaseScheduler {
     for (const h of [...this.live]) h.cancel();
     await Promise.race([Promise.allSettled([...this.live].map((h) => h.result)), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.thread?.close();
-  }
-}
-
-/** Single-consumer queue behind an async iterator (breaking out of the loop cancels). */
-class Channel<T> {
-  private items: T[] = [];
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
-  private closed = false;
-  private error: unknown = null;
-  push(v: T): void {
-    if (this.closed) return;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w.resolve({ value: v, done: false }); } else this.items.push(v);
-  }
-  close(err: unknown = null): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.error = err;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      if (err) w.reject(err); else w.resolve({ value: undefined, done: true });
-    }
-  }
-  iterator(onReturn: () => void): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
-        if (this.closed) return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
-      },
-      return: () => {
-        onReturn();
-        this.items = [];
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
   }
 }
 
