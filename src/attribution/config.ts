@@ -21,6 +21,11 @@ export const AttributionConfigSchema = z.object({
   flagShare: z.number().min(0.5).max(1).default(0.8),
   /** Share of its thread attribution may use while serving has sequences running or waiting. */
   busyDuty: z.number().min(0.01).max(1).default(0.1),
+  /**
+   * Nice value added to the attribution thread (Linux keeps nice per thread; threads it starts
+   * inherit it): the OS then gives serving's threads the cores first, and attribution the rest.
+   */
+  nice: z.number().int().min(0).max(19).default(19),
 });
 
 export type AttributionConfig = z.infer<typeof AttributionConfigSchema>;
