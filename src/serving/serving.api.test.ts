@@ -186,9 +186,12 @@ describe('serving API', () => {
   });
 
   test('two concurrent requests for different adapters share batch steps, and each equals its solo output', async () => {
-    const [wa, wb] = [await direct({ messages: MESSAGES, maxTokens: 40, adapter: loraA }), await direct({ messages: MESSAGES, maxTokens: 40, adapter: loraB })];
+    const [wa, wb] = [await direct({ messages: MESSAGES, maxTokens: 80, adapter: loraA }), await direct({ messages: MESSAGES, maxTokens: 80, adapter: loraB })];
+    // A is priced: its admission reads the caller's escrow on chain (cached ~2 s). Warm that read so
+    // both requests reach the engine together instead of B finishing while A waits on the RPC.
+    assert.equal((await post('/v1/chat/completions', { model: nameA, messages: MESSAGES, max_tokens: 1 })).statusCode, 200);
     const before = stats().mixedAdapterSteps;
-    const [ra, rb] = await Promise.all([nameA, nameB].map((model) => post('/v1/chat/completions', { model, messages: MESSAGES, max_tokens: 40, temperature: 0, ignore_eos: true })));
+    const [ra, rb] = await Promise.all([nameA, nameB].map((model) => post('/v1/chat/completions', { model, messages: MESSAGES, max_tokens: 80, temperature: 0, ignore_eos: true })));
     assert.equal(ra.json().choices[0].message.content, wa.text);
     assert.equal(rb.json().choices[0].message.content, wb.text);
     const after = stats();
