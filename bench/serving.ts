@@ -31,6 +31,8 @@ import type { Chain } from '../src/chain/index.ts';
 const json = process.argv.includes('--json');
 const dir = mkdtempSync(join(tmpdir(), 'serving-bench-'));
 const TOKENS = 128, STREAMS = 8;
+/** The caller of every request (and owner of the bench adapters: unregistered models answer only their owner). */
+const PAYER = '0x00000000000000000000000000000000000000dd' as const;
 
 async function main() {
   const tiny = buildTinyModel('llama', join(dir, 'm'), { format: 'gguf', seed: 1, dims: { dModel: 512, nLayers: 4, nHeads: 8, nKvHeads: 2, headDim: 64, ffnDim: 1536, contextLength: 1024 } });
@@ -40,7 +42,7 @@ async function main() {
   for (let i = 0; i < STREAMS; i++) {
     const lora = buildTinyLora(tiny, join(dir, `lora-${i}`), { rank: 8, seed: i + 1 });
     repo.insertModel({
-      jobId: `bench-${i}`, name: `ft:bench:l${i}:0`, owner: '0x0000000000000000000000000000000000000000', baseModel: 'bench', modelId: null, txHash: null,
+      jobId: `bench-${i}`, name: `ft:bench:l${i}:0`, owner: PAYER, baseModel: 'bench', modelId: null, txHash: null,
       baseModelHash: '', adapterHash: '', configHash: '', metadataUri: '', peftDir: lora.peftDir, ggufPath: '', priceInWei: '0', priceOutWei: '0',
     });
   }
@@ -49,8 +51,8 @@ async function main() {
     const s0 = server.stats();
     const t0 = performance.now();
     const results = await Promise.all(models.map(async (model, i) => {
-      const p = parseChatRequest({ model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: TOKENS, temperature: 0, ignore_eos: true }, TOKENS);
-      const { stream } = await server.start(p, { caller: null, signal: new AbortController().signal });
+      const p = parseChatRequest({ model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: TOKENS, temperature: 0, ignore_eos: true }, server.config);
+      const { stream } = await server.start(p, { caller: PAYER, signal: new AbortController().signal });
       return stream.result;
     }));
     const s = (performance.now() - t0) / 1000;
@@ -100,7 +102,7 @@ async function chargingOverhead(server: ModelServer, db: import('../src/store/in
     resolver: { price: () => ({ per1kInput: 1_000_000_000_000n, per1kOutput: 3_000_000_000_000n }), parties: async () => parties },
     readBalance: async () => ({ spendable: 10n ** 30n, authorized: 10n ** 30n, scope: ZERO, block: 1n }),
   });
-  const payer = '0x00000000000000000000000000000000000000dd' as const;
+  const payer = PAYER;
   let seq = 0;
   const round = async (charge: boolean) => {
     const ttft: number[] = [];
@@ -108,7 +110,7 @@ async function chargingOverhead(server: ModelServer, db: import('../src/store/in
     const results = await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
       const start = performance.now();
       const model = `ft:bench:l${i}:0`;
-      const p = parseChatRequest({ model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: TOKENS, temperature: 0, ignore_eos: true }, TOKENS);
+      const p = parseChatRequest({ model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: TOKENS, temperature: 0, ignore_eos: true }, server.config);
       const id = `bench-${seq++}`;
       if (charge) {
         await charging.admit({ id, caller: payer, apiKeyId: null, model, base: 'bench', fineTunedName: model, modelId: '1', recordedPrice: null, owner: parties.owner, maxTokens: TOKENS, promptBound: promptTokenBound(p.generate as never) });
