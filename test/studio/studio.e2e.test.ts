@@ -28,7 +28,7 @@ import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { parseEther } from 'viem';
 import { actions } from '../../src/chain/index.ts';
 import type { LocalAccount } from 'viem';
-import { startTestNode, siweToken, tempDir } from '../helpers.ts';
+import { importAdapterFile, startTestNode, siweToken, tempDir } from '../helpers.ts';
 import type { RunningNode } from '../../src/node.ts';
 
 async function rpc(rpcUrl: string, method: string, params: unknown[]) {
@@ -487,6 +487,22 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   await page.getByRole('list', { name: 'Contributors' }).getByText(/[\d.]+ %/).first().waitFor();
   assert.match(await page.getByTestId('attribution-row').first().innerText(), /#\d+ v\d+ row \d+[\s\S]*✓ \d+ steps to the on-chain root/);
   await check('playground');
+
+  // a weighted merge of two adapters: the tuned adapter imported again as the user's own (unregistered)
+  // model, mixed in with the sliders; the node answers the merge and the page shows its usage and cost
+  const jobId = /ftjob-[0-9a-f]+/.exec(jobUrl)![0];
+  const tunedGguf = join(n.dataDir, 'factory', 'jobs', jobId, 'adapter', 'adapter.gguf');
+  const imported = await importAdapterFile(n, await siweToken(n, devs[0]), tunedGguf, { model: 'starter', name: 'ft:starter:mix:0001', register: false });
+  assert.equal(imported.statusCode, 201, imported.body);
+  await page.reload();
+  await page.waitForFunction((m) => (document.getElementById('play-model') as HTMLSelectElement | null)?.value === m, model);
+  await page.getByLabel('Second adapter').selectOption('ft:starter:mix:0001');
+  await page.locator('fieldset input[type=range]').nth(1).fill('0.3');
+  await page.getByLabel('Message').fill('code alpha');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByTestId('usage').waitFor();
+  assert.match(await page.getByTestId('usage').innerText(), /\d+ prompt \+ \d+ completion tokens · cost [\d.]+ OPEN/);
+  await check('playground-merge');
 
   // the epoch closes, settles and posts its root; after the activation delay the user claims in the page
   await (n.services.modules.rewards as { epochs: { closeNow(): Promise<number> } }).epochs.closeNow();

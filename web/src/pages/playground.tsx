@@ -30,6 +30,10 @@ export function Playground() {
   const { query } = useLocation();
   const models = useAsync(() => get<{ data: ModelView[] }>('/v1/models'), []);
   const [model, setModel] = useState(query.get('model') ?? '');
+  // A weighted merge of two adapters of one base (serving: `ft:a*0.7+ft:b*0.3`); '' = no merge.
+  const [mixWith, setMixWith] = useState('');
+  const [weightA, setWeightA] = useState('0.5');
+  const [weightB, setWeightB] = useState('0.5');
   const [system, setSystem] = useState('');
   const [temperature, setTemperature] = useState('0.7');
   const [topP, setTopP] = useState('1');
@@ -45,6 +49,14 @@ export function Playground() {
   const list = models.data?.data ?? [];
   const chosen = model || list.find((m) => m.kind !== 'base')?.id || list[0]?.id || '';
   const view = list.find((m) => m.id === chosen);
+  const mixCandidates = view && view.kind !== 'base' ? list.filter((m) => m.kind !== 'base' && m.parent === view.parent && m.id !== chosen) : [];
+  const mixView = mixCandidates.find((m) => m.id === mixWith);
+  const mixing = !!mixView && Number(weightA) + Number(weightB) > 0;
+  // What the request names: one model, or the merge; a merge pays the sum of its parts' prices.
+  const requested = mixing ? `${chosen}*${Number(weightA)}+${mixView!.id}*${Number(weightB)}` : chosen;
+  const priced = mixing
+    ? { price_per_1k_input: (BigInt(view?.price_per_1k_input ?? '0') + BigInt(mixView!.price_per_1k_input ?? '0')).toString(), price_per_1k_output: (BigInt(view?.price_per_1k_output ?? '0') + BigInt(mixView!.price_per_1k_output ?? '0')).toString() }
+    : view;
   const streaming = turns.some((t) => t.streaming);
 
   async function ask(e: FormEvent) {
@@ -52,7 +64,7 @@ export function Playground() {
     if (!input.trim() || streaming) return;
     setError(null);
     const history = [...turns.filter((t) => !t.error), { role: 'user' as const, content: input }];
-    setTurns([...history, { role: 'assistant', content: '', streaming: true, model: chosen }]);
+    setTurns([...history, { role: 'assistant', content: '', streaming: true, model: requested }]);
     setInput('');
     const update = (f: (t: Turn) => Turn) => setTurns((ts) => [...ts.slice(0, -1), f(ts[ts.length - 1])]);
     ac.current = new AbortController();
@@ -61,7 +73,7 @@ export function Playground() {
         'POST',
         '/v1/chat/completions',
         {
-          model: chosen,
+          model: requested,
           messages: [...(system.trim() ? [{ role: 'system', content: system }] : []), ...history.map((t) => ({ role: t.role, content: t.content }))],
           temperature: Number(temperature),
           top_p: Number(topP),
@@ -82,7 +94,7 @@ export function Playground() {
         if (c.error) throw new ApiError(c.error, 500);
         const delta = c.choices?.[0]?.delta?.content ?? '';
         const finish = c.choices?.[0]?.finish_reason ?? undefined;
-        update((t) => ({ ...t, id: c.id, content: t.content + delta, finish: finish ?? t.finish, ...(c.usage ? { usage: c.usage, costWei: costWei(view, c.usage) } : {}) }));
+        update((t) => ({ ...t, id: c.id, content: t.content + delta, finish: finish ?? t.finish, ...(c.usage ? { usage: c.usage, costWei: costWei(priced, c.usage) } : {}) }));
       }
       if (!finished) {
         throw new ApiError({ message: 'The answer stopped before it was complete: the connection to the node closed.', type: 'network_error', param: null, code: 'stream_interrupted', hint: 'The node may have stopped: check that it is running, then ask again.' }, 0);
@@ -103,7 +115,7 @@ export function Playground() {
           {models.loading && <Loading what="Loading models" />}
           <div className="field">
             <label htmlFor="play-model">Model</label>
-            <select id="play-model" value={chosen} onChange={(e) => setModel(e.target.value)}>
+            <select id="play-model" value={chosen} onChange={(e) => { setModel(e.target.value); setMixWith(''); }}>
               {list.map((m) => (
                 <option key={m.id} value={m.id}>{m.id}{m.kind === 'base' ? ' (base)' : ''}</option>
               ))}
@@ -112,7 +124,31 @@ export function Playground() {
           {view && view.kind !== 'base' && (
             <p className="small muted">Adapter on {view.parent}; {open(view.price_per_1k_input ?? '0')} / 1k input, {open(view.price_per_1k_output ?? '0')} / 1k output.</p>
           )}
-          <p className="small muted">Mixing several adapters with weights arrives when serving supports merged adapters.</p>
+          {mixCandidates.length > 0 && (
+            <fieldset className="field">
+              <legend>Merge with another adapter</legend>
+              <label htmlFor="play-mix">Second adapter</label>
+              <select id="play-mix" value={mixWith} onChange={(e) => setMixWith(e.target.value)}>
+                <option value="">none (this adapter alone)</option>
+                {mixCandidates.map((m) => (
+                  <option key={m.id} value={m.id}>{m.id}</option>
+                ))}
+              </select>
+              {mixView && (
+                <>
+                  <label>
+                    Weight of {chosen} <output>{weightA}</output>
+                    <input type="range" min={0} max={1} step={0.05} value={weightA} onChange={(e) => setWeightA(e.target.value)} />
+                  </label>
+                  <label>
+                    Weight of {mixView.id} <output>{weightB}</output>
+                    <input type="range" min={0} max={1} step={0.05} value={weightB} onChange={(e) => setWeightB(e.target.value)} />
+                  </label>
+                  <p className="small muted">The node applies W·x + Σ wᵢ·Bᵢ(Aᵢ·x) per request; the call pays both adapters' prices and their owners and contributors share it.</p>
+                </>
+              )}
+            </fieldset>
+          )}
           <label>
             System prompt
             <textarea rows={2} value={system} onChange={(e) => setSystem(e.target.value)} />
