@@ -394,10 +394,12 @@ test('the studio: sign in, contribute, publish, fine-tune, chat — and the bad 
   assert.match(await alert().innerText(), /access|approval|grant/i);
   await page.getByRole('checkbox', { name: /Private notes/ }).uncheck();
   await page.getByRole('checkbox', { name: /Planted codes/ }).check();
-  await page.getByLabel('Epochs').fill('4');
+  // Long enough (96 steps, several seconds even on a quiet machine) that the chart is seen moving
+  // live after the forced reconnect, not only replayed at the end.
+  await page.getByLabel('Epochs').fill('40');
   await page.getByLabel('Batch size').fill('2');
   await page.getByLabel('Learning rate').fill('0.002');
-  await page.getByLabel('Max steps (optional)').fill('16');
+  await page.getByLabel('Max steps (optional)').fill('96');
   await page.getByLabel('Name suffix').fill('studio');
   await page.getByLabel('Price per 1k tokens (OPEN)').fill('0.5');
   await page.getByText('Advanced: LoRA and schedule').click();
