@@ -56,3 +56,24 @@ export async function importAdapterFile(node: Pick<RunningNode, 'app'>, token: s
   assert.equal(u.statusCode, 201, u.body);
   return node.app.inject({ method: 'POST', url: '/v1/fine_tuning/models/import', headers, payload: { ...body, file: u.json().id } });
 }
+
+let contributionNonce = 1n;
+/**
+ * Contribute alpaca rows to a datanet of an in-process node as a client does: the rows as a JSONL
+ * file, an EIP-712 Contribution signed by `acct` over their Merkle root, posted with `token`; asserts 201.
+ */
+export async function uploadSignedRows(node: Pick<RunningNode, 'app' | 'services'>, acct: LocalAccount, token: string, datanetId: number, rows: unknown[]): Promise<void> {
+  const { prepareFile, signContribution } = await import('../src/datanets/index.ts');
+  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
+  const prepared = await prepareFile(bytes, 'rows.jsonl', 'alpaca');
+  const nonce = contributionNonce++, deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
+  const chain = node.services.chain;
+  const signature = await signContribution(acct, { chainId: chain.chainId, registry: chain.addresses.contracts.DatanetRegistry }, {
+    contributor: acct.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
+  });
+  const res = await node.app.inject({
+    method: 'POST', url: `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, payload: Buffer.from(bytes),
+  });
+  assert.equal(res.statusCode, 201, res.body);
+}

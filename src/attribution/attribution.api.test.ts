@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
-import { siweToken, startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode, uploadSignedRows } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { getVersion } from '../datanets/chain-facts.ts';
-import { prepareFile, signContribution, verifyRowProof } from '../datanets/index.ts';
+import { verifyRowProof } from '../datanets/index.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { buildTinyModel } from '../engine/testing/index.ts';
 import { createWeightSource } from './index.ts';
@@ -25,18 +25,7 @@ const tokens = new Map<string, string>();
 const call = (method: 'GET' | 'POST', url: string, who?: LocalAccount, payload?: unknown, headers: Record<string, string> = {}) =>
   node.app.inject({ method, url, payload: payload as never, headers: { ...(who ? { authorization: `Bearer ${tokens.get(who.address)}` } : {}), ...headers } });
 
-let nonceSeq = 1n;
-async function upload(acct: LocalAccount, datanetId: number, rows: unknown[]) {
-  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
-  const prepared = await prepareFile(bytes, 'rows.jsonl', 'alpaca');
-  const nonce = nonceSeq++, deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
-  const chain = node.services.chain;
-  const signature = await signContribution(acct, { chainId: chain.chainId, registry: chain.addresses.contracts.DatanetRegistry }, {
-    contributor: acct.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
-  });
-  const res = await call('POST', `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, acct, Buffer.from(bytes), { 'content-type': 'application/octet-stream' });
-  assert.equal(res.statusCode, 201, res.body);
-}
+const upload = (acct: LocalAccount, datanetId: number, rows: unknown[]) => uploadSignedRows(node, acct, tokens.get(acct.address)!, datanetId, rows);
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta', 'zeta', 'iota', 'lambda', 'rho'];
 // alice: "code <w>" → "the code is <w'>"; bob: unrelated counting rows.

@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
-import { siweToken, startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode, uploadSignedRows } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { actions, artifacts } from '../chain/index.ts';
-import { prepareFile, signContribution } from '../datanets/index.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { buildTinyModel, buildTinyLora } from '../engine/testing/index.ts';
 import { getLlamaCpp, loadOracleModel, oracleGreedy } from '../engine/parity/llamacpp.ts';
@@ -32,18 +31,7 @@ async function signIn(acct: LocalAccount) {
   tokens.set(acct.address, await siweToken(node, acct));
 }
 
-let nonceSeq = 1n;
-async function upload(acct: LocalAccount, datanetId: number, rows: unknown[]) {
-  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
-  const prepared = await prepareFile(bytes, 'rows.jsonl', 'alpaca');
-  const nonce = nonceSeq++, deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
-  const chain = node.services.chain;
-  const signature = await signContribution(acct, { chainId: chain.chainId, registry: chain.addresses.contracts.DatanetRegistry }, {
-    contributor: acct.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
-  });
-  const res = await call('POST', `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, acct, Buffer.from(bytes), { 'content-type': 'application/octet-stream' });
-  assert.equal(res.statusCode, 201, res.body);
-}
+const upload = (acct: LocalAccount, datanetId: number, rows: unknown[]) => uploadSignedRows(node, acct, tokens.get(acct.address)!, datanetId, rows);
 
 async function datanet(policies: Record<string, unknown>, rows: unknown[]): Promise<number> {
   const c = await call('POST', '/v1/datanets', owner, { name: `Planted ${Math.random()}`, format: 'alpaca', policies });

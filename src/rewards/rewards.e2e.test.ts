@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { encodeFunctionData } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts';
-import { siweToken, startTestNode } from '../../test/helpers.ts';
+import { siweToken, startTestNode, uploadSignedRows } from '../../test/helpers.ts';
 import type { RunningNode } from '../node.ts';
 import { actions, artifacts } from '../chain/index.ts';
 import { rpc } from '../chain/test-utils.ts';
-import { prepareFile, signContribution } from '../datanets/index.ts';
 import { ModelCatalog } from '../models/index.ts';
 import { buildTinyModel } from '../engine/testing/index.ts';
 import { depositToEscrow, requestEscrowWithdrawal, withdrawEscrow, type RewardsService } from './index.ts';
@@ -30,18 +29,7 @@ type Method = 'GET' | 'POST';
 const call = (method: Method, url: string, who?: LocalAccount, payload?: unknown, headers: Record<string, string> = {}) =>
   node.app.inject({ method, url, payload: payload as never, headers: { ...(who ? { authorization: `Bearer ${tokens.get(who.address)}` } : {}), ...headers } });
 
-let nonceSeq = 1n;
-async function upload(acct: LocalAccount, datanetId: number, rows: unknown[]) {
-  const bytes = new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
-  const prepared = await prepareFile(bytes, 'rows.jsonl', 'alpaca');
-  const nonce = nonceSeq++, deadline = BigInt(Math.floor(Date.now() / 1000) + 600);
-  const chain = node.services.chain;
-  const signature = await signContribution(acct, { chainId: chain.chainId, registry: chain.addresses.contracts.DatanetRegistry }, {
-    contributor: acct.address, datanetId: BigInt(datanetId), rowsRoot: prepared.rowsRoot, rowCount: BigInt(prepared.rowHashes.length), nonce, deadline,
-  });
-  const res = await call('POST', `/v1/datanets/${datanetId}/contributions?filename=rows.jsonl&nonce=${nonce}&deadline=${deadline}&signature=${signature}`, acct, Buffer.from(bytes), { 'content-type': 'application/octet-stream' });
-  assert.equal(res.statusCode, 201, res.body);
-}
+const upload = (acct: LocalAccount, datanetId: number, rows: unknown[]) => uploadSignedRows(node, acct, tokens.get(acct.address)!, datanetId, rows);
 
 const jsonAuth = (a: { payer: string; scope: string; cap: bigint; expiry: bigint; nonce: bigint }) => ({ payer: a.payer, scope: a.scope, cap: a.cap.toString(), expiry: Number(a.expiry), nonce: a.nonce.toString() });
 const fee = (p: number, c: number) => (BigInt(p) * IN + BigInt(c) * OUT + 999n) / 1000n;
