@@ -1,5 +1,6 @@
 /** Shared helpers for end-to-end tests: free ports, temp data dirs, an in-process node. */
 import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +77,16 @@ export async function uploadSignedRows(node: Pick<RunningNode, 'app' | 'services
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, payload: Buffer.from(bytes),
   });
   assert.equal(res.statusCode, 201, res.body);
+}
+
+/** Run the real `openledger` binary against a listening in-process node (its API and data dir); output collected. */
+export function runCli(node: Pick<RunningNode, 'url'> & { dataDir: string }, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'openledger.mjs'), ...args, '--api', node.url!, '--data-dir', node.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }

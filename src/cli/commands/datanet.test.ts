@@ -6,12 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startTestNode } from '../../../test/helpers.ts';
+import { runCli, startTestNode } from '../../../test/helpers.ts';
 import type { RunningNode } from '../../node.ts';
 
-const BIN = join(process.cwd(), 'bin', 'openledger.mjs');
 const DEMO = join(process.cwd(), 'datasets', 'demo-datanets');
 let node: RunningNode & { dataDir: string };
 
@@ -22,16 +20,7 @@ after(async () => {
   await node?.stop();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'datanet', ...args, '--api', node.url!, '--data-dir', node.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(node, ['datanet', ...args]);
 
 test('datanet CLI: create → contribute (report) → review → publish → proof → export', async () => {
   const owner = node.services.keyring!.accounts[0];

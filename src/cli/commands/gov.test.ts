@@ -6,16 +6,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { siweToken, startTestNode } from '../../../test/helpers.ts';
+import { runCli, siweToken, startTestNode } from '../../../test/helpers.ts';
 import type { RunningNode } from '../../node.ts';
 import { artifacts } from '../../chain/index.ts';
 import { rpc } from '../../chain/test-utils.ts';
 import { parseAction } from './gov.ts';
 
-const BIN = join(process.cwd(), 'bin', 'openledger.mjs');
 let node: RunningNode & { dataDir: string };
 
 before(async () => {
@@ -25,16 +23,7 @@ after(async () => {
   await node?.stop();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'gov', ...args, '--api', node.url!, '--data-dir', node.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(node, ['gov', ...args]);
 
 const travel = async (seconds: number) => {
   const url = node.services.chain.rpcUrl;
